@@ -1,0 +1,1 @@
+"""The loyalty ledger engine: usable without gRPC, so finance can replay it directly."""

@@ -1,0 +1,214 @@
+"""The ledger as callers use it: execute commands (idempotent, group-committed) and read.
+
+Group commit: requests queue per shard; a shard's worker takes every request waiting (up to
+MAX_BATCH), loads their streams and earlier answers in one round trip, decides them in
+order, and appends all their events in one statement. Under load many commands share one
+transaction and one fsync; alone, a command still costs two round trips. Streams are
+pinned to shards by key, so one process never races itself on a stream; only another
+process (or a transfer spanning shards) can, and then the losers are re-decided one by one
+against fresh state, at most MAX_ATTEMPTS times.
+"""
+
+import asyncio
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ledger.batch import Batch
+from ledger.domain import clock
+from ledger.domain.account import AccountState, Balances
+from ledger.domain.commands import Sweep
+from ledger.domain.errors import Conflict, LedgerError, NotFound
+from ledger.domain.program import ProgramState
+from ledger.outcomes import AccountView, Outcome, ProgramView
+from ledger.requests import Request
+from ledger.store.errors import DuplicateRequest
+from ledger.store.eventstore import EventStore
+from ledger.store.records import PROGRAM_STREAM, EventRecord, Position
+
+MAX_BATCH = 256
+"""Requests decided and appended together at most."""
+MAX_QUEUED_PER_SHARD = 10_000
+"""Waiting requests per shard before callers are made to wait for room (back-pressure)."""
+MAX_ATTEMPTS = 8
+"""Times a request is re-decided after losing a race for its stream before ABORTED."""
+MAX_SWEEP_STREAMS = 1_000
+"""Streams one sweep pass looks at; the next pass takes the rest."""
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class _Queued:
+    request: Request
+    future: asyncio.Future[Outcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Ledger:
+    def __init__(
+        self, store: EventStore, now: Clock, *, shards: int = 2, max_batch: int = MAX_BATCH
+    ) -> None:
+        assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
+        self.store = store
+        self._now = now
+        self._max_batch = max_batch
+        self._queues: list[asyncio.Queue[_Queued]] = [
+            asyncio.Queue(MAX_QUEUED_PER_SHARD) for _ in range(shards)
+        ]
+        self._workers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._workers = [
+            asyncio.create_task(self._work(queue), name=f"ledger-shard-{index}")
+            for index, queue in enumerate(self._queues)
+        ]
+
+    async def stop(self) -> None:
+        """Finishes every queued request, then stops the workers."""
+        for queue in self._queues:
+            await queue.join()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def execute(self, request: Request) -> Outcome:
+        assert self._workers, "Ledger.start() first"
+        queued = _Queued(request)
+        shard = zlib.crc32(f"{request.program_id}/{request.stream_id}".encode()) % len(
+            self._queues
+        )
+        await self._queues[shard].put(queued)
+        return await queued.future
+
+    async def sweep(self, limit: int = MAX_SWEEP_STREAMS) -> int:
+        """Appends what is due now (lapsed holds, releases, expiries); returns events appended.
+        Safe to run twice or on two pods at once: what one appended, the other finds done."""
+        due = await self.store.due_streams(self._now(), min(limit, MAX_SWEEP_STREAMS))
+        outcomes = await asyncio.gather(
+            *(
+                self.execute(Request(program, stream, Sweep(), None, actor="system:sweep"))
+                for program, stream in due
+                if stream != PROGRAM_STREAM
+            )
+        )
+        return sum(len(outcome.events) for outcome in outcomes)
+
+    async def _work(self, queue: asyncio.Queue[_Queued]) -> None:
+        while True:
+            items = [await queue.get()]
+            while len(items) < self._max_batch and not queue.empty():
+                items.append(queue.get_nowait())
+            try:
+                await self._run(items, attempt=1)
+            except Exception as error:  # noqa: BLE001 - a bug must fail its callers, not the worker
+                for item in items:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+            finally:
+                for _ in items:
+                    queue.task_done()
+
+    async def _run(self, items: list[_Queued], attempt: int) -> None:
+        items = [item for item in items if not item.future.done()]  # callers that gave up
+        if not items:
+            return
+        stream_keys = {key for item in items for key in item.request.streams}
+        request_keys = {item.request.key for item in items if item.request.request_id}
+        try:
+            rows, answered = await self.store.load(stream_keys, request_keys)
+        except LedgerError as error:
+            _fail(items, error)
+            return
+        batch = Batch(rows, answered, self._now())
+        decided: list[tuple[_Queued, Outcome]] = []
+        for item in items:
+            try:
+                decided.append((item, batch.apply(item.request)))
+            except LedgerError as error:
+                item.future.set_exception(error)
+        if batch.has_writes:
+            try:
+                await self.store.append(batch.events, batch.stream_writes(), batch.requests)
+            except (Conflict, DuplicateRequest):
+                if attempt >= MAX_ATTEMPTS:
+                    _fail([item for item, _ in decided], Conflict("stream kept changing; retry"))
+                    return
+                # Someone else wrote first: re-decide each alone on fresh state. Alone, so one
+                # loser cannot make the others lose again.
+                for item, _ in decided:
+                    await self._run([item], attempt + 1)
+                return
+            except LedgerError as error:
+                _fail([item for item, _ in decided], error)
+                return
+        for item, outcome in decided:
+            if not item.future.done():
+                item.future.set_result(outcome)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get_account(self, program_id: str, member_id: str, field_name: str) -> AccountView:
+        row = await self.store.get_stream(program_id, member_id)
+        if row is None or member_id == PROGRAM_STREAM:
+            raise NotFound("no such account", field_name=field_name, reason="ACCOUNT_NOT_FOUND")
+        version, state, created_at, _ = row
+        return AccountView.of(
+            program_id, AccountState.from_data(state), version, clock.instant(created_at)
+        )
+
+    async def get_program(self, program_id: str, field_name: str) -> ProgramView:
+        row = await self.store.get_stream(program_id, PROGRAM_STREAM)
+        if row is None:
+            raise NotFound("no such program", field_name=field_name, reason="PROGRAM_NOT_FOUND")
+        _, state, created_at, updated_at = row
+        return ProgramView(
+            ProgramState.from_data(state["program"]),
+            clock.instant(created_at),
+            clock.instant(updated_at),
+        )
+
+    async def list_entries(
+        self,
+        program_id: str,
+        member_id: str,
+        *,
+        after_version: int,
+        limit: int,
+        event_types: Sequence[str] = (),
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> list[EventRecord]:
+        await self.get_account(program_id, member_id, "parent")
+        return await self.store.list_entries(
+            program_id,
+            member_id,
+            after_version=after_version,
+            limit=limit,
+            event_types=event_types,
+            start_time=start_time,
+            end_time=end_time,
+        )
+
+    async def balance_as_of(
+        self, program_id: str, member_id: str, as_of: datetime
+    ) -> tuple[int, Balances]:
+        await self.get_account(program_id, member_id, "name")
+        found = await self.store.balance_as_of(program_id, member_id, as_of)
+        return found if found is not None else (0, Balances())
+
+    async def read_all(
+        self, after: Position, limit: int, program_id: str | None = None
+    ) -> list[EventRecord]:
+        return await self.store.read_all(after, limit, program_id)
+
+
+def _fail(items: list[_Queued], error: Exception) -> None:
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(error)

@@ -1,0 +1,1 @@
+"""Pure rules of the ledger: commands, events, decide and evolve. Standard library only."""

@@ -1,0 +1,268 @@
+"""A member account: its state, and `evolve`, which folds one event into it."""
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.domain import lots as lot_math
+from ledger.domain.events import (
+    Event,
+    HistoryImported,
+    LotPortion,
+    Lots,
+    MemberEnrolled,
+    PendingPointsReleased,
+    PointsAdjusted,
+    PointsEarned,
+    PointsExpired,
+    PointsRedeemed,
+    PointsReserved,
+    PointsTransferredIn,
+    PointsTransferredOut,
+    PurchaseRecorded,
+    PurchaseRefunded,
+    ReservationCommitted,
+    ReservationReleased,
+)
+
+
+@dataclass(frozen=True)
+class Balances:
+    available: int = 0
+    pending: int = 0
+    held: int = 0
+    lifetime_earned: int = 0
+    lifetime_redeemed: int = 0
+    expired: int = 0
+
+
+@dataclass(frozen=True)
+class PendingEarn:
+    points: int
+    release_at: str
+    expires_on: str | None
+
+
+@dataclass(frozen=True)
+class Hold:
+    points: int
+    expires_at: str
+    taken: Lots
+
+
+@dataclass(frozen=True)
+class Order:
+    amount_minor: int
+    currency_code: str
+    points: int
+    refunded_minor: int = 0
+    points_clawed_back: int = 0
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """Everything `decide` needs about one account. Folded from its events alone.
+
+    Invariant: when available >= 0 the lots hold exactly `available` points; when the program
+    let a refund take it below zero, the lots are empty and new points pay that off first.
+    """
+
+    enrolled: bool = False
+    member_id: str = ""
+    referral_code: str = ""
+    balances: Balances = Balances()
+    lots: Lots = ()
+    pending: dict[str, PendingEarn] = field(default_factory=dict)
+    holds: dict[str, Hold] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+
+    def check_invariants(self) -> None:
+        b = self.balances
+        assert b.pending >= 0 and b.held >= 0 and b.expired >= 0, b
+        assert b.pending == sum(p.points for p in self.pending.values()), "pending drift"
+        assert b.held == sum(h.points for h in self.holds.values()), "held drift"
+        if b.available >= 0:
+            assert lot_math.total(self.lots) == b.available, "lots drift"
+        else:
+            assert not self.lots, "negative balance with lots left"
+
+    # --- snapshot (the streams table keeps this so loading costs one row) -------------------
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "enrolled": self.enrolled,
+            "member_id": self.member_id,
+            "referral_code": self.referral_code,
+            "balances": dataclasses.asdict(self.balances),
+            "lots": [p.to_data() for p in self.lots],
+            "pending": {k: dataclasses.asdict(v) for k, v in self.pending.items()},
+            "holds": {
+                k: {
+                    "points": v.points,
+                    "expires_at": v.expires_at,
+                    "taken": [p.to_data() for p in v.taken],
+                }
+                for k, v in self.holds.items()
+            },
+            "orders": {k: dataclasses.asdict(v) for k, v in self.orders.items()},
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "AccountState":
+        return cls(
+            enrolled=data["enrolled"],
+            member_id=data["member_id"],
+            referral_code=data["referral_code"],
+            balances=Balances(**data["balances"]),
+            lots=tuple(LotPortion.from_data(p) for p in data["lots"]),
+            pending={k: PendingEarn(**v) for k, v in data["pending"].items()},
+            holds={
+                k: Hold(
+                    points=v["points"],
+                    expires_at=v["expires_at"],
+                    taken=tuple(LotPortion.from_data(p) for p in v["taken"]),
+                )
+                for k, v in data["holds"].items()
+            },
+            orders={k: Order(**v) for k, v in data["orders"].items()},
+        )
+
+
+def _credit(state: AccountState, portions: Lots, **balance_changes: int) -> AccountState:
+    """Adds points to available: first paying off a negative balance, then as lots."""
+    credited = lot_math.total(portions)
+    available = state.balances.available
+    debt = max(0, -available)
+    if debt:
+        paid = lot_math.take(portions, min(debt, credited))
+        portions = lot_math.subtract(lot_math.add((), portions), paid)
+    balances = dataclasses.replace(state.balances, available=available + credited)
+    balances = _bump(balances, **balance_changes)
+    return dataclasses.replace(state, lots=lot_math.add(state.lots, portions), balances=balances)
+
+
+def _debit(state: AccountState, taken: Lots, beyond_lots: int = 0, **changes: int) -> AccountState:
+    """Takes `taken` from the lots and `beyond_lots` more points below zero."""
+    points = lot_math.total(taken) + beyond_lots
+    balances = dataclasses.replace(state.balances, available=state.balances.available - points)
+    balances = _bump(balances, **changes)
+    return dataclasses.replace(state, lots=lot_math.subtract(state.lots, taken), balances=balances)
+
+
+def _bump(balances: Balances, **changes: int) -> Balances:
+    if not changes:
+        return balances
+    return dataclasses.replace(
+        balances, **{name: getattr(balances, name) + delta for name, delta in changes.items()}
+    )
+
+
+def _lot(expires_on: str | None, points: int) -> Lots:
+    return (LotPortion(expires_on, points),) if points else ()
+
+
+def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PLR0911, PLR0912
+    match event:
+        case MemberEnrolled():
+            return dataclasses.replace(
+                state, enrolled=True, member_id=event.member_id, referral_code=event.referral_code
+            )
+        case PurchaseRecorded():
+            orders = {
+                **state.orders,
+                event.order_id: Order(event.amount_minor, event.currency_code, event.points),
+            }
+            state = dataclasses.replace(state, orders=orders)
+            if event.release_at is not None and event.points:
+                pending = {
+                    **state.pending,
+                    event.order_id: PendingEarn(event.points, event.release_at, event.expires_on),
+                }
+                balances = _bump(
+                    state.balances, pending=event.points, lifetime_earned=event.points
+                )
+                return dataclasses.replace(state, pending=pending, balances=balances)
+            return _credit(
+                state, _lot(event.expires_on, event.points), lifetime_earned=event.points
+            )
+        case PendingPointsReleased():
+            pending = dict(state.pending)
+            del pending[event.order_id]
+            state = dataclasses.replace(
+                state, pending=pending, balances=_bump(state.balances, pending=-event.points)
+            )
+            return _credit(state, _lot(event.expires_on, event.points))
+        case PurchaseRefunded():
+            order = state.orders[event.order_id]
+            orders = {
+                **state.orders,
+                event.order_id: dataclasses.replace(
+                    order,
+                    refunded_minor=order.refunded_minor + event.amount_minor,
+                    points_clawed_back=order.points_clawed_back + event.points_clawed_back,
+                ),
+            }
+            pending = dict(state.pending)
+            if event.from_pending:
+                entry = pending[event.order_id]
+                left = entry.points - event.from_pending
+                if left:
+                    pending[event.order_id] = dataclasses.replace(entry, points=left)
+                else:
+                    del pending[event.order_id]
+            state = dataclasses.replace(
+                state,
+                orders=orders,
+                pending=pending,
+                balances=_bump(
+                    state.balances,
+                    pending=-event.from_pending,
+                    lifetime_earned=-event.points_clawed_back,
+                ),
+            )
+            return _debit(state, event.from_available, beyond_lots=event.negative_points)
+        case PointsEarned():
+            return _credit(
+                state, _lot(event.expires_on, event.points), lifetime_earned=event.points
+            )
+        case PointsAdjusted():
+            if event.points_delta_requested > 0:
+                return _credit(
+                    state,
+                    _lot(event.expires_on, event.points_delta_requested),
+                    lifetime_earned=event.points_delta_requested,
+                )
+            return _debit(state, event.taken)
+        case PointsRedeemed():
+            return _debit(state, event.taken, lifetime_redeemed=event.points)
+        case PointsReserved():
+            holds = {
+                **state.holds,
+                event.reservation_id: Hold(event.points, event.expires_at, event.taken),
+            }
+            state = dataclasses.replace(state, holds=holds)
+            return _debit(state, event.taken, held=event.points)
+        case ReservationCommitted() | ReservationReleased():
+            holds = dict(state.holds)
+            hold = holds.pop(event.reservation_id)
+            redeemed = event.points_redeemed if isinstance(event, ReservationCommitted) else 0
+            state = dataclasses.replace(
+                state,
+                holds=holds,
+                balances=_bump(state.balances, held=-hold.points, lifetime_redeemed=redeemed),
+            )
+            return _credit(state, event.restored)
+        case PointsTransferredOut():
+            return _debit(state, event.taken)
+        case PointsTransferredIn():
+            return _credit(state, event.lots)
+        case PointsExpired():
+            return _debit(state, _lot(event.expires_on, event.points), expired=event.points)
+        case HistoryImported():
+            delta = event.points_delta_imported
+            if delta >= 0:
+                return _credit(state, _lot(event.expires_on, delta), lifetime_earned=delta)
+            return _debit(
+                state, event.taken, beyond_lots=event.negative_points, lifetime_redeemed=-delta
+            )
+    raise AssertionError(f"account streams do not hold {type(event).__name__}")

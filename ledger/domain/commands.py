@@ -1,0 +1,236 @@
+"""Commands: what a caller asks for. `validate` names the API field at fault."""
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ledger.domain import limits
+from ledger.domain.errors import Violations
+from ledger.domain.program import PROGRAM_ID_PATTERN, ProgramSettings
+
+MEMBER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
+CODE_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
+CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+# Caller-chosen ids (orders, reservations, references): printable, no spaces or controls.
+EXTERNAL_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def check_points(violations: Violations, name: str, points: int) -> None:
+    if not 1 <= points <= limits.MAX_POINTS_PER_COMMAND:
+        violations.add(name, f"must be 1 to {limits.MAX_POINTS_PER_COMMAND:,} points")
+
+
+def check_pattern(violations: Violations, name: str, value: str, pattern: re.Pattern[str]) -> None:
+    if not value:
+        violations.add(name, "is required")
+    elif not pattern.fullmatch(value):
+        violations.add(name, f"must match {pattern.pattern}")
+
+
+def check_text(violations: Violations, name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        violations.add(name, f"at most {max_length} characters")
+    elif any(ord(char) < 0x20 and char not in "\n\t" for char in value):
+        violations.add(name, "must not hold control characters")
+
+
+def check_amount(violations: Violations, name: str, amount_minor: int) -> None:
+    if not 1 <= amount_minor <= limits.MAX_AMOUNT_MINOR_UNITS:
+        violations.add(name, f"must be more than 0 and at most {limits.MAX_AMOUNT_MINOR_UNITS:,} minor units")
+
+
+@dataclass(frozen=True)
+class Command:
+    account_field: ClassVar[str] = "account"
+
+    def validate(self, violations: Violations) -> None:
+        """Adds a violation for each bad field; state-independent checks only."""
+
+
+# --- program stream -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateProgram(Command):
+    account_field: ClassVar[str] = "program_id"
+    program_id: str
+    settings: ProgramSettings
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "program_id", self.program_id, PROGRAM_ID_PATTERN)
+        self.settings.validate(violations)
+
+
+@dataclass(frozen=True)
+class UpdateProgram(Command):
+    account_field: ClassVar[str] = "program.name"
+    settings: ProgramSettings
+    expected_revision: int = 0
+
+    def validate(self, violations: Violations) -> None:
+        if self.expected_revision < 0:
+            violations.add("expected_revision", "must not be negative")
+        self.settings.validate(violations)
+
+
+# --- account streams ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enroll(Command):
+    account_field: ClassVar[str] = "parent"
+    program_id: str
+    member_id: str
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "member_id", self.member_id, MEMBER_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class RecordPurchase(Command):
+    order_id: str
+    amount_minor: int
+    currency_code: str
+    currency_exponent: int
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "order_id", self.order_id, EXTERNAL_ID_PATTERN)
+        check_amount(violations, "amount", self.amount_minor)
+        check_pattern(violations, "amount.currency_code", self.currency_code, CURRENCY_PATTERN)
+        assert 0 <= self.currency_exponent <= 4, "currency data gives 0 to 4 decimals"
+
+
+@dataclass(frozen=True)
+class ConfirmOrder(Command):
+    order_id: str
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "order_id", self.order_id, EXTERNAL_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class RefundPurchase(Command):
+    order_id: str
+    amount_minor: int
+    currency_code: str
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "order_id", self.order_id, EXTERNAL_ID_PATTERN)
+        check_amount(violations, "amount", self.amount_minor)
+        check_pattern(violations, "amount.currency_code", self.currency_code, CURRENCY_PATTERN)
+
+
+@dataclass(frozen=True)
+class EarnPoints(Command):
+    points: int
+    reason: str
+
+    def validate(self, violations: Violations) -> None:
+        check_points(violations, "points", self.points)
+        check_pattern(violations, "reason", self.reason, CODE_PATTERN)
+
+
+@dataclass(frozen=True)
+class AdjustPoints(Command):
+    points_delta: int
+    reason_code: str
+    note: str
+    actor: str
+
+    def validate(self, violations: Violations) -> None:
+        if self.points_delta == 0:
+            violations.add("points_delta", "must not be zero")
+        else:
+            check_points(violations, "points_delta", abs(self.points_delta))
+        check_pattern(violations, "reason_code", self.reason_code, CODE_PATTERN)
+        check_text(violations, "note", self.note, limits.MAX_NOTE_LENGTH)
+
+
+@dataclass(frozen=True)
+class RedeemPoints(Command):
+    points: int
+    reference: str = ""
+
+    def validate(self, violations: Violations) -> None:
+        check_points(violations, "points", self.points)
+        check_text(violations, "reference", self.reference, limits.MAX_REFERENCE_LENGTH)
+
+
+@dataclass(frozen=True)
+class ReservePoints(Command):
+    reservation_id: str
+    points: int
+    ttl_seconds: int = 0
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "reservation_id", self.reservation_id, EXTERNAL_ID_PATTERN)
+        check_points(violations, "points", self.points)
+        if not 0 <= self.ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
+            violations.add("ttl_seconds", f"must be 0 to {limits.MAX_HOLD_TTL_SECONDS}")
+
+
+@dataclass(frozen=True)
+class CommitReservation(Command):
+    reservation_id: str
+    points: int = 0
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "reservation_id", self.reservation_id, EXTERNAL_ID_PATTERN)
+        if self.points != 0:
+            check_points(violations, "points", self.points)
+
+
+@dataclass(frozen=True)
+class CancelReservation(Command):
+    reservation_id: str
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "reservation_id", self.reservation_id, EXTERNAL_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class TransferPoints(Command):
+    """Two streams, one append: decided by `decide_transfer`."""
+
+    account_field: ClassVar[str] = "source_account"
+    destination_member_id: str
+    points: int
+    transfer_id: str
+
+    def validate(self, violations: Violations) -> None:
+        check_points(violations, "points", self.points)
+
+
+@dataclass(frozen=True)
+class Sweep(Command):
+    """Appends only what is due: lapsed holds, pending points past the window, expired lots."""
+
+
+@dataclass(frozen=True)
+class HistoricalEntry:
+    index: int
+    """Position in the import request, so errors name the right element."""
+    external_id: str
+    kind: str
+    points_delta: int
+    occurred_at: str
+
+
+@dataclass(frozen=True)
+class ImportHistory(Command):
+    """One account's share of an import; enrolls the member if needed."""
+
+    account_field: ClassVar[str] = "events"
+    program_id: str
+    member_id: str
+    entries: tuple[HistoricalEntry, ...]
+
+    def validate(self, violations: Violations) -> None:
+        for entry in self.entries:
+            where = f"events[{entry.index}]"
+            check_pattern(violations, f"{where}.external_id", entry.external_id, EXTERNAL_ID_PATTERN)
+            check_pattern(violations, f"{where}.kind", entry.kind, CODE_PATTERN)
+            if entry.points_delta == 0:
+                violations.add(f"{where}.points_delta", "must not be zero")
+            else:
+                check_points(violations, f"{where}.points_delta", abs(entry.points_delta))

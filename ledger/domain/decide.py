@@ -1,0 +1,435 @@
+"""`decide`: given an account's state, its program and a command at a time, the events to append.
+
+Pure: no I/O and no clock; `now` is passed in. Raises a LedgerError when the command cannot be
+applied, and then nothing at all is appended.
+"""
+
+import base64
+
+import hashlib
+from datetime import datetime, timedelta
+
+from ledger.domain import clock, limits
+from ledger.domain import lots as lot_math
+from ledger.domain.account import AccountState, Hold, evolve
+from ledger.domain.commands import (
+    AdjustPoints,
+    CancelReservation,
+    Command,
+    CommitReservation,
+    ConfirmOrder,
+    CreateProgram,
+    EarnPoints,
+    Enroll,
+    ImportHistory,
+    RecordPurchase,
+    RedeemPoints,
+    RefundPurchase,
+    ReservePoints,
+    Sweep,
+    TransferPoints,
+    UpdateProgram,
+)
+from ledger.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Violations,
+)
+from ledger.domain.events import (
+    Event,
+    HistoryImported,
+    LotPortion,
+    MemberEnrolled,
+    PendingPointsReleased,
+    PointsAdjusted,
+    PointsEarned,
+    PointsExpired,
+    PointsRedeemed,
+    PointsReserved,
+    PointsTransferredIn,
+    PointsTransferredOut,
+    ProgramCreated,
+    ProgramUpdated,
+    PurchaseRecorded,
+    PurchaseRefunded,
+    ReservationCommitted,
+    ReservationReleased,
+)
+from ledger.domain.program import NegativeBalancePolicy, ProgramState
+
+
+def validate(command: Command) -> None:
+    violations = Violations()
+    command.validate(violations)
+    violations.raise_if_any()
+
+
+def referral_code(program_id: str, member_id: str) -> str:
+    """Stable, unguessable-enough code derived from the account key, so it needs no storage
+    lookup to issue and is the same on every replay."""
+    digest = hashlib.sha256(f"{program_id}/{member_id}".encode()).digest()
+    return base64.b32encode(digest)[:10].decode()
+
+
+# --- program stream -------------------------------------------------------------------------
+
+
+def decide_program(state: ProgramState, command: Command) -> list[Event]:
+    validate(command)
+    match command:
+        case CreateProgram():
+            if state.exists:
+                raise AlreadyExists(
+                    f"program {command.program_id} exists", reason="PROGRAM_ALREADY_EXISTS"
+                )
+            return [ProgramCreated(command.program_id, command.settings.to_data())]
+        case UpdateProgram():
+            if not state.exists:
+                raise NotFound(
+                    "no such program", field_name="program.name", reason="PROGRAM_NOT_FOUND"
+                )
+            if command.expected_revision and command.expected_revision != state.revision:
+                raise Conflict(
+                    f"program is at revision {state.revision}, not {command.expected_revision}",
+                    reason="REVISION_MISMATCH",
+                    current_revision=str(state.revision),
+                )
+            return [ProgramUpdated(command.settings.to_data())]
+    raise AssertionError(f"not a program command: {command!r}")
+
+
+# --- account streams ------------------------------------------------------------------------
+
+
+def decide(
+    state: AccountState, program: ProgramState, command: Command, now: datetime
+) -> list[Event]:
+    """Events for `command` on one account, after whatever housekeeping is due at `now`."""
+    validate(command)
+    _require_program(program, command)
+    if isinstance(command, Enroll):
+        return _enroll(state, command)
+    if isinstance(command, ImportHistory):
+        return _import(state, program, command, now)
+    _require_account(state, command.account_field)
+    events = housekeeping(state, now)
+    for event in events:
+        state = evolve(state, event)
+    return events + _decide_on_account(state, program, command, now)
+
+
+def decide_transfer(
+    source: AccountState,
+    destination: AccountState,
+    program: ProgramState,
+    command: TransferPoints,
+    now: datetime,
+) -> tuple[list[Event], list[Event]]:
+    """Both halves of a transfer; the store appends them in one transaction."""
+    validate(command)
+    _require_program(program, command)
+    _require_account(source, "source_account")
+    _require_account(destination, "destination_account")
+    if source.member_id == destination.member_id:
+        raise InvalidArgument.of("destination_account", "must differ from source_account")
+    source_events = housekeeping(source, now)
+    for event in source_events:
+        source = evolve(source, event)
+    destination_events = housekeeping(destination, now)
+    _require_available(source, command.points)
+    taken = lot_math.take(source.lots, command.points)
+    source_events.append(
+        PointsTransferredOut(
+            command.transfer_id, destination.member_id, command.points, taken
+        )
+    )
+    destination_events.append(
+        PointsTransferredIn(command.transfer_id, source.member_id, command.points, taken)
+    )
+    return source_events, destination_events
+
+
+def housekeeping(state: AccountState, now: datetime) -> list[Event]:
+    """What is due by `now`: lapsed holds given back, pending points past the return window
+    made available, and lots past their expiry date expired (breakage). In that order, so a
+    lapsed hold's points expire too if their lot has."""
+    events: list[Event] = []
+    current = clock.instant(now)
+    for reservation_id, hold in sorted(state.holds.items()):
+        if hold.expires_at <= current:
+            events.append(ReservationReleased(reservation_id, hold.points, hold.taken, "expired"))
+    for order_id, entry in sorted(state.pending.items()):
+        if entry.release_at <= current:
+            events.append(
+                PendingPointsReleased(order_id, entry.points, entry.expires_on, "window_passed")
+            )
+    folded = state
+    for event in events:
+        folded = evolve(folded, event)
+    today = clock.day(now)
+    for portion in folded.lots:
+        if portion.expires_on is not None and portion.expires_on <= today:
+            events.append(PointsExpired(portion.expires_on, portion.points))
+    # Bounded so one command never appends an unbounded batch; the sweep comes back for more.
+    return events[: limits.MAX_HOUSEKEEPING_EVENTS]
+
+
+def next_due_at(state: AccountState) -> str | None:
+    """The earliest instant at which `housekeeping` would append something, for the sweep."""
+    candidates = [hold.expires_at for hold in state.holds.values()]
+    candidates += [entry.release_at for entry in state.pending.values()]
+    candidates += [
+        clock.instant(clock.start_of_day(portion.expires_on))
+        for portion in state.lots
+        if portion.expires_on is not None
+    ]
+    return min(candidates, default=None)
+
+
+def _require_program(program: ProgramState, command: Command) -> None:
+    if not program.exists:
+        raise NotFound("no such program", field_name=command.account_field, reason="PROGRAM_NOT_FOUND")
+
+
+def _require_account(state: AccountState, field_name: str) -> None:
+    if not state.enrolled:
+        raise NotFound("no such account", field_name=field_name, reason="ACCOUNT_NOT_FOUND")
+
+
+def _require_available(state: AccountState, points: int) -> None:
+    if state.balances.available < points:
+        raise FailedPrecondition(
+            f"{points} points asked, {max(state.balances.available, 0)} available",
+            reason="INSUFFICIENT_POINTS",
+            points_available=str(max(state.balances.available, 0)),
+            points_requested=str(points),
+        )
+
+
+def _enroll(state: AccountState, command: Enroll) -> list[Event]:
+    if state.enrolled:
+        raise AlreadyExists("member is already enrolled", reason="ACCOUNT_ALREADY_EXISTS")
+    return [
+        MemberEnrolled(command.member_id, referral_code(command.program_id, command.member_id))
+    ]
+
+
+def _decide_on_account(  # noqa: C901, PLR0911
+    state: AccountState, program: ProgramState, command: Command, now: datetime
+) -> list[Event]:
+    match command:
+        case RecordPurchase():
+            return [_purchase(state, program, command, now)]
+        case ConfirmOrder():
+            return _confirm(state, command)
+        case RefundPurchase():
+            return [_refund(state, program, command)]
+        case EarnPoints():
+            expires_on = clock.expiry_day(now, program.settings.points_expiry_days)
+            return [PointsEarned(command.points, command.reason, expires_on, program.revision)]
+        case AdjustPoints():
+            return [_adjust(state, program, command, now)]
+        case RedeemPoints():
+            _require_available(state, command.points)
+            taken = lot_math.take(state.lots, command.points)
+            return [PointsRedeemed(command.points, command.reference, taken)]
+        case ReservePoints():
+            return [_reserve(state, program, command, now)]
+        case CommitReservation():
+            return [_commit(state, command)]
+        case CancelReservation():
+            hold = _open_hold(state, command.reservation_id)
+            return [ReservationReleased(command.reservation_id, hold.points, hold.taken, "canceled")]
+        case Sweep():
+            return []
+    raise AssertionError(f"not an account command: {command!r}")
+
+
+def _purchase(
+    state: AccountState, program: ProgramState, command: RecordPurchase, now: datetime
+) -> PurchaseRecorded:
+    if command.order_id in state.orders:
+        raise AlreadyExists(
+            "order already recorded", reason="ORDER_ALREADY_RECORDED", order_id=command.order_id
+        )
+    rate = program.settings.rate_for(command.currency_code)
+    if rate is None:
+        raise InvalidArgument.of(
+            "amount.currency_code",
+            f"the program has no earn rate for {command.currency_code}",
+            reason="CURRENCY_NOT_EARNING",
+        )
+    # Integer arithmetic only: points = floor(amount * rate / (units * 10^exponent)).
+    divisor = rate.per_major_units * 10**command.currency_exponent
+    points = command.amount_minor * rate.points // divisor
+    window_days = program.settings.return_window_days
+    release_at = clock.instant(now + timedelta(days=window_days)) if window_days else None
+    return PurchaseRecorded(
+        order_id=command.order_id,
+        amount_minor=command.amount_minor,
+        currency_code=command.currency_code,
+        points=points,
+        release_at=release_at,
+        expires_on=clock.expiry_day(now, program.settings.points_expiry_days),
+        program_revision=program.revision,
+        rate_points=rate.points,
+        rate_per_major_units=rate.per_major_units,
+        currency_exponent=command.currency_exponent,
+    )
+
+
+def _order(state: AccountState, order_id: str) -> None:
+    if order_id not in state.orders:
+        raise NotFound("no such order in this account", field_name="order_id", reason="ORDER_NOT_FOUND")
+
+
+def _confirm(state: AccountState, command: ConfirmOrder) -> list[Event]:
+    _order(state, command.order_id)
+    entry = state.pending.get(command.order_id)
+    if entry is None:
+        return []  # already available (window passed, confirmed before, or refunded): nothing to do
+    return [PendingPointsReleased(command.order_id, entry.points, entry.expires_on, "confirmed")]
+
+
+def _refund(state: AccountState, program: ProgramState, command: RefundPurchase) -> PurchaseRefunded:
+    _order(state, command.order_id)
+    order = state.orders[command.order_id]
+    if command.currency_code != order.currency_code:
+        raise InvalidArgument.of(
+            "amount.currency_code", f"the order was paid in {order.currency_code}"
+        )
+    refundable = order.amount_minor - order.refunded_minor
+    if command.amount_minor > refundable:
+        raise InvalidArgument.of(
+            "amount",
+            f"at most {refundable} minor units of this order are left to refund",
+            reason="REFUND_EXCEEDS_ORDER",
+        )
+    # Cumulative, from the stored earn: partial refunds never round away more than the order
+    # earned, whatever today's rules say.
+    refunded_total = order.refunded_minor + command.amount_minor
+    clawback_total = order.points * refunded_total // order.amount_minor
+    wanted = clawback_total - order.points_clawed_back
+    pending_entry = state.pending.get(command.order_id)
+    from_pending = min(wanted, pending_entry.points) if pending_entry else 0
+    rest = wanted - from_pending
+    policy = program.settings.negative_balance_policy
+    from_available: tuple[LotPortion, ...] = ()
+    negative_points = 0
+    if rest and policy is not NegativeBalancePolicy.PENDING_ONLY:
+        from_available = lot_math.take(state.lots, min(rest, max(state.balances.available, 0)))
+        rest -= lot_math.total(from_available)
+        if policy is NegativeBalancePolicy.ALLOW_NEGATIVE:
+            negative_points, rest = rest, 0
+    return PurchaseRefunded(
+        order_id=command.order_id,
+        amount_minor=command.amount_minor,
+        points_clawed_back=wanted - rest,
+        from_pending=from_pending,
+        from_available=from_available,
+        negative_points=negative_points,
+        points_not_recovered=rest,
+    )
+
+
+def _adjust(
+    state: AccountState, program: ProgramState, command: AdjustPoints, now: datetime
+) -> PointsAdjusted:
+    if command.points_delta > 0:
+        expires_on = clock.expiry_day(now, program.settings.points_expiry_days)
+        taken: tuple[LotPortion, ...] = ()
+    else:
+        _require_available(state, -command.points_delta)
+        expires_on = None
+        taken = lot_math.take(state.lots, -command.points_delta)
+    return PointsAdjusted(
+        command.points_delta, command.reason_code, command.note, command.actor, expires_on, taken
+    )
+
+
+def _reserve(
+    state: AccountState, program: ProgramState, command: ReservePoints, now: datetime
+) -> PointsReserved:
+    if command.reservation_id in state.holds:
+        raise AlreadyExists(
+            "reservation id is open already",
+            reason="RESERVATION_ALREADY_EXISTS",
+            reservation_id=command.reservation_id,
+        )
+    if len(state.holds) >= limits.MAX_OPEN_RESERVATIONS:
+        raise FailedPrecondition(
+            f"at most {limits.MAX_OPEN_RESERVATIONS} open reservations per account",
+            reason="TOO_MANY_RESERVATIONS",
+        )
+    ttl = command.ttl_seconds or program.settings.max_hold_ttl_seconds
+    if ttl > program.settings.max_hold_ttl_seconds:
+        raise InvalidArgument.of(
+            "ttl_seconds", f"the program allows at most {program.settings.max_hold_ttl_seconds}"
+        )
+    _require_available(state, command.points)
+    taken = lot_math.take(state.lots, command.points)
+    expires_at = clock.instant(now + timedelta(seconds=ttl))
+    return PointsReserved(command.reservation_id, command.points, expires_at, taken)
+
+
+def _open_hold(state: AccountState, reservation_id: str) -> Hold:
+    hold = state.holds.get(reservation_id)
+    if hold is None:
+        raise NotFound(
+            "no open reservation with this id (never made, committed, canceled or lapsed)",
+            field_name="reservation_id",
+            reason="RESERVATION_NOT_FOUND",
+        )
+    return hold
+
+
+def _commit(state: AccountState, command: CommitReservation) -> ReservationCommitted:
+    hold = _open_hold(state, command.reservation_id)
+    points = command.points or hold.points
+    if points > hold.points:
+        raise InvalidArgument.of(
+            "points", f"the reservation holds {hold.points} points", reason="COMMIT_EXCEEDS_HOLD"
+        )
+    restored = lot_math.take_latest(hold.taken, hold.points - points)
+    return ReservationCommitted(command.reservation_id, points, hold.points - points, restored)
+
+
+def _import(
+    state: AccountState, program: ProgramState, command: ImportHistory, now: datetime
+) -> list[Event]:
+    events: list[Event] = []
+    if not state.enrolled:
+        events.append(
+            MemberEnrolled(command.member_id, referral_code(command.program_id, command.member_id))
+        )
+        state = evolve(state, events[-1])
+    for entry in command.entries:
+        occurred = clock.parse_instant(entry.occurred_at)
+        if occurred > now:
+            raise InvalidArgument.of(f"events[{entry.index}].occur_time", "must not be in the future")
+        if entry.points_delta > 0:
+            expires_on = clock.expiry_day(occurred, program.settings.points_expiry_days)
+            taken: tuple[LotPortion, ...] = ()
+            negative = 0
+        else:
+            available = max(state.balances.available, 0)
+            taken = lot_math.take(state.lots, min(-entry.points_delta, available))
+            negative = -entry.points_delta - lot_math.total(taken)
+            expires_on = None
+        event = HistoryImported(
+            entry.external_id,
+            entry.kind,
+            entry.points_delta,
+            entry.occurred_at,
+            expires_on,
+            taken,
+            negative,
+        )
+        events.append(event)
+        state = evolve(state, event)
+    return events
+
+

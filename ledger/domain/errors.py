@@ -1,0 +1,80 @@
+"""Errors the domain raises. Each maps to one gRPC status code in the service, in one table.
+
+`reason` is a stable UPPER_SNAKE_CASE code callers can branch on; `field` names the request
+field at fault (in the API's own spelling), so errors point at what to fix.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to callers."""
+
+    reason: str = "LEDGER_ERROR"
+
+    def __init__(self, message: str, *, reason: str | None = None, **metadata: str) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.metadata: dict[str, str] = dict(metadata)
+
+
+class InvalidArgument(LedgerError):
+    """The request itself is wrong, whatever the state of the ledger."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: list[FieldViolation], *, reason: str | None = None) -> None:
+        assert violations, "an InvalidArgument names at least one field"
+        message = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(message, reason=reason)
+        self.violations = violations
+
+    @classmethod
+    def of(cls, field_name: str, description: str, *, reason: str | None = None) -> "InvalidArgument":
+        return cls([FieldViolation(field_name, description)], reason=reason)
+
+
+class NotFound(LedgerError):
+    reason = "NOT_FOUND"
+
+    def __init__(self, message: str, *, field_name: str, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason, field=field_name)
+        self.field = field_name
+
+
+class AlreadyExists(LedgerError):
+    reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(LedgerError):
+    """The request is well formed but the ledger's state does not allow it (e.g. too few points)."""
+
+    reason = "FAILED_PRECONDITION"
+
+
+class Conflict(LedgerError):
+    """Another writer changed the stream first (optimistic concurrency)."""
+
+    reason = "VERSION_CONFLICT"
+
+
+@dataclass
+class Violations:
+    """Collects every bad field of a request so the caller can fix them all at once."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_name: str, description: str) -> None:
+        self.items.append(FieldViolation(field_name, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(self.items)

@@ -1,0 +1,33 @@
+"""Named maximums. Every string, number and collection the ledger accepts has one."""
+
+from typing import Final
+
+MAX_POINTS_PER_COMMAND: Final = 1_000_000_000
+"""Largest number of points one command may move; keeps every balance far inside int64."""
+
+MAX_AMOUNT_MINOR_UNITS: Final = 10**15
+"""Largest money amount in minor units (10 trillion dollars); products stay inside int64."""
+
+MAX_ID_LENGTH: Final = 128
+MAX_PROGRAM_ID_LENGTH: Final = 64
+MAX_CODE_LENGTH: Final = 64
+MAX_NOTE_LENGTH: Final = 1_000
+MAX_REFERENCE_LENGTH: Final = 128
+MAX_DISPLAY_NAME_LENGTH: Final = 200
+
+MAX_EARN_RATES: Final = 200
+MAX_RATE_POINTS: Final = 1_000_000
+MAX_RATE_PER_MAJOR_UNITS: Final = 1_000_000_000
+MAX_RETURN_WINDOW_DAYS: Final = 365
+MAX_POINTS_EXPIRY_DAYS: Final = 3_650
+DEFAULT_HOLD_TTL_SECONDS: Final = 900
+MAX_HOLD_TTL_SECONDS: Final = 30 * 86_400
+
+MAX_OPEN_RESERVATIONS: Final = 100
+"""Open holds per account; a caller leaking holds hits this instead of growing the state."""
+
+MAX_HOUSEKEEPING_EVENTS: Final = 1_000
+"""Due releases, expiries and lapsed holds appended by one command at most."""
+
+MAX_IMPORT_EVENTS: Final = 1_000
+"""Historical events per import request."""

@@ -1,0 +1,69 @@
+"""A command addressed to a stream, with who asked and the idempotency key."""
+
+import dataclasses
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.domain.commands import Command
+from ledger.domain.errors import InvalidArgument
+from ledger.store.records import PROGRAM_STREAM
+
+MAX_REQUEST_ID_LENGTH = 128
+
+StreamKey = tuple[str, str]
+RequestKey = tuple[str, str, str]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(type(value).__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    program_id: str
+    stream_id: str
+    command: Command
+    request_id: str | None
+    """None only for the ledger's own housekeeping (the sweep), which is idempotent by itself."""
+    actor: str = ""
+    trace_id: str = ""
+    destination_stream_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.request_id is not None and not 1 <= len(self.request_id) <= MAX_REQUEST_ID_LENGTH:
+            raise InvalidArgument.of(
+                "request_id",
+                "is required" if not self.request_id else f"at most {MAX_REQUEST_ID_LENGTH} characters",
+            )
+
+    @property
+    def key(self) -> RequestKey:
+        assert self.request_id is not None
+        return (self.program_id, self.stream_id, self.request_id)
+
+    @property
+    def streams(self) -> list[StreamKey]:
+        keys = [(self.program_id, PROGRAM_STREAM)]
+        if self.stream_id != PROGRAM_STREAM:
+            keys.append((self.program_id, self.stream_id))
+        if self.destination_stream_id is not None:
+            keys.append((self.program_id, self.destination_stream_id))
+        return keys
+
+    def content_hash(self) -> bytes:
+        """What makes two requests with one id "the same": the command and where it goes,
+        not who sent it or under which trace."""
+        document = {
+            "command": type(self.command).__name__,
+            "fields": dataclasses.asdict(self.command),
+            "program_id": self.program_id,
+            "stream_id": self.stream_id,
+            "destination_stream_id": self.destination_stream_id,
+        }
+        encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), default=_plain)
+        return hashlib.sha256(encoded.encode("utf-8")).digest()

@@ -1,0 +1,241 @@
+"""The PostgreSQL event store: load, append, read in stream and global order.
+
+Every method is one round trip (load pipelines its two queries). Connections come from a
+psycopg pool in autocommit mode: each statement is its own transaction, and an append is
+a single statement, so there is never an open transaction between round trips.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from ledger.domain.account import Balances
+from ledger.store.errors import translate
+from ledger.store.records import (
+    EventRecord,
+    Position,
+    RequestRow,
+    StreamRow,
+    StreamWrite,
+)
+from ledger.store.sql import query
+
+StreamKey = tuple[str, str]
+RequestKey = tuple[str, str, str]
+
+MAX_READ_BATCH = 1_000
+"""Events one read returns at most; readers page through longer logs."""
+
+
+def _record(row: TupleRow) -> EventRecord:
+    return EventRecord(
+        program_id=row[0],
+        stream_id=row[1],
+        version=row[2],
+        event_id=row[3],
+        event_type=row[4],
+        schema_version=row[5],
+        data=row[6],
+        metadata=row[7],
+        recorded_at=row[8],
+        balances=Balances(*row[9:15]),
+        hash=bytes(row[15]),
+        transaction_id=int(row[16]),
+        position=row[17],
+    )
+
+
+class EventStore:
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    async def load(
+        self, streams: Iterable[StreamKey], requests: Iterable[RequestKey]
+    ) -> tuple[dict[StreamKey, StreamRow], dict[RequestKey, RequestRow]]:
+        stream_keys = list(streams)
+        request_keys = list(requests)
+        try:
+            async with self._pool.connection() as connection, connection.pipeline():
+                stream_cursor = await connection.execute(
+                    query("load_streams"),
+                    {
+                        "program_ids": [key[0] for key in stream_keys],
+                        "stream_ids": [key[1] for key in stream_keys],
+                    },
+                )
+                request_cursor = await connection.execute(
+                    query("load_requests"),
+                    {
+                        "program_ids": [key[0] for key in request_keys],
+                        "stream_ids": [key[1] for key in request_keys],
+                        "request_ids": [key[2] for key in request_keys],
+                    },
+                )
+                stream_rows = await stream_cursor.fetchall()
+                request_rows = await request_cursor.fetchall()
+        except psycopg.Error as error:
+            raise translate(error) from error
+        loaded_streams = {
+            (row[0], row[1]): StreamRow(row[0], row[1], row[2], bytes(row[3]), row[4], row[5])
+            for row in stream_rows
+        }
+        loaded_requests = {
+            (row[0], row[1], row[2]): RequestRow(row[0], row[1], row[2], bytes(row[3]), row[4])
+            for row in request_rows
+        }
+        return loaded_streams, loaded_requests
+
+    async def append(
+        self,
+        events: Sequence[EventRecord],
+        streams: Sequence[StreamWrite],
+        requests: Sequence[tuple[str, str, str, bytes, dict[str, Any], datetime]],
+    ) -> None:
+        """Appends atomically; raises Conflict if any stream moved on since it was loaded."""
+        assert len({(s.program_id, s.stream_id) for s in streams}) == len(streams)
+        parameters: dict[str, Any] = {
+            "e_program_id": [e.program_id for e in events],
+            "e_stream_id": [e.stream_id for e in events],
+            "e_version": [e.version for e in events],
+            "e_event_id": [e.event_id for e in events],
+            "e_event_type": [e.event_type for e in events],
+            "e_schema_version": [e.schema_version for e in events],
+            "e_data": [Jsonb(e.data) for e in events],
+            "e_metadata": [Jsonb(e.metadata) for e in events],
+            "e_recorded_at": [e.recorded_at for e in events],
+            "e_available": [e.balances.available for e in events],
+            "e_pending": [e.balances.pending for e in events],
+            "e_held": [e.balances.held for e in events],
+            "e_earned": [e.balances.lifetime_earned for e in events],
+            "e_redeemed": [e.balances.lifetime_redeemed for e in events],
+            "e_expired": [e.balances.expired for e in events],
+            "e_hash": [e.hash for e in events],
+            "s_program_id": [s.program_id for s in streams],
+            "s_stream_id": [s.stream_id for s in streams],
+            "s_version": [s.version for s in streams],
+            "s_last_hash": [s.last_hash for s in streams],
+            "s_state": [Jsonb(s.state) for s in streams],
+            "s_available": [s.balances.available for s in streams],
+            "s_pending": [s.balances.pending for s in streams],
+            "s_held": [s.balances.held for s in streams],
+            "s_earned": [s.balances.lifetime_earned for s in streams],
+            "s_redeemed": [s.balances.lifetime_redeemed for s in streams],
+            "s_expired": [s.balances.expired for s in streams],
+            "s_next_due_at": [s.next_due_at for s in streams],
+            "s_updated_at": [s.updated_at for s in streams],
+            "r_program_id": [r[0] for r in requests],
+            "r_stream_id": [r[1] for r in requests],
+            "r_request_id": [r[2] for r in requests],
+            "r_request_hash": [r[3] for r in requests],
+            "r_response": [Jsonb(r[4]) for r in requests],
+            "r_recorded_at": [r[5] for r in requests],
+        }
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(query("append"), parameters)
+                counts = await cursor.fetchone()
+        except psycopg.Error as error:
+            raise translate(error) from error
+        assert counts == (len(events), len(streams), len(requests)), counts
+
+    async def read_stream(
+        self, program_id: str, stream_id: str, after_version: int = 0, limit: int = MAX_READ_BATCH
+    ) -> list[EventRecord]:
+        return await self._fetch_events(
+            "read_stream",
+            {
+                "program_id": program_id,
+                "stream_id": stream_id,
+                "after_version": after_version,
+                "limit": min(limit, MAX_READ_BATCH),
+            },
+        )
+
+    async def list_entries(
+        self,
+        program_id: str,
+        stream_id: str,
+        *,
+        after_version: int,
+        limit: int,
+        event_types: Sequence[str],
+        start_time: datetime | None,
+        end_time: datetime | None,
+    ) -> list[EventRecord]:
+        return await self._fetch_events(
+            "list_entries",
+            {
+                "program_id": program_id,
+                "stream_id": stream_id,
+                "after_version": after_version,
+                "limit": min(limit, MAX_READ_BATCH),
+                "event_types": list(event_types),
+                "start_time": start_time,
+                "end_time": end_time,
+            },
+        )
+
+    async def read_all(
+        self, after: Position, limit: int = MAX_READ_BATCH, program_id: str | None = None
+    ) -> list[EventRecord]:
+        """Committed events after `after` in global order; never skips one that commits later."""
+        return await self._fetch_events(
+            "read_all",
+            {
+                "after_transaction": str(after.transaction_id),
+                "after_position": after.position,
+                "limit": min(limit, MAX_READ_BATCH),
+                "program_id": program_id,
+            },
+        )
+
+    async def balance_as_of(
+        self, program_id: str, stream_id: str, as_of: datetime
+    ) -> tuple[int, Balances] | None:
+        row = await self._fetch_one(
+            "balance_as_of", {"program_id": program_id, "stream_id": stream_id, "as_of": as_of}
+        )
+        if row is None:
+            return None
+        return row[0], Balances(*row[1:7])
+
+    async def get_stream(
+        self, program_id: str, stream_id: str
+    ) -> tuple[int, dict[str, Any], datetime, datetime] | None:
+        row = await self._fetch_one(
+            "get_account", {"program_id": program_id, "stream_id": stream_id}
+        )
+        if row is None:
+            return None
+        return row[0], row[1], row[2], row[3]
+
+    async def due_streams(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    query("due_streams"), {"now": now, "limit": limit}
+                )
+                return [(row[0], row[1]) for row in await cursor.fetchall()]
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    async def _fetch_events(self, name: str, parameters: dict[str, Any]) -> list[EventRecord]:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(query(name), parameters)
+                return [_record(row) for row in await cursor.fetchall()]
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    async def _fetch_one(self, name: str, parameters: dict[str, Any]) -> TupleRow | None:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(query(name), parameters)
+                return await cursor.fetchone()
+        except psycopg.Error as error:
+            raise translate(error) from error

@@ -1,0 +1,48 @@
+"""Applies the plain SQL files in migrations/ in name order, each once, each atomically."""
+
+from importlib import resources
+from typing import LiteralString, cast
+
+import psycopg
+
+# Two pods starting at once must not both migrate: one waits for the other's lock.
+_MIGRATION_LOCK_KEY = 0x4C45444745520001
+
+_BOOKKEEPING = """
+CREATE SCHEMA IF NOT EXISTS ledger;
+CREATE TABLE IF NOT EXISTS ledger.schema_migrations (
+    name        text        PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("ledger.store").joinpath("migrations")
+    names = sorted(item.name for item in folder.iterdir() if item.name.endswith(".sql"))
+    return [(name, folder.joinpath(name).read_text("utf-8")) for name in names]
+
+
+def migrate(conninfo: str) -> list[str]:
+    """Applies what is missing; returns the names applied now."""
+    applied_now: list[str] = []
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK_KEY])
+        try:
+            connection.execute(_BOOKKEEPING)
+            done = {
+                row[0] for row in connection.execute("SELECT name FROM ledger.schema_migrations")
+            }
+            for name, text in migration_files():
+                if name in done:
+                    continue
+                with connection.transaction():
+                    # Migration files ship with the package; they are not built from input.
+                    connection.execute(cast(LiteralString, text))
+                    connection.execute(
+                        "INSERT INTO ledger.schema_migrations (name) VALUES (%s)", [name]
+                    )
+                applied_now.append(name)
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK_KEY])
+    return applied_now
