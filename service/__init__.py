@@ -1,0 +1,1 @@
+"""The gRPC microservice around the ledger engine."""

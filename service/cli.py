@@ -1,0 +1,269 @@
+"""The `loyalty-ledger` command: serve, migrate, sweep, and a small client for the terminal."""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from ledger.store.embedded import database_url_from_env_or_embedded
+from ledger.store.migrate import migrate
+from loyalty.v1 import ledger_pb2 as pb
+from loyalty.v1 import ledger_pb2_grpc
+from service.config import Settings
+from service.logs import configure_logging
+from service.names import account_name, program_name
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+CLIENT_TIMEOUT_SECONDS = 10.0
+
+
+# --- server-side commands -----------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.server import start_server
+
+    configure_logging()
+    settings = Settings.from_env()
+    if args.listen:
+        settings = Settings(**{**settings.__dict__, "listen_address": args.listen})
+    database_url = database_url_from_env_or_embedded()
+    if not args.no_migrate:
+        migrate(database_url)
+
+    async def run() -> None:
+        running = await start_server(settings, database_url)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+        await running.stop(settings.shutdown_grace_seconds)
+
+    asyncio.run(run())
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    applied = migrate(database_url_from_env_or_embedded())
+    print(json.dumps({"applied": applied}))
+    return 0
+
+
+def _sweep(_args: argparse.Namespace) -> int:
+    from ledger.application import Ledger
+    from ledger.store.eventstore import EventStore
+    from ledger.store.pool import make_pool
+    from service.server import utc_now
+
+    settings = Settings.from_env()
+
+    async def run() -> int:
+        pool = make_pool(database_url_from_env_or_embedded(), role=settings.database_role)
+        await pool.open(wait=True)
+        ledger = Ledger(EventStore(pool), utc_now)
+        await ledger.start()
+        try:
+            return await ledger.sweep()
+        finally:
+            await ledger.stop()
+            await pool.close()
+
+    print(json.dumps({"events_appended": asyncio.run(run())}))
+    return 0
+
+
+# --- client commands ----------------------------------------------------------------------
+
+
+def _money(amount: str, currency_code: str) -> pb.Money:
+    value = Decimal(amount)
+    units = int(value)
+    nanos = int((value - units) * 1_000_000_000)
+    return pb.Money(currency_code=currency_code.upper(), units=units, nanos=nanos)
+
+
+def _rate(text: str) -> pb.EarnRate:
+    parts = text.split(":")
+    per = int(parts[2]) if len(parts) > 2 else 1  # noqa: PLR2004
+    return pb.EarnRate(currency_code=parts[0].upper(), points=int(parts[1]), per_major_units=per)
+
+
+_POLICIES = {
+    "pending_only": pb.NEGATIVE_BALANCE_POLICY_PENDING_ONLY,
+    "within_balance": pb.NEGATIVE_BALANCE_POLICY_WITHIN_BALANCE,
+    "allow_negative": pb.NEGATIVE_BALANCE_POLICY_ALLOW_NEGATIVE,
+}
+
+ClientCall = Callable[[ledger_pb2_grpc.LedgerServiceStub, argparse.Namespace, str], Any]
+
+CLIENT_CALLS: dict[str, ClientCall] = {
+    "create-program": lambda stub, a, rid: stub.CreateProgram(
+        pb.CreateProgramRequest(
+            request_id=rid,
+            program_id=a.program,
+            program=pb.Program(
+                display_name=a.display_name,
+                earn_rates=[_rate(rate) for rate in a.rate],
+                return_window_days=a.return_window_days,
+                points_expiry_days=a.expiry_days,
+                negative_balance_policy=_POLICIES[a.negative_balance_policy],
+            ),
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "get-program": lambda stub, a, _: stub.GetProgram(
+        pb.GetProgramRequest(name=program_name(a.program)), timeout=CLIENT_TIMEOUT_SECONDS
+    ),
+    "enroll": lambda stub, a, rid: stub.EnrollMember(
+        pb.EnrollMemberRequest(request_id=rid, parent=program_name(a.program), member_id=a.member),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "purchase": lambda stub, a, rid: stub.RecordPurchase(
+        pb.RecordPurchaseRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            order_id=a.order,
+            amount=_money(a.amount, a.currency),
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "refund": lambda stub, a, rid: stub.RefundPurchase(
+        pb.RefundPurchaseRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            order_id=a.order,
+            amount=_money(a.amount, a.currency),
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "earn": lambda stub, a, rid: stub.EarnPoints(
+        pb.EarnPointsRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            points=a.points,
+            reason=a.reason,
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "redeem": lambda stub, a, rid: stub.RedeemPoints(
+        pb.RedeemPointsRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            points=a.points,
+            reference=a.reference,
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "account": lambda stub, a, _: stub.GetAccount(
+        pb.GetAccountRequest(name=account_name(a.program, a.member)),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "entries": lambda stub, a, _: stub.ListLedgerEntries(
+        pb.ListLedgerEntriesRequest(
+            parent=account_name(a.program, a.member), page_size=a.page_size
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+}
+
+
+def _client(args: argparse.Namespace) -> int:
+    request_id = args.request_id or str(uuid.uuid4())
+    with grpc.insecure_channel(args.target) as channel:
+        stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+        try:
+            response: Message = CLIENT_CALLS[args.command](stub, args, request_id)
+        except grpc.RpcError as error:
+            print(
+                json.dumps(
+                    {"code": error.code().name, "message": error.details()}  # type: ignore[attr-defined]
+                ),
+                file=sys.stderr,
+            )
+            return 1
+    print(json_format.MessageToJson(response, always_print_fields_with_no_presence=True))
+    return 0
+
+
+# --- argument parsing ---------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loyalty-ledger", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve gRPC (embedded PostgreSQL if no DATABASE_URL)")
+    serve.add_argument("--listen", help="address to listen on (default $LEDGER_LISTEN_ADDRESS)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="apply schema migrations").set_defaults(run=_migrate)
+    commands.add_parser("sweep", help="append what is due now (for a CronJob)").set_defaults(
+        run=_sweep
+    )
+
+    def client(name: str, help_text: str, *arguments: tuple[str, dict[str, Any]]) -> None:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--target", default=DEFAULT_TARGET, help="server address")
+        sub.add_argument("--request-id", help="idempotency key (default: a new UUID)")
+        for argument, options in arguments:
+            sub.add_argument(argument, **options)
+        sub.set_defaults(run=_client)
+
+    program: tuple[str, dict[str, Any]] = ("program", {"help": "program id"})
+    member: tuple[str, dict[str, Any]] = ("member", {"help": "member id"})
+    client(
+        "create-program",
+        "create a program",
+        program,
+        ("--display-name", {"default": ""}),
+        ("--rate", {"action": "append", "default": [], "help": "CUR:POINTS[:PER_UNITS], e.g. USD:1"}),
+        ("--return-window-days", {"type": int, "default": 0}),
+        ("--expiry-days", {"type": int, "default": 0}),
+        ("--negative-balance-policy", {"choices": sorted(_POLICIES), "default": "within_balance"}),
+    )
+    client("get-program", "show a program", program)
+    client("enroll", "enroll a member", program, member)
+    client(
+        "purchase",
+        "record a purchase",
+        program,
+        member,
+        ("order", {}),
+        ("amount", {"help": "decimal amount, e.g. 12.34"}),
+        ("currency", {}),
+    )
+    client(
+        "refund", "refund a purchase", program, member, ("order", {}), ("amount", {}), ("currency", {})
+    )
+    client(
+        "earn", "earn points", program, member, ("points", {"type": int}), ("--reason", {"default": "bonus"})
+    )
+    client(
+        "redeem", "redeem points", program, member, ("points", {"type": int}), ("--reference", {"default": ""})
+    )
+    client("account", "show an account", program, member)
+    client("entries", "list ledger entries", program, member, ("--page-size", {"type": int, "default": 50}))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        code: int = args.run(args)
+        return code
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

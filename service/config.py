@@ -1,0 +1,37 @@
+"""Settings from the environment (12-factor), with the defaults `make run` uses."""
+
+import os
+from dataclasses import dataclass
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen_address: str = "127.0.0.1:50051"
+    database_url: str | None = None
+    """None: start the embedded PostgreSQL under .data/pg."""
+    database_role: str | None = None
+    """If set, every connection does SET ROLE to it (loyalty_ledger_app: SELECT/INSERT only)."""
+    shards: int = 2
+    pool_max_size: int = 10
+    sweep_interval_seconds: int = 60
+    shutdown_grace_seconds: int = 10
+    health_check_interval_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            listen_address=os.environ.get("LEDGER_LISTEN_ADDRESS", cls.listen_address),
+            database_url=os.environ.get("DATABASE_URL") or None,
+            database_role=os.environ.get("LEDGER_DB_ROLE") or None,
+            shards=_int("LEDGER_SHARDS", cls.shards),
+            pool_max_size=_int("LEDGER_POOL_MAX_SIZE", cls.pool_max_size),
+            sweep_interval_seconds=_int("LEDGER_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds),
+            shutdown_grace_seconds=_int(
+                "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
+            ),
+        )

@@ -1,0 +1,147 @@
+"""Proto messages <-> ledger values. Field names in errors are the proto's."""
+
+import json
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ledger.currency import minor_unit_exponent
+from ledger.domain import clock
+from ledger.domain.account import Balances
+from ledger.domain.errors import InvalidArgument, Violations
+from ledger.domain.events import event_from_data
+from ledger.domain.limits import DEFAULT_HOLD_TTL_SECONDS
+from ledger.domain.program import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.outcomes import AccountView, ProgramView
+from ledger.store.records import PROGRAM_STREAM, EventRecord
+from loyalty.v1 import ledger_pb2 as pb
+from service.names import account_name, program_name
+
+_POLICY_FROM_PROTO = {
+    pb.NEGATIVE_BALANCE_POLICY_UNSPECIFIED: NegativeBalancePolicy.WITHIN_BALANCE,
+    pb.NEGATIVE_BALANCE_POLICY_PENDING_ONLY: NegativeBalancePolicy.PENDING_ONLY,
+    pb.NEGATIVE_BALANCE_POLICY_WITHIN_BALANCE: NegativeBalancePolicy.WITHIN_BALANCE,
+    pb.NEGATIVE_BALANCE_POLICY_ALLOW_NEGATIVE: NegativeBalancePolicy.ALLOW_NEGATIVE,
+}
+_POLICY_TO_PROTO = {
+    NegativeBalancePolicy.PENDING_ONLY: pb.NEGATIVE_BALANCE_POLICY_PENDING_ONLY,
+    NegativeBalancePolicy.WITHIN_BALANCE: pb.NEGATIVE_BALANCE_POLICY_WITHIN_BALANCE,
+    NegativeBalancePolicy.ALLOW_NEGATIVE: pb.NEGATIVE_BALANCE_POLICY_ALLOW_NEGATIVE,
+}
+
+
+def timestamp(moment: datetime | str) -> Timestamp:
+    if isinstance(moment, str):
+        moment = clock.parse_instant(moment)
+    stamp = Timestamp()
+    stamp.FromDatetime(moment.astimezone(UTC))
+    return stamp
+
+
+def datetime_of(stamp: Timestamp, field_name: str) -> datetime:
+    if not 0 <= stamp.nanos < 1_000_000_000:
+        raise InvalidArgument.of(f"{field_name}.nanos", "must be 0 to 999,999,999")
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgument.of(field_name, "is out of range") from None
+
+
+def program_settings(message: pb.Program, prefix: str = "program") -> ProgramSettings:
+    violations = Violations()
+    for index, rate in enumerate(message.earn_rates):
+        if minor_unit_exponent(rate.currency_code) is None:
+            violations.add(
+                f"{prefix}.earn_rates[{index}].currency_code",
+                f"{rate.currency_code!r} is not an ISO 4217 currency with minor units",
+            )
+    policy = _POLICY_FROM_PROTO.get(message.negative_balance_policy)
+    if policy is None:
+        violations.add(f"{prefix}.negative_balance_policy", "is not a known policy")
+    violations.raise_if_any()
+    assert policy is not None
+    return ProgramSettings(
+        display_name=message.display_name,
+        earn_rates=tuple(
+            EarnRate(rate.currency_code, rate.points, rate.per_major_units)
+            for rate in message.earn_rates
+        ),
+        return_window_days=message.return_window_days,
+        points_expiry_days=message.points_expiry_days,
+        negative_balance_policy=policy,
+        max_hold_ttl_seconds=message.max_hold_ttl_seconds or DEFAULT_HOLD_TTL_SECONDS,
+    )
+
+
+def program(view: ProgramView) -> pb.Program:
+    settings = view.state.settings
+    return pb.Program(
+        name=program_name(view.state.program_id),
+        display_name=settings.display_name,
+        earn_rates=[
+            pb.EarnRate(
+                currency_code=rate.currency_code,
+                points=rate.points,
+                per_major_units=rate.per_major_units,
+            )
+            for rate in settings.earn_rates
+        ],
+        return_window_days=settings.return_window_days,
+        points_expiry_days=settings.points_expiry_days,
+        negative_balance_policy=_POLICY_TO_PROTO[settings.negative_balance_policy],
+        max_hold_ttl_seconds=settings.max_hold_ttl_seconds,
+        revision=view.state.revision,
+        create_time=timestamp(view.created_at),
+        update_time=timestamp(view.updated_at),
+    )
+
+
+def balances(values: Balances) -> pb.Balances:
+    return pb.Balances(
+        available=values.available,
+        pending=values.pending,
+        held=values.held,
+        lifetime_earned=values.lifetime_earned,
+        lifetime_redeemed=values.lifetime_redeemed,
+        expired=values.expired,
+    )
+
+
+def account(view: AccountView) -> pb.Account:
+    return pb.Account(
+        name=account_name(view.program_id, view.member_id),
+        balances=balances(view.balances),
+        version=view.version,
+        enroll_time=timestamp(view.created_at),
+        expiring_points=[
+            pb.ExpiringPoints(
+                points=portion.points,
+                expire_time=timestamp(clock.start_of_day(portion.expires_on)),
+            )
+            for portion in view.expiring
+            if portion.expires_on is not None
+        ],
+        referral_code=view.referral_code,
+    )
+
+
+def entry(record: EventRecord) -> pb.LedgerEntry:
+    if record.stream_id == PROGRAM_STREAM:
+        name, delta = program_name(record.program_id), 0
+    else:
+        name = account_name(record.program_id, record.stream_id)
+        delta = event_from_data(record.event_type, record.schema_version, record.data).points_delta
+    return pb.LedgerEntry(
+        event_id=str(record.event_id),
+        account=name,
+        version=record.version,
+        event_type=record.event_type,
+        schema_version=record.schema_version,
+        record_time=timestamp(record.recorded_at),
+        points_delta=delta,
+        balances_after=balances(record.balances),
+        data_json=json.dumps(record.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        request_id=str(record.metadata.get("request_id", "")),
+        actor=str(record.metadata.get("actor", "")),
+        hash=record.hash.hex(),
+    )

@@ -1,0 +1,126 @@
+"""Server assembly: the ledger service, health, reflection, background tasks, shutdown."""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from psycopg_pool import AsyncConnectionPool
+
+from ledger.application import Ledger
+from ledger.domain.errors import LedgerError
+from ledger.store.eventstore import EventStore
+from ledger.store.pool import make_pool
+from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
+from service.config import Settings
+from service.servicer import LedgerServicer
+
+log = structlog.get_logger(__name__)
+
+SERVICE_NAME = ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_CONCURRENT_RPCS = 1_000
+"""Calls in flight at once; more get RESOURCE_EXHAUSTED instead of queueing without bound."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    ledger: Ledger
+    pool: AsyncConnectionPool[Any]
+    health: health.aio.HealthServicer
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stops taking calls, lets in-flight calls finish (up to the grace), then the rest."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_seconds)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.ledger.stop()
+        await self.pool.close()
+
+
+async def start_server(
+    settings: Settings, database_url: str, now: Callable[[], datetime] = utc_now
+) -> RunningServer:
+    pool = make_pool(
+        database_url, max_size=settings.pool_max_size, role=settings.database_role
+    )
+    # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
+    # the pool reaches it, so Kubernetes sees an honest readiness from the first second.
+    await pool.open(wait=False)
+    ledger = Ledger(EventStore(pool), now, shards=settings.shards)
+    await ledger.start()
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+    )
+    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(settings.listen_address)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.listen_address}")
+    await server.start()
+    running = RunningServer(server, port, ledger, pool, health_servicer)
+    running.tasks.append(
+        asyncio.create_task(
+            _watch_database(pool, health_servicer, settings.health_check_interval_seconds)
+        )
+    )
+    if settings.sweep_interval_seconds > 0:
+        running.tasks.append(
+            asyncio.create_task(_sweep_forever(ledger, settings.sweep_interval_seconds))
+        )
+    log.info("serving", address=settings.listen_address, port=port)
+    return running
+
+
+async def _watch_database(
+    pool: AsyncConnectionPool[Any], servicer: health.aio.HealthServicer, interval: float
+) -> None:
+    """SERVING while the database answers, NOT_SERVING while it does not."""
+    current: int | None = None
+    while True:
+        try:
+            async with asyncio.timeout(max(interval, 1.0) * 2):
+                async with pool.connection(timeout=max(interval, 1.0)) as connection:
+                    await connection.execute("SELECT 1")
+            status = health_pb2.HealthCheckResponse.SERVING
+        except Exception:  # noqa: BLE001 - any failure to reach the database means not serving
+            status = health_pb2.HealthCheckResponse.NOT_SERVING
+        if status != current:
+            log.info("health", serving=status == health_pb2.HealthCheckResponse.SERVING)
+            for name in ("", SERVICE_NAME):
+                await servicer.set(name, status)
+            current = status
+        await asyncio.sleep(interval)
+
+
+async def _sweep_forever(ledger: Ledger, interval_seconds: int) -> None:
+    while True:
+        await asyncio.sleep(interval_seconds)
+        with contextlib.suppress(LedgerError):
+            appended = await ledger.sweep()
+            if appended:
+                log.info("sweep", events_appended=appended)

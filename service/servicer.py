@@ -1,0 +1,383 @@
+"""The LedgerService handlers: parse the request, execute on the ledger, map the outcome.
+
+Handlers stay short: rules live in ledger.domain, storage in ledger.store, and the mapping
+between proto and ledger values in service.mapping.
+"""
+
+import asyncio
+import functools
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+import structlog
+from opentelemetry import trace
+
+from ledger.application import Ledger
+from ledger.currency import to_minor_units
+from ledger.domain import clock, limits
+from ledger.domain import commands as cmd
+from ledger.domain.decide import validate
+from ledger.domain.errors import InvalidArgument, LedgerError
+from ledger.outcomes import Outcome
+from ledger.requests import Request
+from ledger.store.records import PROGRAM_STREAM, Position
+from loyalty.v1 import ledger_pb2 as pb
+from loyalty.v1 import ledger_pb2_grpc
+from service import mapping
+from service.errors import to_status
+from service.names import parse_account, parse_program
+
+log = structlog.get_logger(__name__)
+
+ACTOR_METADATA_KEY = "loyalty-actor"
+MAX_PAGE_SIZE = 1_000
+DEFAULT_PAGE_SIZE = 100
+STREAM_POLL_SECONDS = 0.2
+"""How often a live StreamEvents call looks for new events once caught up."""
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Req, Res]], Awaitable[Res]]
+
+
+def unary(handler: Handler[Req, Res]) -> Handler[Req, Res]:
+    """Turns ledger errors into statuses with details; anything else is a bug: INTERNAL."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Req, Res]) -> Res:
+        try:
+            return await handler(self, request, context)
+        except LedgerError as error:
+            await context.abort_with_status(to_status(error))
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception:
+            log.exception("rpc_failed", rpc=handler.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
+        raise AssertionError("abort always raises")
+
+    return wrapper
+
+
+def _actor(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == ACTOR_METADATA_KEY and isinstance(value, str):
+            return value[: limits.MAX_ID_LENGTH]
+    return "anonymous"
+
+
+def _trace_id() -> str:
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else ""
+
+
+class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    async def _execute(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        request_id: str,
+        program_id: str,
+        stream_id: str,
+        command: cmd.Command,
+        destination_stream_id: str | None = None,
+    ) -> Outcome:
+        request = Request(
+            program_id,
+            stream_id,
+            command,
+            request_id,
+            actor=_actor(context),
+            trace_id=_trace_id(),
+            destination_stream_id=destination_stream_id,
+        )
+        return await self._ledger.execute(request)
+
+    # --- programs -------------------------------------------------------------------------
+
+    @unary
+    async def CreateProgram(self, request: pb.CreateProgramRequest, context: Any) -> pb.CreateProgramResponse:  # noqa: N802
+        command = cmd.CreateProgram(request.program_id, mapping.program_settings(request.program))
+        outcome = await self._execute(
+            context, request.request_id, request.program_id, PROGRAM_STREAM, command
+        )
+        assert outcome.program is not None
+        return pb.CreateProgramResponse(program=mapping.program(outcome.program))
+
+    @unary
+    async def UpdateProgram(self, request: pb.UpdateProgramRequest, context: Any) -> pb.UpdateProgramResponse:  # noqa: N802
+        program_id = parse_program(request.program.name, "program.name")
+        command = cmd.UpdateProgram(
+            mapping.program_settings(request.program), request.expected_revision
+        )
+        outcome = await self._execute(
+            context, request.request_id, program_id, PROGRAM_STREAM, command
+        )
+        assert outcome.program is not None
+        return pb.UpdateProgramResponse(program=mapping.program(outcome.program))
+
+    @unary
+    async def GetProgram(self, request: pb.GetProgramRequest, context: Any) -> pb.GetProgramResponse:  # noqa: N802
+        program_id = parse_program(request.name, "name")
+        view = await self._ledger.get_program(program_id, "name")
+        return pb.GetProgramResponse(program=mapping.program(view))
+
+    # --- account writes -------------------------------------------------------------------
+
+    @unary
+    async def EnrollMember(self, request: pb.EnrollMemberRequest, context: Any) -> pb.EnrollMemberResponse:  # noqa: N802
+        program_id = parse_program(request.parent, "parent")
+        command = cmd.Enroll(program_id, request.member_id)
+        outcome = await self._execute(
+            context, request.request_id, program_id, request.member_id, command
+        )
+        return pb.EnrollMemberResponse(account=mapping.account(outcome.accounts[request.member_id]))
+
+    @unary
+    async def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: Any) -> pb.RecordPurchaseResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        amount = request.amount
+        minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
+        command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        (recorded,) = outcome.events_of("PurchaseRecorded")
+        return pb.RecordPurchaseResponse(
+            points=recorded.data["points"],
+            pending=recorded.data["release_at"] is not None and recorded.data["points"] > 0,
+            account=mapping.account(outcome.accounts[member_id]),
+        )
+
+    @unary
+    async def ConfirmOrder(self, request: pb.ConfirmOrderRequest, context: Any) -> pb.ConfirmOrderResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.ConfirmOrder(request.order_id)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        released = sum(
+            event.data["points"]
+            for event in outcome.events_of("PendingPointsReleased")
+            if event.data["order_id"] == request.order_id
+        )
+        return pb.ConfirmOrderResponse(
+            points_released=released, account=mapping.account(outcome.accounts[member_id])
+        )
+
+    @unary
+    async def RefundPurchase(self, request: pb.RefundPurchaseRequest, context: Any) -> pb.RefundPurchaseResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        amount = request.amount
+        minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
+        command = cmd.RefundPurchase(request.order_id, minor, amount.currency_code)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        (refunded,) = outcome.events_of("PurchaseRefunded")
+        return pb.RefundPurchaseResponse(
+            points_clawed_back=refunded.data["points_clawed_back"],
+            points_not_recovered=refunded.data["points_not_recovered"],
+            account=mapping.account(outcome.accounts[member_id]),
+        )
+
+    @unary
+    async def EarnPoints(self, request: pb.EarnPointsRequest, context: Any) -> pb.EarnPointsResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.EarnPoints(request.points, request.reason)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        return pb.EarnPointsResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
+    async def AdjustPoints(self, request: pb.AdjustPointsRequest, context: Any) -> pb.AdjustPointsResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.AdjustPoints(
+            request.points_delta, request.reason_code, request.note, _actor(context)
+        )
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        return pb.AdjustPointsResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
+    async def TransferPoints(self, request: pb.TransferPointsRequest, context: Any) -> pb.TransferPointsResponse:  # noqa: N802
+        program_id, source_id = parse_account(request.source_account, "source_account")
+        other_program, destination_id = parse_account(
+            request.destination_account, "destination_account"
+        )
+        if other_program != program_id:
+            raise InvalidArgument.of("destination_account", "must be in the source's program")
+        command = cmd.TransferPoints(destination_id, request.points, request.request_id)
+        outcome = await self._execute(
+            context, request.request_id, program_id, source_id, command, destination_id
+        )
+        return pb.TransferPointsResponse(
+            source_account=mapping.account(outcome.accounts[source_id]),
+            destination_account=mapping.account(outcome.accounts[destination_id]),
+        )
+
+    @unary
+    async def RedeemPoints(self, request: pb.RedeemPointsRequest, context: Any) -> pb.RedeemPointsResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.RedeemPoints(request.points, request.reference)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        return pb.RedeemPointsResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
+    async def ReservePoints(self, request: pb.ReservePointsRequest, context: Any) -> pb.ReservePointsResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.ReservePoints(request.reservation_id, request.points, request.ttl_seconds)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        (reserved,) = outcome.events_of("PointsReserved")
+        return pb.ReservePointsResponse(
+            reservation=pb.Reservation(
+                reservation_id=request.reservation_id,
+                points=reserved.data["points"],
+                expire_time=mapping.timestamp(reserved.data["expires_at"]),
+            ),
+            account=mapping.account(outcome.accounts[member_id]),
+        )
+
+    @unary
+    async def CommitReservation(self, request: pb.CommitReservationRequest, context: Any) -> pb.CommitReservationResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.CommitReservation(request.reservation_id, request.points)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        (committed,) = outcome.events_of("ReservationCommitted")
+        return pb.CommitReservationResponse(
+            points_redeemed=committed.data["points_redeemed"],
+            points_released=committed.data["points_released"],
+            account=mapping.account(outcome.accounts[member_id]),
+        )
+
+    @unary
+    async def CancelReservation(self, request: pb.CancelReservationRequest, context: Any) -> pb.CancelReservationResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.CancelReservation(request.reservation_id)
+        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        released = sum(
+            event.data["points_released"]
+            for event in outcome.events_of("ReservationReleased")
+            if event.data["reservation_id"] == request.reservation_id
+        )
+        return pb.CancelReservationResponse(
+            points_released=released, account=mapping.account(outcome.accounts[member_id])
+        )
+
+    @unary
+    async def ImportHistory(self, request: pb.ImportHistoryRequest, context: Any) -> pb.ImportHistoryResponse:  # noqa: N802
+        program_id = parse_program(request.parent, "parent")
+        if len(request.events) > limits.MAX_IMPORT_EVENTS:
+            raise InvalidArgument.of("events", f"at most {limits.MAX_IMPORT_EVENTS} per request")
+        if not request.request_id:
+            raise InvalidArgument.of("request_id", "is required")
+        by_member: dict[str, list[cmd.HistoricalEntry]] = defaultdict(list)
+        for index, event in enumerate(request.events):
+            where = f"events[{index}]"
+            event_program, member_id = parse_account(event.account, f"{where}.account")
+            if event_program != program_id:
+                raise InvalidArgument.of(f"{where}.account", "must be in the parent program")
+            occurred = mapping.datetime_of(event.occur_time, f"{where}.occur_time")
+            by_member[member_id].append(
+                cmd.HistoricalEntry(
+                    index, event.external_id, event.kind, event.points_delta, clock.instant(occurred)
+                )
+            )
+        commands = {
+            member_id: cmd.ImportHistory(program_id, member_id, tuple(entries))
+            for member_id, entries in by_member.items()
+        }
+        # Every event is checked before any is appended: bad input appends nothing.
+        for command in commands.values():
+            validate(command)
+        # One request per account, keyed by the import's request id: a retry after a partial
+        # failure finds the accounts already done and completes the rest, never doubling one.
+        outcomes = await asyncio.gather(
+            *(
+                self._execute(context, f"{request.request_id}", program_id, member_id, command)
+                for member_id, command in commands.items()
+            )
+        )
+        imported = sum(len(outcome.events_of("HistoryImported")) for outcome in outcomes)
+        return pb.ImportHistoryResponse(imported_count=imported)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    @unary
+    async def GetAccount(self, request: pb.GetAccountRequest, context: Any) -> pb.GetAccountResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.name, "name")
+        view = await self._ledger.get_account(program_id, member_id, "name")
+        return pb.GetAccountResponse(account=mapping.account(view))
+
+    @unary
+    async def ListLedgerEntries(self, request: pb.ListLedgerEntriesRequest, context: Any) -> pb.ListLedgerEntriesResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.parent, "parent")
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument.of("page_size", f"must be 0 to {MAX_PAGE_SIZE}")
+        page_size = request.page_size or DEFAULT_PAGE_SIZE
+        after_version = _page_token(request.page_token)
+        entries = await self._ledger.list_entries(
+            program_id,
+            member_id,
+            after_version=after_version,
+            limit=page_size + 1,
+            event_types=list(request.event_types),
+            start_time=mapping.datetime_of(request.start_time, "start_time")
+            if request.HasField("start_time")
+            else None,
+            end_time=mapping.datetime_of(request.end_time, "end_time")
+            if request.HasField("end_time")
+            else None,
+        )
+        page, more = entries[:page_size], len(entries) > page_size
+        return pb.ListLedgerEntriesResponse(
+            entries=[mapping.entry(record) for record in page],
+            next_page_token=f"v{page[-1].version}" if more else "",
+        )
+
+    @unary
+    async def GetBalanceAsOf(self, request: pb.GetBalanceAsOfRequest, context: Any) -> pb.GetBalanceAsOfResponse:  # noqa: N802
+        program_id, member_id = parse_account(request.name, "name")
+        if not request.HasField("as_of_time"):
+            raise InvalidArgument.of("as_of_time", "is required")
+        as_of = mapping.datetime_of(request.as_of_time, "as_of_time")
+        version, values = await self._ledger.balance_as_of(program_id, member_id, as_of)
+        return pb.GetBalanceAsOfResponse(balances=mapping.balances(values), version=version)
+
+    async def StreamEvents(  # noqa: N802
+        self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
+        try:
+            position = _position(request.after_position)
+            program_id = parse_program(request.program, "program") if request.program else None
+        except LedgerError as error:
+            await context.abort_with_status(to_status(error))
+            return
+        while True:
+            try:
+                records = await self._ledger.read_all(position, 1_000, program_id)
+            except LedgerError as error:
+                await context.abort_with_status(to_status(error))
+                return
+            for record in records:
+                position = Position(record.transaction_id, record.position)
+                yield pb.StreamEventsResponse(
+                    entry=mapping.entry(record), position=position.encode()
+                )
+            if not records:
+                if request.catch_up_only:
+                    return
+                await asyncio.sleep(STREAM_POLL_SECONDS)
+
+
+def _page_token(token: str) -> int:
+    if not token:
+        return 0
+    if token.startswith("v") and token[1:].isdigit() and len(token) <= 20:
+        return int(token[1:])
+    raise InvalidArgument.of("page_token", "is not a token this service returned")
+
+
+def _position(text: str) -> Position:
+    if not text:
+        return Position()
+    try:
+        return Position.decode(text)
+    except ValueError:
+        raise InvalidArgument.of("after_position", "is not a position this service returned") from None
