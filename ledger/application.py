@@ -10,6 +10,7 @@ against fresh state, at most MAX_ATTEMPTS times.
 """
 
 import asyncio
+import random
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ MAX_BATCH = 256
 """Requests decided and appended together at most."""
 MAX_QUEUED_PER_SHARD = 10_000
 """Waiting requests per shard before callers are made to wait for room (back-pressure)."""
-MAX_ATTEMPTS = 8
-"""Times a request is re-decided after losing a race for its stream before ABORTED."""
+MAX_ATTEMPTS = 10
+"""Times a request is decided, losing races for its stream, before it is ABORTED."""
+BACKOFF_SECONDS = 0.001
+"""First retry waits up to this long; each later one up to twice as long as the one before."""
 MAX_SWEEP_STREAMS = 1_000
 """Streams one sweep pass looks at; the next pass takes the rest."""
 
@@ -136,13 +139,19 @@ class Ledger:
             try:
                 await self.store.append(batch.events, batch.stream_writes(), batch.requests)
             except (Conflict, DuplicateRequest):
+                losers = [item for item, _ in decided]
                 if attempt >= MAX_ATTEMPTS:
-                    _fail([item for item, _ in decided], Conflict("stream kept changing; retry"))
+                    _fail(losers, Conflict("the stream kept changing; retry the request"))
                     return
-                # Someone else wrote first: re-decide each alone on fresh state. Alone, so one
-                # loser cannot make the others lose again.
-                for item, _ in decided:
-                    await self._run([item], attempt + 1)
+                # Another process wrote first. Back off a random while, so racing processes
+                # stop colliding, then re-decide on fresh state: the batch whole at first,
+                # then each request alone, so one hot stream cannot keep failing the rest.
+                await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+                if attempt < MAX_ATTEMPTS // 2:
+                    await self._run(losers, attempt + 1)
+                else:
+                    for item in losers:
+                        await self._run([item], attempt + 1)
                 return
             except LedgerError as error:
                 _fail([item for item, _ in decided], error)

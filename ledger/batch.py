@@ -17,9 +17,9 @@ from ledger.domain.program import ProgramState, evolve_program
 from ledger.outcomes import AccountView, AppendedEvent, Outcome, ProgramView
 from ledger.requests import Request, RequestKey, StreamKey
 from ledger.store.chain import GENESIS_HASH, chain_hash
+from ledger.store.eventstore import RequestWrite
 from ledger.store.records import PROGRAM_STREAM, EventRecord, RequestRow, StreamRow, StreamWrite
 
-RequestWrite = tuple[str, str, str, bytes, dict[str, object], datetime]
 
 
 @dataclass

@@ -31,8 +31,57 @@ RequestKey = tuple[str, str, str]
 MAX_READ_BATCH = 1_000
 """Events one read returns at most; readers page through longer logs."""
 
+RequestWrite = tuple[str, str, str, bytes, dict[str, Any], datetime]
+"""(program_id, stream_id, request_id, request_hash, response, recorded_at)"""
 
-def _record(row: TupleRow) -> EventRecord:
+
+def append_parameters(
+    events: Sequence[EventRecord],
+    streams: Sequence[StreamWrite],
+    requests: Sequence[RequestWrite],
+) -> dict[str, Any]:
+    """The column arrays append.sql unnests: one parameter per column, whatever the batch."""
+    assert len({(s.program_id, s.stream_id) for s in streams}) == len(streams)
+    return {
+        "e_program_id": [e.program_id for e in events],
+        "e_stream_id": [e.stream_id for e in events],
+        "e_version": [e.version for e in events],
+        "e_event_id": [e.event_id for e in events],
+        "e_event_type": [e.event_type for e in events],
+        "e_schema_version": [e.schema_version for e in events],
+        "e_data": [Jsonb(e.data) for e in events],
+        "e_metadata": [Jsonb(e.metadata) for e in events],
+        "e_recorded_at": [e.recorded_at for e in events],
+        "e_available": [e.balances.available for e in events],
+        "e_pending": [e.balances.pending for e in events],
+        "e_held": [e.balances.held for e in events],
+        "e_earned": [e.balances.lifetime_earned for e in events],
+        "e_redeemed": [e.balances.lifetime_redeemed for e in events],
+        "e_expired": [e.balances.expired for e in events],
+        "e_hash": [e.hash for e in events],
+        "s_program_id": [s.program_id for s in streams],
+        "s_stream_id": [s.stream_id for s in streams],
+        "s_version": [s.version for s in streams],
+        "s_last_hash": [s.last_hash for s in streams],
+        "s_state": [Jsonb(s.state) for s in streams],
+        "s_available": [s.balances.available for s in streams],
+        "s_pending": [s.balances.pending for s in streams],
+        "s_held": [s.balances.held for s in streams],
+        "s_earned": [s.balances.lifetime_earned for s in streams],
+        "s_redeemed": [s.balances.lifetime_redeemed for s in streams],
+        "s_expired": [s.balances.expired for s in streams],
+        "s_next_due_at": [s.next_due_at for s in streams],
+        "s_updated_at": [s.updated_at for s in streams],
+        "r_program_id": [r[0] for r in requests],
+        "r_stream_id": [r[1] for r in requests],
+        "r_request_id": [r[2] for r in requests],
+        "r_request_hash": [r[3] for r in requests],
+        "r_response": [Jsonb(r[4]) for r in requests],
+        "r_recorded_at": [r[5] for r in requests],
+    }
+
+
+def event_record(row: TupleRow) -> EventRecord:
     return EventRecord(
         program_id=row[0],
         stream_id=row[1],
@@ -94,50 +143,14 @@ class EventStore:
         self,
         events: Sequence[EventRecord],
         streams: Sequence[StreamWrite],
-        requests: Sequence[tuple[str, str, str, bytes, dict[str, Any], datetime]],
+        requests: Sequence[RequestWrite],
     ) -> None:
         """Appends atomically; raises Conflict if any stream moved on since it was loaded."""
-        assert len({(s.program_id, s.stream_id) for s in streams}) == len(streams)
-        parameters: dict[str, Any] = {
-            "e_program_id": [e.program_id for e in events],
-            "e_stream_id": [e.stream_id for e in events],
-            "e_version": [e.version for e in events],
-            "e_event_id": [e.event_id for e in events],
-            "e_event_type": [e.event_type for e in events],
-            "e_schema_version": [e.schema_version for e in events],
-            "e_data": [Jsonb(e.data) for e in events],
-            "e_metadata": [Jsonb(e.metadata) for e in events],
-            "e_recorded_at": [e.recorded_at for e in events],
-            "e_available": [e.balances.available for e in events],
-            "e_pending": [e.balances.pending for e in events],
-            "e_held": [e.balances.held for e in events],
-            "e_earned": [e.balances.lifetime_earned for e in events],
-            "e_redeemed": [e.balances.lifetime_redeemed for e in events],
-            "e_expired": [e.balances.expired for e in events],
-            "e_hash": [e.hash for e in events],
-            "s_program_id": [s.program_id for s in streams],
-            "s_stream_id": [s.stream_id for s in streams],
-            "s_version": [s.version for s in streams],
-            "s_last_hash": [s.last_hash for s in streams],
-            "s_state": [Jsonb(s.state) for s in streams],
-            "s_available": [s.balances.available for s in streams],
-            "s_pending": [s.balances.pending for s in streams],
-            "s_held": [s.balances.held for s in streams],
-            "s_earned": [s.balances.lifetime_earned for s in streams],
-            "s_redeemed": [s.balances.lifetime_redeemed for s in streams],
-            "s_expired": [s.balances.expired for s in streams],
-            "s_next_due_at": [s.next_due_at for s in streams],
-            "s_updated_at": [s.updated_at for s in streams],
-            "r_program_id": [r[0] for r in requests],
-            "r_stream_id": [r[1] for r in requests],
-            "r_request_id": [r[2] for r in requests],
-            "r_request_hash": [r[3] for r in requests],
-            "r_response": [Jsonb(r[4]) for r in requests],
-            "r_recorded_at": [r[5] for r in requests],
-        }
         try:
             async with self._pool.connection() as connection:
-                cursor = await connection.execute(query("append"), parameters)
+                cursor = await connection.execute(
+                    query("append"), append_parameters(events, streams, requests)
+                )
                 counts = await cursor.fetchone()
         except psycopg.Error as error:
             raise translate(error) from error
@@ -228,7 +241,7 @@ class EventStore:
         try:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(query(name), parameters)
-                return [_record(row) for row in await cursor.fetchall()]
+                return [event_record(row) for row in await cursor.fetchall()]
         except psycopg.Error as error:
             raise translate(error) from error
 

@@ -3,6 +3,8 @@
 -- A stream is one member account (stream_id = member id) or a program's own settings
 -- (stream_id = '$program', which no member id can spell). Every key below starts with the
 -- account key (program_id, stream_id) so the tables can be distributed by it later (Citus).
+-- Ids use the "C" collation: compared byte by byte, the same order as Python's and cheaper
+-- than a locale's, which also lets the audit merge streams and state rows in one pass.
 
 CREATE SCHEMA IF NOT EXISTS ledger;
 
@@ -11,8 +13,8 @@ CREATE SCHEMA IF NOT EXISTS ledger;
 CREATE SEQUENCE ledger.event_position AS bigint;
 
 CREATE TABLE ledger.events (
-    program_id                text        NOT NULL,
-    stream_id                 text        NOT NULL,
+    program_id                text COLLATE "C" NOT NULL,
+    stream_id                 text COLLATE "C" NOT NULL,
     version                   bigint      NOT NULL CHECK (version > 0),
     event_id                  uuid        NOT NULL,
     event_type                text        NOT NULL,
@@ -45,8 +47,8 @@ CREATE INDEX events_stream_time ON ledger.events (program_id, stream_id, recorde
 -- The folded state of each stream, written in the same statement as its events, so a
 -- command loads one row whether the stream holds ten events or a million.
 CREATE TABLE ledger.streams (
-    program_id                text        NOT NULL,
-    stream_id                 text        NOT NULL,
+    program_id                text COLLATE "C" NOT NULL,
+    stream_id                 text COLLATE "C" NOT NULL,
     version                   bigint      NOT NULL CHECK (version > 0),
     last_hash                 bytea       NOT NULL CHECK (octet_length(last_hash) = 32),
     state                     jsonb       NOT NULL,
@@ -68,9 +70,9 @@ CREATE INDEX streams_due ON ledger.streams (next_due_at) WHERE next_due_at IS NO
 -- One row per accepted mutation: a retry with the same request id gets `response` back;
 -- the same id with other content (another request_hash) is refused.
 CREATE TABLE ledger.requests (
-    program_id    text        NOT NULL,
-    stream_id     text        NOT NULL,
-    request_id    text        NOT NULL,
+    program_id    text COLLATE "C" NOT NULL,
+    stream_id     text COLLATE "C" NOT NULL,
+    request_id    text COLLATE "C" NOT NULL,
     request_hash  bytea       NOT NULL CHECK (octet_length(request_hash) = 32),
     response      jsonb       NOT NULL,
     recorded_at   timestamptz NOT NULL,

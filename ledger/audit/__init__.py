@@ -1,0 +1,1 @@
+"""Finance's view: replay the log straight from PostgreSQL, verify it, report on it."""
