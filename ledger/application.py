@@ -11,22 +11,25 @@ against fresh state, at most MAX_ATTEMPTS times.
 
 import asyncio
 import random
+import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ledger.batch import Batch
+from ledger.batch import Batch, Slot
 from ledger.domain import clock
 from ledger.domain.account import AccountState, Balances
 from ledger.domain.commands import Sweep
+from ledger.domain.decide import validate
 from ledger.domain.errors import Conflict, LedgerError, NotFound
 from ledger.domain.program import ProgramState
 from ledger.outcomes import AccountView, Outcome, ProgramView
-from ledger.requests import Request
+from ledger.requests import Request, RequestKey, StreamKey
 from ledger.store.errors import DuplicateRequest
 from ledger.store.eventstore import EventStore
-from ledger.store.records import PROGRAM_STREAM, EventRecord, Position
+from ledger.store.records import PROGRAM_STREAM, EventRecord, Position, RequestRow, StreamRow
 
 MAX_BATCH = 256
 """Requests decided and appended together at most."""
@@ -38,6 +41,12 @@ BACKOFF_SECONDS = 0.001
 """First retry waits up to this long; each later one up to twice as long as the one before."""
 MAX_SWEEP_STREAMS = 1_000
 """Streams one sweep pass looks at; the next pass takes the rest."""
+MAX_CACHED_STREAMS = 20_000
+"""Streams whose state is kept in memory between batches (least recently used go first)."""
+PROGRAM_CACHE_SECONDS = 1.0
+"""A program's settings are re-read at least this often, so a change made through another
+process applies here within a second. Account streams need no such limit: a stale account
+loses the race on the events' primary key and is re-read."""
 
 Clock = Callable[[], datetime]
 
@@ -61,6 +70,8 @@ class Ledger:
         self._queues: list[asyncio.Queue[_Queued]] = [
             asyncio.Queue(MAX_QUEUED_PER_SHARD) for _ in range(shards)
         ]
+        # One cache for all shards, touched only from the event loop, so no lock.
+        self._cache: OrderedDict[StreamKey, Slot] = OrderedDict()
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -80,8 +91,15 @@ class Ledger:
 
     # --- writes ---------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The time commands are decided at (the clock the ledger was given)."""
+        return self._now()
+
     async def execute(self, request: Request) -> Outcome:
         assert self._workers, "Ledger.start() first"
+        # Bad input is refused before it reaches a batch: a value the database cannot store
+        # (a NUL in an id) must fail its own request only, not every request batched with it.
+        validate(request.command)
         queued = _Queued(request)
         shard = zlib.crc32(f"{request.program_id}/{request.stream_id}".encode()) % len(
             self._queues
@@ -122,13 +140,20 @@ class Ledger:
         if not items:
             return
         stream_keys = {key for item in items for key in item.request.streams}
-        request_keys = {item.request.key for item in items if item.request.request_id}
-        try:
-            rows, answered = await self.store.load(stream_keys, request_keys)
-        except LedgerError as error:
-            _fail(items, error)
-            return
-        batch = Batch(rows, answered, self._now())
+        # The fast path: every stream known from earlier batches, so no read at all; an
+        # earlier answer to a request id then shows up as a DuplicateRequest on append.
+        # Retries and streams seen for the first time read state rows and answers first.
+        to_load = stream_keys if attempt > 1 else {k for k in stream_keys if not self._cached(k)}
+        rows: dict[StreamKey, StreamRow] = {}
+        answered: dict[RequestKey, RequestRow] = {}
+        if to_load:
+            request_keys = {item.request.key for item in items if item.request.request_id}
+            try:
+                rows, answered = await self.store.load(to_load, request_keys)
+            except LedgerError as error:
+                _fail(items, error)
+                return
+        batch = Batch(rows, answered, self._now(), self._cache if attempt == 1 else None)
         decided: list[tuple[_Queued, Outcome]] = []
         for item in items:
             try:
@@ -139,6 +164,7 @@ class Ledger:
             try:
                 await self.store.append(batch.events, batch.stream_writes(), batch.requests)
             except (Conflict, DuplicateRequest):
+                self._forget(stream_keys)
                 losers = [item for item, _ in decided]
                 if attempt >= MAX_ATTEMPTS:
                     _fail(losers, Conflict("the stream kept changing; retry the request"))
@@ -154,11 +180,41 @@ class Ledger:
                         await self._run([item], attempt + 1)
                 return
             except LedgerError as error:
+                # Unknown outcome (the connection may have dropped after the commit): forget
+                # what we think these streams hold; the retry reads the truth.
+                self._forget(stream_keys)
                 _fail([item for item, _ in decided], error)
                 return
+        self._remember(batch.slots)
         for item, outcome in decided:
             if not item.future.done():
                 item.future.set_result(outcome)
+
+    def _cached(self, key: StreamKey) -> bool:
+        slot = self._cache.get(key)
+        if slot is None:
+            return False
+        if key[1] == PROGRAM_STREAM and time.monotonic() - slot.loaded_at > PROGRAM_CACHE_SECONDS:
+            return False
+        self._cache.move_to_end(key)
+        return True
+
+    def _remember(self, slots: dict[StreamKey, Slot]) -> None:
+        for key, slot in slots.items():
+            known = self._cache.get(key)
+            # Batches of different shards finish in any order; never step a stream back.
+            if known is not None and known.version > slot.version:
+                continue
+            if known is not None and known.version == slot.version and not slot.dirty:
+                continue  # nothing new; keep the original loaded_at
+            self._cache[key] = slot
+            self._cache.move_to_end(key)
+        while len(self._cache) > MAX_CACHED_STREAMS:
+            self._cache.popitem(last=False)
+
+    def _forget(self, keys: set[StreamKey]) -> None:
+        for key in keys:
+            self._cache.pop(key, None)
 
     # --- reads ----------------------------------------------------------------------------
 

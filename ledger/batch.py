@@ -3,7 +3,9 @@ events in memory (so requests to one stream in one batch see each other), and ga
 append. Pure apart from the uuid4 event ids; the caller does the I/O."""
 
 import dataclasses
+import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +37,8 @@ class Slot:
     program: ProgramState = field(default_factory=ProgramState)
     updated_at: str = ""
     dirty: bool = False
+    loaded_at: float = 0.0
+    """time.monotonic() when read from the database, for the program cache's time limit."""
 
     @classmethod
     def of(cls, key: StreamKey, row: StreamRow | None, now: datetime) -> "Slot":
@@ -61,10 +65,14 @@ class Batch:
         rows: dict[StreamKey, StreamRow],
         answered: dict[RequestKey, RequestRow],
         now: datetime,
+        cached: Mapping[StreamKey, Slot] | None = None,
     ) -> None:
+        """`rows` are state rows just loaded; `cached` are slots known from earlier batches
+        (used where no row was loaded). A stream in neither does not exist yet."""
         self._rows = rows
         self._answered = answered
         self._now = now
+        self._cached = cached or {}
         self._slots: dict[StreamKey, Slot] = {}
         self._decided: dict[RequestKey, tuple[bytes, Outcome]] = {}
         self.events: list[EventRecord] = []
@@ -74,9 +82,19 @@ class Batch:
     def has_writes(self) -> bool:
         return bool(self.events or self.requests)
 
+    @property
+    def slots(self) -> dict[StreamKey, Slot]:
+        return self._slots
+
     def slot(self, key: StreamKey) -> Slot:
         if key not in self._slots:
-            self._slots[key] = Slot.of(key, self._rows.get(key), self._now)
+            row = self._rows.get(key)
+            cached = self._cached.get(key) if row is None else None
+            if cached is not None:
+                self._slots[key] = dataclasses.replace(cached, dirty=False)
+            else:
+                self._slots[key] = Slot.of(key, row, self._now)
+                self._slots[key].loaded_at = time.monotonic()
         return self._slots[key]
 
     def apply(self, request: Request) -> Outcome:

@@ -1,7 +1,6 @@
 """What a command returns to its caller, stored with its request id so a retry gets the very
 same answer back. Plain data, so it survives JSON and the service can map it to any API."""
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +37,15 @@ class AccountView:
         )
 
     def to_data(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["expiring"] = [p.to_data() for p in self.expiring]
-        return data
+        return {
+            "program_id": self.program_id,
+            "member_id": self.member_id,
+            "version": self.version,
+            "balances": self.balances.to_data(),
+            "expiring": [p.to_data() for p in self.expiring],
+            "referral_code": self.referral_code,
+            "created_at": self.created_at,
+        }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "AccountView":
@@ -94,7 +99,15 @@ class Outcome:
 
     def to_data(self) -> dict[str, Any]:
         return {
-            "events": [dataclasses.asdict(event) for event in self.events],
+            "events": [
+                {
+                    "stream_id": event.stream_id,
+                    "version": event.version,
+                    "event_type": event.event_type,
+                    "data": event.data,
+                }
+                for event in self.events
+            ],
             "accounts": {key: view.to_data() for key, view in self.accounts.items()},
             "program": self.program.to_data() if self.program else None,
         }

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.domain.commands import Command
+from ledger.domain.commands import EXTERNAL_ID_PATTERN, Command
 from ledger.domain.errors import InvalidArgument
 from ledger.store.records import PROGRAM_STREAM
 
@@ -18,6 +18,9 @@ RequestKey = tuple[str, str, str]
 
 
 def _plain(value: Any) -> Any:
+    # Shallow on purpose (json recurses itself): dataclasses.asdict deep-copies everything.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {item.name: getattr(value, item.name) for item in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
     raise TypeError(type(value).__name__)
@@ -40,6 +43,10 @@ class Request:
                 "request_id",
                 "is required" if not self.request_id else f"at most {MAX_REQUEST_ID_LENGTH} characters",
             )
+        # Like every caller-chosen id: printable ASCII, no spaces or control characters
+        # (PostgreSQL cannot even store a NUL).
+        if self.request_id is not None and not EXTERNAL_ID_PATTERN.fullmatch(self.request_id):
+            raise InvalidArgument.of("request_id", f"must match {EXTERNAL_ID_PATTERN.pattern}")
 
     @property
     def key(self) -> RequestKey:
@@ -60,7 +67,7 @@ class Request:
         not who sent it or under which trace."""
         document = {
             "command": type(self.command).__name__,
-            "fields": dataclasses.asdict(self.command),
+            "fields": self.command,
             "program_id": self.program_id,
             "stream_id": self.stream_id,
             "destination_stream_id": self.destination_stream_id,

@@ -6,6 +6,7 @@ between proto and ledger values in service.mapping.
 
 import asyncio
 import functools
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 ACTOR_METADATA_KEY = "loyalty-actor"
 MAX_PAGE_SIZE = 1_000
+EVENT_TYPE_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 DEFAULT_PAGE_SIZE = 100
 STREAM_POLL_SECONDS = 0.2
 """How often a live StreamEvents call looks for new events once caught up."""
@@ -268,12 +270,19 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         if not request.request_id:
             raise InvalidArgument.of("request_id", "is required")
         by_member: dict[str, list[cmd.HistoricalEntry]] = defaultdict(list)
+        now = self._ledger.now()
         for index, event in enumerate(request.events):
             where = f"events[{index}]"
             event_program, member_id = parse_account(event.account, f"{where}.account")
             if event_program != program_id:
                 raise InvalidArgument.of(f"{where}.account", "must be in the parent program")
+            if not event.HasField("occur_time"):
+                raise InvalidArgument.of(f"{where}.occur_time", "is required")
             occurred = mapping.datetime_of(event.occur_time, f"{where}.occur_time")
+            # Checked here, not only when each account's share is decided: the shares are
+            # appended separately, and one refused share must not leave the others appended.
+            if occurred > now:
+                raise InvalidArgument.of(f"{where}.occur_time", "must not be in the future")
             by_member[member_id].append(
                 cmd.HistoricalEntry(
                     index, event.external_id, event.kind, event.points_delta, clock.instant(occurred)
@@ -312,6 +321,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             raise InvalidArgument.of("page_size", f"must be 0 to {MAX_PAGE_SIZE}")
         page_size = request.page_size or DEFAULT_PAGE_SIZE
         after_version = _page_token(request.page_token)
+        for index, event_type in enumerate(request.event_types):
+            if not EVENT_TYPE_PATTERN.fullmatch(event_type):
+                raise InvalidArgument.of(f"event_types[{index}]", "is not an event type name")
         entries = await self._ledger.list_entries(
             program_id,
             member_id,
@@ -369,7 +381,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
 def _page_token(token: str) -> int:
     if not token:
         return 0
-    if token.startswith("v") and token[1:].isdigit() and len(token) <= 20:
+    if token.startswith("v") and token[1:].isascii() and token[1:].isdigit() and len(token) <= 20:
         return int(token[1:])
     raise InvalidArgument.of("page_token", "is not a token this service returned")
 
@@ -378,6 +390,10 @@ def _position(text: str) -> Position:
     if not text:
         return Position()
     try:
-        return Position.decode(text)
+        position = Position.decode(text)
     except ValueError:
-        raise InvalidArgument.of("after_position", "is not a position this service returned") from None
+        position = None
+    # Within xid8 and bigint, or the database refuses the query: INTERNAL for a caller's typo.
+    if position is None or position.transaction_id >= 2**64 or position.position >= 2**63:
+        raise InvalidArgument.of("after_position", "is not a position this service returned")
+    return position

@@ -35,6 +35,17 @@ class Balances:
     lifetime_redeemed: int = 0
     expired: int = 0
 
+    def to_data(self) -> dict[str, int]:
+        # Spelled out rather than dataclasses.asdict: this runs for every event written.
+        return {
+            "available": self.available,
+            "pending": self.pending,
+            "held": self.held,
+            "lifetime_earned": self.lifetime_earned,
+            "lifetime_redeemed": self.lifetime_redeemed,
+            "expired": self.expired,
+        }
+
 
 @dataclass(frozen=True)
 class PendingEarn:
@@ -57,6 +68,9 @@ class Order:
     points: int
     refunded_minor: int = 0
     points_clawed_back: int = 0
+    points_written_off: int = 0
+    """Clawback a refund could not take (spent points, per the program's policy): settled,
+    so a later refund of the same order does not chase it again."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +107,12 @@ class AccountState:
             "enrolled": self.enrolled,
             "member_id": self.member_id,
             "referral_code": self.referral_code,
-            "balances": dataclasses.asdict(self.balances),
+            "balances": self.balances.to_data(),
             "lots": [p.to_data() for p in self.lots],
-            "pending": {k: dataclasses.asdict(v) for k, v in self.pending.items()},
+            "pending": {
+                k: {"points": v.points, "release_at": v.release_at, "expires_on": v.expires_on}
+                for k, v in self.pending.items()
+            },
             "holds": {
                 k: {
                     "points": v.points,
@@ -104,7 +121,17 @@ class AccountState:
                 }
                 for k, v in self.holds.items()
             },
-            "orders": {k: dataclasses.asdict(v) for k, v in self.orders.items()},
+            "orders": {
+                k: {
+                    "amount_minor": v.amount_minor,
+                    "currency_code": v.currency_code,
+                    "points": v.points,
+                    "refunded_minor": v.refunded_minor,
+                    "points_clawed_back": v.points_clawed_back,
+                    "points_written_off": v.points_written_off,
+                }
+                for k, v in self.orders.items()
+            },
         }
 
     @classmethod
@@ -200,6 +227,7 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
                     order,
                     refunded_minor=order.refunded_minor + event.amount_minor,
                     points_clawed_back=order.points_clawed_back + event.points_clawed_back,
+                    points_written_off=order.points_written_off + event.points_not_recovered,
                 ),
             }
             pending = dict(state.pending)

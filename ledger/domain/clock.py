@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 def instant(moment: datetime) -> str:
     """UTC ISO-8601 with microseconds and Z: one spelling per instant, so bytes are canonical."""
     assert moment.tzinfo is not None, "instants are timezone-aware"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:

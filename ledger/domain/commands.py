@@ -220,7 +220,7 @@ class HistoricalEntry:
 class ImportHistory(Command):
     """One account's share of an import; enrolls the member if needed."""
 
-    account_field: ClassVar[str] = "events"
+    account_field: ClassVar[str] = "parent"
     program_id: str
     member_id: str
     entries: tuple[HistoricalEntry, ...]

@@ -118,7 +118,22 @@ def decide(
     events = housekeeping(state, now)
     for event in events:
         state = evolve(state, event)
-    return events + _decide_on_account(state, program, command, now)
+    decided = _decide_on_account(state, program, command, now)
+    return events + decided + _expired_after(state, decided, now)
+
+
+def _expired_after(before: AccountState, events: list[Event], now: datetime) -> list[Event]:
+    """Lots past their date that the command's own events gave back (a hold released or
+    partly committed after its lot's expiry date): expired at once, never made available."""
+    state = before
+    for event in events:
+        state = evolve(state, event)
+    today = clock.day(now)
+    return [
+        PointsExpired(portion.expires_on, portion.points)
+        for portion in state.lots
+        if portion.expires_on is not None and portion.expires_on <= today
+    ]
 
 
 def decide_transfer(
@@ -265,6 +280,13 @@ def _purchase(
     # Integer arithmetic only: points = floor(amount * rate / (units * 10^exponent)).
     divisor = rate.per_major_units * 10**command.currency_exponent
     points = command.amount_minor * rate.points // divisor
+    # Amount and rate limits alone allow 10^21 points: the points limit keeps balances in int64.
+    if points > limits.MAX_POINTS_PER_COMMAND:
+        raise InvalidArgument.of(
+            "amount",
+            f"would earn more than {limits.MAX_POINTS_PER_COMMAND:,} points",
+            reason="PURCHASE_POINTS_OVER_LIMIT",
+        )
     window_days = program.settings.return_window_days
     release_at = clock.instant(now + timedelta(days=window_days)) if window_days else None
     return PurchaseRecorded(
@@ -312,7 +334,7 @@ def _refund(state: AccountState, program: ProgramState, command: RefundPurchase)
     # earned, whatever today's rules say.
     refunded_total = order.refunded_minor + command.amount_minor
     clawback_total = order.points * refunded_total // order.amount_minor
-    wanted = clawback_total - order.points_clawed_back
+    wanted = clawback_total - order.points_clawed_back - order.points_written_off
     pending_entry = state.pending.get(command.order_id)
     from_pending = min(wanted, pending_entry.points) if pending_entry else 0
     rest = wanted - from_pending

@@ -38,12 +38,20 @@ class Event:
 
     def to_data(self) -> JsonDict:
         data: JsonDict = {}
-        for item in dataclasses.fields(self):
-            value = getattr(self, item.name)
+        for name in self._field_names():
+            value = getattr(self, name)
             if isinstance(value, tuple):
                 value = [portion.to_data() for portion in value]
-            data[item.name] = value
+            data[name] = value
         return data
+
+    @classmethod
+    def _field_names(cls) -> tuple[str, ...]:
+        names: tuple[str, ...] | None = cls.__dict__.get("_names")
+        if names is None:
+            names = tuple(item.name for item in dataclasses.fields(cls))
+            cls._names = names  # type: ignore[attr-defined]
+        return names
 
     @property
     def points_delta(self) -> int:

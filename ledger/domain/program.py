@@ -6,6 +6,7 @@ can be audited; earn events also name the program revision that computed them.
 
 import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -53,6 +54,8 @@ class ProgramSettings:
             violations.add(
                 f"{prefix}.display_name", f"at most {limits.MAX_DISPLAY_NAME_LENGTH} characters"
             )
+        elif any(unicodedata.category(char) == "Cc" for char in self.display_name):
+            violations.add(f"{prefix}.display_name", "must not hold control characters")
         if len(self.earn_rates) > limits.MAX_EARN_RATES:
             violations.add(f"{prefix}.earn_rates", f"at most {limits.MAX_EARN_RATES} rates")
         seen: set[str] = set()

@@ -15,7 +15,6 @@ data holds no floats. docs/HASH_CHAIN.md repeats this for auditors with a worked
 The chain is per stream, so writers to different accounts never wait for each other.
 """
 
-import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -37,7 +36,7 @@ def canonical_bytes(record: EventRecord) -> bytes:
         "data": record.data,
         "metadata": record.metadata,
         "recorded_at": instant(record.recorded_at),
-        "balances_after": dataclasses.asdict(record.balances),
+        "balances_after": record.balances.to_data(),
     }
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

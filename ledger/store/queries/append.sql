@@ -10,12 +10,12 @@ WITH new_events AS (
         points_lifetime_redeemed, points_expired, hash
     )
     SELECT * FROM unnest(
-        %(e_program_id)s::text[], %(e_stream_id)s::text[], %(e_version)s::bigint[],
-        %(e_event_id)s::uuid[], %(e_event_type)s::text[], %(e_schema_version)s::integer[],
-        %(e_data)s::jsonb[], %(e_metadata)s::jsonb[], %(e_recorded_at)s::timestamptz[],
-        %(e_available)s::bigint[], %(e_pending)s::bigint[], %(e_held)s::bigint[],
-        %(e_earned)s::bigint[], %(e_redeemed)s::bigint[], %(e_expired)s::bigint[],
-        %(e_hash)s::bytea[]
+        %(e_program_id)b::text[], %(e_stream_id)b::text[], %(e_version)b::bigint[],
+        %(e_event_id)b::uuid[], %(e_event_type)b::text[], %(e_schema_version)b::integer[],
+        %(e_data)b::jsonb[], %(e_metadata)b::jsonb[], %(e_recorded_at)b::timestamptz[],
+        %(e_available)b::bigint[], %(e_pending)b::bigint[], %(e_held)b::bigint[],
+        %(e_earned)b::bigint[], %(e_redeemed)b::bigint[], %(e_expired)b::bigint[],
+        %(e_hash)b::bytea[]
     )
     RETURNING 1
 ),
@@ -28,11 +28,11 @@ new_states AS (
     SELECT program_id, stream_id, version, last_hash, state, available, pending, held, earned,
         redeemed, expired, next_due_at, updated_at, updated_at
     FROM unnest(
-        %(s_program_id)s::text[], %(s_stream_id)s::text[], %(s_version)s::bigint[],
-        %(s_last_hash)s::bytea[], %(s_state)s::jsonb[], %(s_available)s::bigint[],
-        %(s_pending)s::bigint[], %(s_held)s::bigint[], %(s_earned)s::bigint[],
-        %(s_redeemed)s::bigint[], %(s_expired)s::bigint[], %(s_next_due_at)s::timestamptz[],
-        %(s_updated_at)s::timestamptz[]
+        %(s_program_id)b::text[], %(s_stream_id)b::text[], %(s_version)b::bigint[],
+        %(s_last_hash)b::bytea[], %(s_state)b::jsonb[], %(s_available)b::bigint[],
+        %(s_pending)b::bigint[], %(s_held)b::bigint[], %(s_earned)b::bigint[],
+        %(s_redeemed)b::bigint[], %(s_expired)b::bigint[], %(s_next_due_at)b::timestamptz[],
+        %(s_updated_at)b::timestamptz[]
     ) AS i (program_id, stream_id, version, last_hash, state, available, pending, held, earned,
         redeemed, expired, next_due_at, updated_at)
     ON CONFLICT (program_id, stream_id) DO UPDATE SET
@@ -54,8 +54,8 @@ new_requests AS (
         program_id, stream_id, request_id, request_hash, response, recorded_at
     )
     SELECT * FROM unnest(
-        %(r_program_id)s::text[], %(r_stream_id)s::text[], %(r_request_id)s::text[],
-        %(r_request_hash)s::bytea[], %(r_response)s::jsonb[], %(r_recorded_at)s::timestamptz[]
+        %(r_program_id)b::text[], %(r_stream_id)b::text[], %(r_request_id)b::text[],
+        %(r_request_hash)b::bytea[], %(r_response)b::jsonb[], %(r_recorded_at)b::timestamptz[]
     )
     RETURNING 1
 )

@@ -1,0 +1,145 @@
+"""The grammar of the domain tests: given events, when a command, then events. No database.
+
+`given(*events)` folds facts into an account state (checking the state's invariants after
+every event), `when(state, command, now=...)` asks `decide` for the events a command appends,
+and `then(state, events)` folds those in, again checking invariants. Time is always passed in.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from ledger.domain import clock
+from ledger.domain.account import AccountState, evolve
+from ledger.domain.commands import Command
+from ledger.domain.decide import decide, referral_code
+from ledger.domain.errors import InvalidArgument
+from ledger.domain.events import (
+    Event,
+    LotPortion,
+    MemberEnrolled,
+    PointsEarned,
+    PurchaseRecorded,
+)
+from ledger.domain.program import (
+    EarnRate,
+    NegativeBalancePolicy,
+    ProgramSettings,
+    ProgramState,
+)
+
+PROGRAM_ID = "p"
+MEMBER = "member-1"
+OTHER_MEMBER = "member-2"
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+"""The moment every scenario starts at unless it says otherwise."""
+
+RETURN_WINDOW_DAYS = 14
+POINTS_EXPIRY_DAYS = 365
+EXPIRES = "2027-03-01"
+"""Expiry date of points earned on T0's day under the default 365-day policy."""
+RELEASE_AT = clock.instant(T0 + timedelta(days=RETURN_WINDOW_DAYS))
+"""When points of a purchase made at T0 leave pending under the default 14-day window."""
+
+DEFAULT_RATES = (
+    EarnRate("USD", 1),  # 1 point per dollar
+    EarnRate("JPY", 1, 100),  # 1 point per 100 yen
+    EarnRate("KWD", 10),  # 10 points per dinar
+)
+
+
+def program(
+    *,
+    revision: int = 1,
+    earn_rates: tuple[EarnRate, ...] = DEFAULT_RATES,
+    return_window_days: int = RETURN_WINDOW_DAYS,
+    points_expiry_days: int = POINTS_EXPIRY_DAYS,
+    policy: NegativeBalancePolicy = NegativeBalancePolicy.WITHIN_BALANCE,
+    max_hold_ttl_seconds: int = 900,
+) -> ProgramState:
+    return ProgramState(
+        revision=revision,
+        program_id=PROGRAM_ID,
+        settings=ProgramSettings(
+            earn_rates=earn_rates,
+            return_window_days=return_window_days,
+            points_expiry_days=points_expiry_days,
+            negative_balance_policy=policy,
+            max_hold_ttl_seconds=max_hold_ttl_seconds,
+        ),
+    )
+
+
+PROGRAM = program()
+
+
+def fold(state: AccountState, events: Iterable[Event]) -> AccountState:
+    for event in events:
+        state = evolve(state, event)
+        state.check_invariants()
+    return state
+
+
+def given(*events: Event) -> AccountState:
+    """The state of an account whose stream holds `events`."""
+    return fold(AccountState(), events)
+
+
+def when(
+    state: AccountState,
+    command: Command,
+    *,
+    now: datetime = T0,
+    program: ProgramState = PROGRAM,
+) -> list[Event]:
+    """The events `command` appends at `now` (raises the LedgerError that refuses it)."""
+    return decide(state, program, command, now)
+
+
+def then(state: AccountState, events: Iterable[Event]) -> AccountState:
+    """`state` after `events`, its invariants checked after each."""
+    return fold(state, events)
+
+
+def fields(error: InvalidArgument) -> list[str]:
+    """The request fields an InvalidArgument names, in order."""
+    return [violation.field for violation in error.violations]
+
+
+# --- facts for `given` ------------------------------------------------------------------------
+
+
+def lot(expires_on: str | None, points: int) -> LotPortion:
+    return LotPortion(expires_on, points)
+
+
+def enrolled(member_id: str = MEMBER) -> MemberEnrolled:
+    return MemberEnrolled(member_id, referral_code(PROGRAM_ID, member_id))
+
+
+def earned(points: int, expires_on: str | None = EXPIRES, *, revision: int = 1) -> PointsEarned:
+    return PointsEarned(points, "bonus", expires_on, revision)
+
+
+def purchased(
+    order_id: str,
+    amount_minor: int,
+    points: int,
+    *,
+    currency_code: str = "USD",
+    release_at: str | None = RELEASE_AT,
+    expires_on: str | None = EXPIRES,
+) -> PurchaseRecorded:
+    """A purchase recorded at T0 under revision 1 and a rate of 1 point per major unit."""
+    return PurchaseRecorded(
+        order_id=order_id,
+        amount_minor=amount_minor,
+        currency_code=currency_code,
+        points=points,
+        release_at=release_at,
+        expires_on=expires_on,
+        program_revision=1,
+        rate_points=1,
+        rate_per_major_units=1,
+        currency_exponent=2,
+    )
