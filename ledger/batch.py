@@ -18,7 +18,7 @@ from ledger.domain.events import Event
 from ledger.domain.program import ProgramState, evolve_program
 from ledger.outcomes import AccountView, AppendedEvent, Outcome, ProgramView
 from ledger.requests import Request, RequestKey, StreamKey
-from ledger.store.chain import GENESIS_HASH, chain_hash
+from ledger.store.chain import GENESIS_HASH, canonical_json, hash_of
 from ledger.store.eventstore import RequestWrite
 from ledger.store.records import PROGRAM_STREAM, EventRecord, RequestRow, StreamRow, StreamWrite
 
@@ -130,7 +130,9 @@ class Batch:
             accounts={
                 slot.stream_id: slot.view() for slot, _ in changes if slot.stream_id != PROGRAM_STREAM
             },
-            program=program_slot.program_view() if program_slot.program.exists else None,
+            program=program_slot.program_view()
+            if isinstance(command, (CreateProgram, UpdateProgram))
+            else None,
         )
         if request.request_id is not None:
             self._decided[request.key] = (content_hash, outcome)
@@ -204,16 +206,13 @@ class Batch:
                 balances=balances,
                 hash=b"",
             )
-            digest = chain_hash(slot.last_hash, record)
-            self.events.append(_with_hash(record, digest))
+            canonical = canonical_json(record)
+            digest = hash_of(slot.last_hash, canonical)
+            self.events.append(dataclasses.replace(record, hash=digest, canonical=canonical))
             slot.last_hash = digest
             slot.dirty = True
             appended.append(AppendedEvent(slot.stream_id, slot.version, event.event_type, data))
         return appended
-
-
-def _with_hash(record: EventRecord, digest: bytes) -> EventRecord:
-    return dataclasses.replace(record, hash=digest)
 
 
 def _reused(request: Request) -> AlreadyExists:

@@ -20,7 +20,7 @@ RequestKey = tuple[str, str, str]
 def _plain(value: Any) -> Any:
     # Shallow on purpose (json recurses itself): dataclasses.asdict deep-copies everything.
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {item.name: getattr(value, item.name) for item in dataclasses.fields(value)}
+        return vars(value)
     if isinstance(value, enum.Enum):
         return value.value
     raise TypeError(type(value).__name__)
@@ -38,11 +38,14 @@ class Request:
     destination_stream_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.request_id is not None and not 1 <= len(self.request_id) <= MAX_REQUEST_ID_LENGTH:
-            raise InvalidArgument.of(
-                "request_id",
-                "is required" if not self.request_id else f"at most {MAX_REQUEST_ID_LENGTH} characters",
-            )
+        if self.request_id is None:
+            return
+        if not self.request_id:
+            raise InvalidArgument.of("request_id", "is required")
+        if len(self.request_id) > MAX_REQUEST_ID_LENGTH:
+            raise InvalidArgument.of("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters")
+        if not self.request_id.isprintable():
+            raise InvalidArgument.of("request_id", "must be printable (no control characters)")
         # Like every caller-chosen id: printable ASCII, no spaces or control characters
         # (PostgreSQL cannot even store a NUL).
         if self.request_id is not None and not EXTERNAL_ID_PATTERN.fullmatch(self.request_id):

@@ -16,7 +16,7 @@ class Settings:
     """None: start the embedded PostgreSQL under .data/pg."""
     database_role: str | None = None
     """If set, every connection does SET ROLE to it (loyalty_ledger_app: SELECT/INSERT only)."""
-    shards: int = 2
+    shards: int = 1
     pool_max_size: int = 10
     sweep_interval_seconds: int = 60
     shutdown_grace_seconds: int = 10

@@ -1,6 +1,7 @@
 """Proto messages <-> ledger values. Field names in errors are the proto's."""
 
 import json
+from functools import lru_cache
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -31,11 +32,19 @@ _POLICY_TO_PROTO = {
 
 
 def timestamp(moment: datetime | str) -> Timestamp:
+    seconds, nanos = _epoch(moment)
+    return Timestamp(seconds=seconds, nanos=nanos)
+
+
+@lru_cache(maxsize=4096)  # the same enrolment times and expiry days recur in every response
+def _epoch(moment: datetime | str) -> tuple[int, int]:
     if isinstance(moment, str):
         moment = clock.parse_instant(moment)
-    stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
-    return stamp
+    delta = moment - _EPOCH
+    return delta.days * 86_400 + delta.seconds, delta.microseconds * 1_000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def datetime_of(stamp: Timestamp, field_name: str) -> datetime:

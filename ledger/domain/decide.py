@@ -125,6 +125,8 @@ def decide(
 def _expired_after(before: AccountState, events: list[Event], now: datetime) -> list[Event]:
     """Lots past their date that the command's own events gave back (a hold released or
     partly committed after its lot's expiry date): expired at once, never made available."""
+    if not any(isinstance(e, (ReservationCommitted, ReservationReleased)) for e in events):
+        return []
     state = before
     for event in events:
         state = evolve(state, event)

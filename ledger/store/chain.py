@@ -25,7 +25,7 @@ from ledger.store.records import EventRecord
 GENESIS_HASH = bytes(32)
 
 
-def canonical_bytes(record: EventRecord) -> bytes:
+def canonical_json(record: EventRecord) -> str:
     document: dict[str, Any] = {
         "program_id": record.program_id,
         "stream_id": record.stream_id,
@@ -40,9 +40,17 @@ def canonical_bytes(record: EventRecord) -> bytes:
     }
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    )
+
+
+def canonical_bytes(record: EventRecord) -> bytes:
+    return canonical_json(record).encode("utf-8")
+
+
+def hash_of(previous_hash: bytes, canonical: str) -> bytes:
+    assert len(previous_hash) == 32
+    return hashlib.sha256(previous_hash + canonical.encode("utf-8")).digest()
 
 
 def chain_hash(previous_hash: bytes, record: EventRecord) -> bytes:
-    assert len(previous_hash) == 32
-    return hashlib.sha256(previous_hash + canonical_bytes(record)).digest()
+    return hash_of(previous_hash, canonical_json(record))

@@ -5,16 +5,18 @@ psycopg pool in autocommit mode: each statement is its own transaction, and an a
 a single statement, so there is never an open transaction between round trips.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from ledger.domain.account import Balances
+from ledger.domain.clock import instant
+from ledger.store.chain import canonical_json
 from ledger.store.errors import translate
 from ledger.store.records import (
     EventRecord,
@@ -40,45 +42,46 @@ def append_parameters(
     streams: Sequence[StreamWrite],
     requests: Sequence[RequestWrite],
 ) -> dict[str, Any]:
-    """The column arrays append.sql unnests: one parameter per column, whatever the batch."""
+    """The one JSON document append.sql unpacks. Instants are UTC ISO-8601 strings with
+    microseconds and byte strings are hex, so nothing changes on the way through."""
     assert len({(s.program_id, s.stream_id) for s in streams}) == len(streams)
-    return {
-        "e_program_id": [e.program_id for e in events],
-        "e_stream_id": [e.stream_id for e in events],
-        "e_version": [e.version for e in events],
-        "e_event_id": [e.event_id for e in events],
-        "e_event_type": [e.event_type for e in events],
-        "e_schema_version": [e.schema_version for e in events],
-        "e_data": [Jsonb(e.data) for e in events],
-        "e_metadata": [Jsonb(e.metadata) for e in events],
-        "e_recorded_at": [e.recorded_at for e in events],
-        "e_available": [e.balances.available for e in events],
-        "e_pending": [e.balances.pending for e in events],
-        "e_held": [e.balances.held for e in events],
-        "e_earned": [e.balances.lifetime_earned for e in events],
-        "e_redeemed": [e.balances.lifetime_redeemed for e in events],
-        "e_expired": [e.balances.expired for e in events],
-        "e_hash": [e.hash for e in events],
-        "s_program_id": [s.program_id for s in streams],
-        "s_stream_id": [s.stream_id for s in streams],
-        "s_version": [s.version for s in streams],
-        "s_last_hash": [s.last_hash for s in streams],
-        "s_state": [Jsonb(s.state) for s in streams],
-        "s_available": [s.balances.available for s in streams],
-        "s_pending": [s.balances.pending for s in streams],
-        "s_held": [s.balances.held for s in streams],
-        "s_earned": [s.balances.lifetime_earned for s in streams],
-        "s_redeemed": [s.balances.lifetime_redeemed for s in streams],
-        "s_expired": [s.balances.expired for s in streams],
-        "s_next_due_at": [s.next_due_at for s in streams],
-        "s_updated_at": [s.updated_at for s in streams],
-        "r_program_id": [r[0] for r in requests],
-        "r_stream_id": [r[1] for r in requests],
-        "r_request_id": [r[2] for r in requests],
-        "r_request_hash": [r[3] for r in requests],
-        "r_response": [Jsonb(r[4]) for r in requests],
-        "r_recorded_at": [r[5] for r in requests],
+    # Events go in as their canonical JSON (already encoded for the hash) plus the hash.
+    event_texts = [
+        f'{(e.canonical or canonical_json(e))[:-1]},"hash":"{e.hash.hex()}"}}' for e in events
+    ]
+    document = {
+        "streams": [
+            {
+                "program_id": s.program_id,
+                "stream_id": s.stream_id,
+                "version": s.version,
+                "last_hash": s.last_hash.hex(),
+                "state": s.state,
+                "available": s.balances.available,
+                "pending": s.balances.pending,
+                "held": s.balances.held,
+                "earned": s.balances.lifetime_earned,
+                "redeemed": s.balances.lifetime_redeemed,
+                "expired": s.balances.expired,
+                "next_due_at": instant(s.next_due_at) if s.next_due_at else None,
+                "updated_at": instant(s.updated_at),
+            }
+            for s in streams
+        ],
+        "requests": [
+            {
+                "program_id": r[0],
+                "stream_id": r[1],
+                "request_id": r[2],
+                "request_hash": r[3].hex(),
+                "response": r[4],
+                "recorded_at": instant(r[5]),
+            }
+            for r in requests
+        ],
     }
+    encoded = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return {"batch": '{"events":[' + ",".join(event_texts) + "]," + encoded[1:]}
 
 
 def event_record(row: TupleRow) -> EventRecord:

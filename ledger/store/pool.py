@@ -1,5 +1,7 @@
 """The connection pool every store call goes through."""
 
+import time
+import weakref
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -7,6 +9,39 @@ from psycopg_pool import AsyncConnectionPool
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 10_000
 """No statement outlives this, whatever the caller; callers' deadlines cut it shorter."""
+CONNECTION_WAIT_SECONDS = 2.0
+"""A call waits this long for a connection, then fails UNAVAILABLE (retry with the same
+request id). A healthy pool hands one out in milliseconds. psycopg_pool's default, 30 s,
+held every write for 30 s (and each shard's queue behind it) while the database was down;
+see tests/fault/test_restart_postgres.py."""
+RECONNECT_GIVE_UP_SECONDS = 10.0
+"""One reconnection attempt backs off exponentially (1, 2, 4 ... s) for at most this long,
+then the next call starts a fresh one. With psycopg_pool's 5-minute default (or longer) the
+back-off grows with the outage, and after a 90 s outage the service stayed NOT_SERVING for
+another 30 s although the database was back."""
+
+
+FRESH_CONNECTION_SECONDS = 1.0
+"""A connection handed back this recently is given out again without a check: under load
+connections cycle in milliseconds, and a check is a round trip. One idle for longer is
+checked first, so after a database restart the stale ones are found and replaced."""
+
+
+class _FreshnessCheck:
+    """The pool's `check` and `reset` hooks: check only connections that sat idle."""
+
+    def __init__(self) -> None:
+        self._returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def reset(self, connection: AsyncConnection[Any]) -> None:
+        self._returned_at[connection] = time.monotonic()
+
+    async def check(self, connection: AsyncConnection[Any]) -> None:
+        returned_at = self._returned_at.get(connection, 0.0)
+        if time.monotonic() - returned_at > FRESH_CONNECTION_SECONDS:
+            await AsyncConnectionPool.check_connection(connection)
 
 
 def make_pool(
@@ -17,6 +52,8 @@ def make_pool(
     role: str | None = None,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
 ) -> AsyncConnectionPool[Any]:
+    freshness = _FreshnessCheck()
+
     async def configure(connection: AsyncConnection[Any]) -> None:
         await connection.set_autocommit(True)
         if role:
@@ -30,6 +67,8 @@ def make_pool(
         kwargs={"options": f"-c statement_timeout={int(statement_timeout_ms)}"},
         open=False,
         # A broken connection (database restarted, network cut) is replaced, not reused.
-        check=AsyncConnectionPool.check_connection,
-        reconnect_timeout=3600,
+        check=freshness.check,
+        reset=freshness.reset,
+        timeout=CONNECTION_WAIT_SECONDS,
+        reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
     )

@@ -27,6 +27,9 @@ class EventRecord:
     transaction_id: int = 0
     position: int = 0
     """Global order; known only once stored (0 before)."""
+    canonical: str = ""
+    """The canonical JSON the hash was computed over, kept by writers so the append reuses
+    it instead of encoding the event a second time; empty on events read back."""
 
 
 @dataclass(frozen=True)
