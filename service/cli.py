@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import uuid
@@ -33,7 +34,7 @@ CLIENT_TIMEOUT_SECONDS = 10.0
 def _serve(args: argparse.Namespace) -> int:
     from service.server import start_server
 
-    configure_logging()
+    configure_logging(os.environ.get("LEDGER_LOG_LEVEL", "INFO").upper())
     settings = Settings.from_env()
     if args.listen:
         settings = Settings(**{**settings.__dict__, "listen_address": args.listen})
@@ -81,6 +82,28 @@ def _sweep(_args: argparse.Namespace) -> int:
 
     print(json.dumps({"events_appended": asyncio.run(run())}))
     return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
+    from ledger.audit.replay import replay
+
+    result = replay(
+        database_url_from_env_or_embedded(), args.program, workers=args.workers
+    )
+    print(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "streams": result.streams,
+                "events": result.events,
+                "discrepancy_count": result.discrepancy_count,
+                "discrepancies": [found.__dict__ for found in result.discrepancies],
+            },
+            indent=2,
+        )
+    )
+    return 0 if result.ok else 1
 
 
 # --- client commands ----------------------------------------------------------------------
@@ -211,6 +234,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sweep", help="append what is due now (for a CronJob)").set_defaults(
         run=_sweep
     )
+    audit = commands.add_parser(
+        "audit", help="verify hash chains and recompute balances; exit 1 on any discrepancy"
+    )
+    audit.add_argument("--program", help="only this program's streams")
+    audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    audit.set_defaults(run=_audit)
 
     def client(name: str, help_text: str, *arguments: tuple[str, dict[str, Any]]) -> None:
         sub = commands.add_parser(name, help=help_text)

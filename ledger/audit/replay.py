@@ -7,22 +7,29 @@ state at a time whatever the size of the log. Any discrepancy names the stream, 
 and the event id.
 """
 
+import json
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any, NamedTuple
+from uuid import UUID
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
+from psycopg.types.json import set_json_loads
 from psycopg.rows import TupleRow
 
 from ledger.domain.account import AccountState, Balances, evolve
 from ledger.domain.events import UnknownEventType, event_from_data
 from ledger.domain.program import ProgramState, evolve_program
-from ledger.store.chain import GENESIS_HASH, chain_hash
-from ledger.store.eventstore import event_record
-from ledger.store.records import PROGRAM_STREAM, EventRecord
+from ledger.store.chain import GENESIS_HASH, hash_of
+from ledger.store.records import PROGRAM_STREAM
 from ledger.store.sql import query
 
 CURSOR_BATCH = 5_000
 """Rows fetched from the server per round trip while replaying."""
+MAX_WORKERS = 64
 MAX_REPORTED = 1_000
 """Discrepancies kept in the report; the count goes on beyond it."""
 
@@ -56,6 +63,33 @@ class ReplayResult:
             self.discrepancies.append(found)
 
 
+class _AuditRow(NamedTuple):
+    """A row of audit_events.sql."""
+
+    program_id: str
+    stream_id: str
+    version: int
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    available: int
+    pending: int
+    held: int
+    lifetime_earned: int
+    lifetime_redeemed: int
+    expired: int
+    hash: bytes
+    canonical: str
+
+    @property
+    def balances(self) -> Balances:
+        return Balances(
+            self.available, self.pending, self.held, self.lifetime_earned,
+            self.lifetime_redeemed, self.expired,
+        )
+
+
 @dataclass
 class _StreamReplay:
     program_id: str
@@ -69,22 +103,83 @@ class _StreamReplay:
 
 
 def replay(
-    conninfo: str, program_id: str | None = None, *, keep_balances: bool = False
+    conninfo: str,
+    program_id: str | None = None,
+    *,
+    keep_balances: bool = False,
+    workers: int = 1,
+) -> ReplayResult:
+    """Replays the log (or one program's streams). With `workers` > 1 the streams are split
+    by a hash of their key between that many processes, all reading one exported snapshot,
+    so the result is the same as one process's, as of one instant."""
+    assert 1 <= workers <= MAX_WORKERS
+    if workers == 1:
+        return _replay_part(conninfo, program_id, keep_balances, None, 0, 1)
+    with psycopg.connect(conninfo) as coordinator, coordinator.transaction():
+        coordinator.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        exported = coordinator.execute("SELECT pg_export_snapshot()").fetchone()
+        assert exported is not None
+        # spawn, not fork: a forked child would share the coordinator's connection socket.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            parts = list(
+                pool.map(
+                    _replay_part,
+                    [conninfo] * workers,
+                    [program_id] * workers,
+                    [keep_balances] * workers,
+                    [exported[0]] * workers,
+                    range(workers),
+                    [workers] * workers,
+                )
+            )
+    merged = ReplayResult()
+    for part in parts:
+        merged.streams += part.streams
+        merged.events += part.events
+        merged.final_balances.update(part.final_balances)
+        for found in part.discrepancies:
+            merged.add(found)
+        merged.discrepancy_count += part.discrepancy_count - len(part.discrepancies)
+    return merged
+
+
+def _replay_part(
+    conninfo: str,
+    program_id: str | None,
+    keep_balances: bool,
+    snapshot: str | None,
+    part: int,
+    parts: int,
 ) -> ReplayResult:
     result = ReplayResult()
     with psycopg.connect(conninfo) as connection, connection.transaction():
-        # One snapshot for both cursors: events and state rows are compared as of one instant.
+        # One snapshot for both cursors (and every worker): events and state rows are
+        # compared as of one instant.
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if snapshot is not None:
+            connection.execute(
+                sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
+            )
+        set_json_loads(_loads, connection)
+        parameters = {"program_id": program_id, "part": part, "parts": parts}
         with (
             connection.cursor(name="audit_events") as events,
             connection.cursor(name="audit_streams") as states,
         ):
             events.itersize = CURSOR_BATCH
-            events.execute(query("audit_events"), {"program_id": program_id})
+            events.execute(query("audit_events"), parameters)
             states.itersize = CURSOR_BATCH
-            states.execute(query("audit_streams"), {"program_id": program_id})
+            states.execute(query("audit_streams"), parameters)
             _merge(events, states, result, keep_balances)
     return result
+
+
+_decoder = json.JSONDecoder()
+
+
+def _loads(data: bytes | bytearray | memoryview) -> Any:
+    # The stdlib loads() sniffs the encoding of bytes first; the server always sends UTF-8.
+    return _decoder.decode(str(data, "utf-8"))
 
 
 def _merge(
@@ -94,7 +189,7 @@ def _merge(
     pending_state: TupleRow | None = next(state_rows, None)
     current: _StreamReplay | None = None
     for row in events:
-        record = event_record(row)
+        record = _AuditRow(*row)
         key = (record.program_id, record.stream_id)
         if current is None or (current.program_id, current.stream_id) != key:
             if current is not None:
@@ -110,7 +205,7 @@ def _merge(
         pending_state = next(state_rows, None)
 
 
-def _check_event(stream: _StreamReplay, record: EventRecord, result: ReplayResult) -> None:
+def _check_event(stream: _StreamReplay, record: _AuditRow, result: ReplayResult) -> None:
     def report(kind: str, detail: str) -> None:
         result.add(
             Discrepancy(
@@ -123,12 +218,12 @@ def _check_event(stream: _StreamReplay, record: EventRecord, result: ReplayResul
     stream.version = record.version
     if stream.broken:
         return
-    expected_hash = chain_hash(stream.last_hash, record)
-    if expected_hash != record.hash:
+    expected_hash = hash_of(stream.last_hash, record.canonical)
+    if expected_hash != bytes(record.hash):
         report("hash_mismatch", "stored hash differs from the recomputed chain")
         stream.broken = True
         return
-    stream.last_hash = record.hash
+    stream.last_hash = bytes(record.hash)
     try:
         if record.stream_id == PROGRAM_STREAM:
             stream.program = evolve_program(stream.program, record.event_type, record.data)
@@ -141,8 +236,9 @@ def _check_event(stream: _StreamReplay, record: EventRecord, result: ReplayResul
         report("unreplayable", f"{type(error).__name__}: {error}")
         stream.broken = True
         return
-    if stream.account.balances != record.balances:
-        report("balance_mismatch", f"recomputed {stream.account.balances}, stored {record.balances}")
+    stored = record.balances
+    if stream.account.balances != stored:
+        report("balance_mismatch", f"recomputed {stream.account.balances}, stored {stored}")
     went_down = stream.account.balances.available < available_before
     if went_down and stream.account.balances.available < 0 and record.event_type not in _MAY_GO_NEGATIVE:
         report("negative_balance", "available went below zero without a recorded reason")

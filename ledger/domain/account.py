@@ -1,8 +1,7 @@
 """A member account: its state, and `evolve`, which folds one event into it."""
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger.domain import lots as lot_math
 from ledger.domain.events import (
@@ -155,6 +154,18 @@ class AccountState:
         )
 
 
+_T = TypeVar("_T")
+
+
+def _replace(instance: _T, **changes: Any) -> _T:
+    """dataclasses.replace for these frozen, slot-less value classes, without its per-call
+    field introspection (evolve runs once per event on every replay)."""
+    copy = object.__new__(type(instance))
+    copy.__dict__.update(instance.__dict__)
+    copy.__dict__.update(changes)
+    return copy
+
+
 def _credit(state: AccountState, portions: Lots, **balance_changes: int) -> AccountState:
     """Adds points to available: first paying off a negative balance, then as lots."""
     credited = lot_math.total(portions)
@@ -163,23 +174,23 @@ def _credit(state: AccountState, portions: Lots, **balance_changes: int) -> Acco
     if debt:
         paid = lot_math.take(portions, min(debt, credited))
         portions = lot_math.subtract(lot_math.add((), portions), paid)
-    balances = dataclasses.replace(state.balances, available=available + credited)
+    balances = _replace(state.balances, available=available + credited)
     balances = _bump(balances, **balance_changes)
-    return dataclasses.replace(state, lots=lot_math.add(state.lots, portions), balances=balances)
+    return _replace(state, lots=lot_math.add(state.lots, portions), balances=balances)
 
 
 def _debit(state: AccountState, taken: Lots, beyond_lots: int = 0, **changes: int) -> AccountState:
     """Takes `taken` from the lots and `beyond_lots` more points below zero."""
     points = lot_math.total(taken) + beyond_lots
-    balances = dataclasses.replace(state.balances, available=state.balances.available - points)
+    balances = _replace(state.balances, available=state.balances.available - points)
     balances = _bump(balances, **changes)
-    return dataclasses.replace(state, lots=lot_math.subtract(state.lots, taken), balances=balances)
+    return _replace(state, lots=lot_math.subtract(state.lots, taken), balances=balances)
 
 
 def _bump(balances: Balances, **changes: int) -> Balances:
     if not changes:
         return balances
-    return dataclasses.replace(
+    return _replace(
         balances, **{name: getattr(balances, name) + delta for name, delta in changes.items()}
     )
 
@@ -191,7 +202,7 @@ def _lot(expires_on: str | None, points: int) -> Lots:
 def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PLR0911, PLR0912
     match event:
         case MemberEnrolled():
-            return dataclasses.replace(
+            return _replace(
                 state, enrolled=True, member_id=event.member_id, referral_code=event.referral_code
             )
         case PurchaseRecorded():
@@ -199,7 +210,7 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
                 **state.orders,
                 event.order_id: Order(event.amount_minor, event.currency_code, event.points),
             }
-            state = dataclasses.replace(state, orders=orders)
+            state = _replace(state, orders=orders)
             if event.release_at is not None and event.points:
                 pending = {
                     **state.pending,
@@ -208,14 +219,14 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
                 balances = _bump(
                     state.balances, pending=event.points, lifetime_earned=event.points
                 )
-                return dataclasses.replace(state, pending=pending, balances=balances)
+                return _replace(state, pending=pending, balances=balances)
             return _credit(
                 state, _lot(event.expires_on, event.points), lifetime_earned=event.points
             )
         case PendingPointsReleased():
             pending = dict(state.pending)
             del pending[event.order_id]
-            state = dataclasses.replace(
+            state = _replace(
                 state, pending=pending, balances=_bump(state.balances, pending=-event.points)
             )
             return _credit(state, _lot(event.expires_on, event.points))
@@ -223,7 +234,7 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
             order = state.orders[event.order_id]
             orders = {
                 **state.orders,
-                event.order_id: dataclasses.replace(
+                event.order_id: _replace(
                     order,
                     refunded_minor=order.refunded_minor + event.amount_minor,
                     points_clawed_back=order.points_clawed_back + event.points_clawed_back,
@@ -235,10 +246,10 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
                 entry = pending[event.order_id]
                 left = entry.points - event.from_pending
                 if left:
-                    pending[event.order_id] = dataclasses.replace(entry, points=left)
+                    pending[event.order_id] = _replace(entry, points=left)
                 else:
                     del pending[event.order_id]
-            state = dataclasses.replace(
+            state = _replace(
                 state,
                 orders=orders,
                 pending=pending,
@@ -268,13 +279,13 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
                 **state.holds,
                 event.reservation_id: Hold(event.points, event.expires_at, event.taken),
             }
-            state = dataclasses.replace(state, holds=holds)
+            state = _replace(state, holds=holds)
             return _debit(state, event.taken, held=event.points)
         case ReservationCommitted() | ReservationReleased():
             holds = dict(state.holds)
             hold = holds.pop(event.reservation_id)
             redeemed = event.points_redeemed if isinstance(event, ReservationCommitted) else 0
-            state = dataclasses.replace(
+            state = _replace(
                 state,
                 holds=holds,
                 balances=_bump(state.balances, held=-hold.points, lifetime_redeemed=redeemed),

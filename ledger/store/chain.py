@@ -1,18 +1,20 @@
-"""The per-stream hash chain that makes tampering evident.
+r"""The per-stream hash chain that makes tampering evident.
 
     hash(v) = SHA-256( hash(v-1) || canonical_bytes(event v) ),  hash(0) = 32 zero bytes
 
-canonical_bytes is the UTF-8 encoding of one JSON object with exactly these keys:
+canonical_bytes is the UTF-8 text PostgreSQL prints for this jsonb document (jsonb_out):
 
-    program_id, stream_id, version, event_id (lower-case hyphenated UUID), event_type,
-    schema_version, data, metadata, recorded_at (UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ"),
-    balances_after (object: available, pending, held, lifetime_earned, lifetime_redeemed,
-    expired)
+    {program_id, stream_id, version, event_id (lower-case hyphenated UUID), event_type,
+     schema_version, data, metadata, recorded_at (UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ"),
+     balances_after: {available, pending, held, lifetime_earned, lifetime_redeemed, expired}}
 
-serialised with keys sorted at every level, no insignificant white space (separators "," and
-":"), non-ASCII characters written as themselves (not \\u escapes), integers in decimal. Event
-data holds no floats. docs/HASH_CHAIN.md repeats this for auditors with a worked example.
-The chain is per stream, so writers to different accounts never wait for each other.
+That is: object keys ordered by byte length, then bytewise; ", " between members and ": "
+after keys; strings escaped only for '"', '\\' and control characters (\b \f \n \r \t, else
+\u00xx); integers in decimal; no floats. Why this form: an auditor can recompute every hash
+with one SELECT (docs/HASH_CHAIN.md), and the replay lets the database render the text in C
+instead of re-encoding each event in Python. Writers render the same text here with the
+standard library. The chain is per stream, so writers to different accounts never wait for
+each other.
 """
 
 import hashlib
@@ -38,9 +40,28 @@ def canonical_json(record: EventRecord) -> str:
         "recorded_at": instant(record.recorded_at),
         "balances_after": record.balances.to_data(),
     }
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return jsonb_text(document)
+
+
+def jsonb_text(value: Any) -> str:
+    """`value` as PostgreSQL's jsonb prints it."""
+    return _ENCODER.encode(_jsonb_ordered(value))
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    encoded = key.encode("utf-8")
+    return (len(encoded), encoded)
+
+
+def _jsonb_ordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonb_ordered(value[key]) for key in sorted(value, key=_jsonb_key)}
+    if isinstance(value, list):
+        return [_jsonb_ordered(item) for item in value]
+    return value
 
 
 def canonical_bytes(record: EventRecord) -> bytes:
