@@ -177,11 +177,11 @@ class Batch:
 
     def _record(self, slot: Slot, events: list[Event], request: Request) -> list[AppendedEvent]:
         appended = []
-        metadata = {
-            "request_id": request.request_id or "",
+        metadata = {  # in jsonb's key order, like every document the chain hashes
             "actor": request.actor,
-            "trace_id": request.trace_id,
             "command": type(request.command).__name__,
+            "trace_id": request.trace_id,
+            "request_id": request.request_id or "",
         }
         for event in events:
             data = event.to_data()
@@ -206,7 +206,9 @@ class Batch:
                 balances=balances,
                 hash=b"",
             )
-            canonical = canonical_json(record)
+            # Account events build their documents in canonical key order already; program
+            # events nest settings built elsewhere, so those are put in order here.
+            canonical = canonical_json(record, in_order=slot.stream_id != PROGRAM_STREAM)
             digest = hash_of(slot.last_hash, canonical)
             self.events.append(dataclasses.replace(record, hash=digest, canonical=canonical))
             slot.last_hash = digest

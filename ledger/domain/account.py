@@ -35,14 +35,15 @@ class Balances:
     expired: int = 0
 
     def to_data(self) -> dict[str, int]:
-        # Spelled out rather than dataclasses.asdict: this runs for every event written.
+        # Spelled out rather than dataclasses.asdict (this runs for every event written), in
+        # jsonb's key order, the canonical order of the hash chain.
         return {
-            "available": self.available,
-            "pending": self.pending,
             "held": self.held,
+            "expired": self.expired,
+            "pending": self.pending,
+            "available": self.available,
             "lifetime_earned": self.lifetime_earned,
             "lifetime_redeemed": self.lifetime_redeemed,
-            "expired": self.expired,
         }
 
 

@@ -21,7 +21,8 @@ class LotPortion:
     points: int
 
     def to_data(self) -> JsonDict:
-        return {"expires_on": self.expires_on, "points": self.points}
+        # Key order is jsonb's (shorter keys first), the canonical order of the hash chain.
+        return {"points": self.points, "expires_on": self.expires_on}
 
     @classmethod
     def from_data(cls, data: JsonDict) -> "LotPortion":
@@ -47,9 +48,16 @@ class Event:
 
     @classmethod
     def _field_names(cls) -> tuple[str, ...]:
+        """Field names in jsonb's key order (byte length, then bytewise), so to_data() comes
+        out already in the order the hash chain's canonical text needs."""
         names: tuple[str, ...] | None = cls.__dict__.get("_names")
         if names is None:
-            names = tuple(item.name for item in dataclasses.fields(cls))
+            names = tuple(
+                sorted(
+                    (item.name for item in dataclasses.fields(cls)),
+                    key=lambda name: (len(name.encode()), name.encode()),
+                )
+            )
             cls._names = names  # type: ignore[attr-defined]
         return names
 

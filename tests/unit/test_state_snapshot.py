@@ -1,5 +1,6 @@
 """Snapshots and stored events round-trip through their JSON data without loss."""
 
+import dataclasses
 import json
 from typing import Any
 
@@ -136,3 +137,35 @@ def test_program_state_round_trips_and_folds_from_its_events() -> None:
 
     assert folded == updated
     assert ProgramState.from_data(through_json(folded.to_data())) == folded
+
+
+def test_every_event_type_writes_its_data_in_canonical_key_order() -> None:
+    """The writers hash event data without re-sorting it (chain.canonical_json in_order), so
+    every event's to_data() must already be in jsonb's key order, lots included."""
+    from ledger.domain.events import EVENT_TYPES, LotPortion
+    from ledger.store.chain import _jsonb_ordered
+
+    lots = (LotPortion("2027-01-01", 5), LotPortion(None, 7))
+    samples = {
+        str: "x",
+        int: 1,
+        "str | None": "2027-01-01",
+        "Lots": lots,
+    }
+    for event_type, cls in EVENT_TYPES.items():
+        if event_type.startswith("Program"):
+            continue  # program events nest settings and are re-sorted by the writer
+        values = {}
+        for item in dataclasses.fields(cls):
+            annotation = item.type if isinstance(item.type, str) else item.type
+            values[item.name] = samples.get(annotation, samples.get(str(annotation), "x"))
+            if "Lots" in str(annotation):
+                values[item.name] = lots
+            elif "int" in str(annotation):
+                values[item.name] = 1
+        data = cls(**values).to_data()
+        assert list(data) == list(_jsonb_ordered(data)), event_type
+        for value in data.values():
+            if isinstance(value, list):
+                for element in value:
+                    assert list(element) == list(_jsonb_ordered(element)), event_type
