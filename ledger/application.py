@@ -115,9 +115,7 @@ class Ledger:
         # (a NUL in an id) must fail its own request only, not every request batched with it.
         validate(request.command)
         queued = _Queued(request)
-        shard = zlib.crc32(f"{request.program_id}/{request.stream_id}".encode()) % len(
-            self._queues
-        )
+        shard = zlib.crc32(f"{request.program_id}/{request.stream_id}".encode()) % len(self._queues)
         await self._queues[shard].put(queued)
         return await queued.future
 
@@ -144,7 +142,7 @@ class Ledger:
                 items.append(queue.get_nowait())
             try:
                 await self._run(items, attempt=1)
-            except Exception as error:  # noqa: BLE001 - a bug must fail its callers, not the worker
+            except Exception as error:
                 for item in items:
                     if not item.future.done():
                         item.future.set_exception(error)

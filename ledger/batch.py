@@ -23,7 +23,6 @@ from ledger.store.eventstore import RequestWrite
 from ledger.store.records import PROGRAM_STREAM, EventRecord, RequestRow, StreamRow, StreamWrite
 
 
-
 @dataclass
 class Slot:
     """One stream as this batch sees it."""
@@ -128,7 +127,9 @@ class Batch:
         outcome = Outcome(
             events=tuple(appended),
             accounts={
-                slot.stream_id: slot.view() for slot, _ in changes if slot.stream_id != PROGRAM_STREAM
+                slot.stream_id: slot.view()
+                for slot, _ in changes
+                if slot.stream_id != PROGRAM_STREAM
             },
             program=program_slot.program_view()
             if isinstance(command, (CreateProgram, UpdateProgram))
@@ -136,9 +137,7 @@ class Batch:
         )
         if request.request_id is not None:
             self._decided[request.key] = (content_hash, outcome)
-            self.requests.append(
-                (*request.key, content_hash, outcome.to_data(), self._now)
-            )
+            self.requests.append((*request.key, content_hash, outcome.to_data(), self._now))
         return outcome
 
     def stream_writes(self) -> list[StreamWrite]:
@@ -156,8 +155,14 @@ class Batch:
                 due = clock.parse_instant(due_text) if due_text else None
             writes.append(
                 StreamWrite(
-                    slot.program_id, slot.stream_id, slot.version, slot.last_hash, state,
-                    balances, due, self._now,
+                    slot.program_id,
+                    slot.stream_id,
+                    slot.version,
+                    slot.last_hash,
+                    state,
+                    balances,
+                    due,
+                    self._now,
                 )
             )
         return writes

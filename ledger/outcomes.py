@@ -116,8 +116,6 @@ class Outcome:
     def from_data(cls, data: dict[str, Any]) -> "Outcome":
         return cls(
             events=tuple(AppendedEvent(**event) for event in data["events"]),
-            accounts={
-                key: AccountView.from_data(view) for key, view in data["accounts"].items()
-            },
+            accounts={key: AccountView.from_data(view) for key, view in data["accounts"].items()},
             program=ProgramView.from_data(data["program"]) if data["program"] else None,
         )

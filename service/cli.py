@@ -88,9 +88,7 @@ def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
     from ledger.audit.replay import replay
 
-    result = replay(
-        database_url_from_env_or_embedded(), args.program, workers=args.workers
-    )
+    result = replay(database_url_from_env_or_embedded(), args.program, workers=args.workers)
     print(
         json.dumps(
             {
@@ -209,9 +207,7 @@ def _client(args: argparse.Namespace) -> int:
             response: Message = CLIENT_CALLS[args.command](stub, args, request_id)
         except grpc.RpcError as error:
             print(
-                json.dumps(
-                    {"code": error.code().name, "message": error.details()}  # type: ignore[attr-defined]
-                ),
+                json.dumps({"code": error.code().name, "message": error.details()}),
                 file=sys.stderr,
             )
             return 1
@@ -256,7 +252,10 @@ def _parser() -> argparse.ArgumentParser:
         "create a program",
         program,
         ("--display-name", {"default": ""}),
-        ("--rate", {"action": "append", "default": [], "help": "CUR:POINTS[:PER_UNITS], e.g. USD:1"}),
+        (
+            "--rate",
+            {"action": "append", "default": [], "help": "CUR:POINTS[:PER_UNITS], e.g. USD:1"},
+        ),
         ("--return-window-days", {"type": int, "default": 0}),
         ("--expiry-days", {"type": int, "default": 0}),
         ("--negative-balance-policy", {"choices": sorted(_POLICIES), "default": "within_balance"}),
@@ -273,16 +272,38 @@ def _parser() -> argparse.ArgumentParser:
         ("currency", {}),
     )
     client(
-        "refund", "refund a purchase", program, member, ("order", {}), ("amount", {}), ("currency", {})
+        "refund",
+        "refund a purchase",
+        program,
+        member,
+        ("order", {}),
+        ("amount", {}),
+        ("currency", {}),
     )
     client(
-        "earn", "earn points", program, member, ("points", {"type": int}), ("--reason", {"default": "bonus"})
+        "earn",
+        "earn points",
+        program,
+        member,
+        ("points", {"type": int}),
+        ("--reason", {"default": "bonus"}),
     )
     client(
-        "redeem", "redeem points", program, member, ("points", {"type": int}), ("--reference", {"default": ""})
+        "redeem",
+        "redeem points",
+        program,
+        member,
+        ("points", {"type": int}),
+        ("--reference", {"default": ""}),
     )
     client("account", "show an account", program, member)
-    client("entries", "list ledger entries", program, member, ("--page-size", {"type": int, "default": 50}))
+    client(
+        "entries",
+        "list ledger entries",
+        program,
+        member,
+        ("--page-size", {"type": int, "default": 50}),
+    )
     return parser
 
 

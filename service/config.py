@@ -30,7 +30,9 @@ class Settings:
             database_role=os.environ.get("LEDGER_DB_ROLE") or None,
             shards=_int("LEDGER_SHARDS", cls.shards),
             pool_max_size=_int("LEDGER_POOL_MAX_SIZE", cls.pool_max_size),
-            sweep_interval_seconds=_int("LEDGER_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds),
+            sweep_interval_seconds=_int(
+                "LEDGER_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds
+            ),
             shutdown_grace_seconds=_int(
                 "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
             ),

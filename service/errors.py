@@ -21,6 +21,15 @@ from ledger.store.errors import StoreTimeout, StoreUnavailable
 
 ERROR_DOMAIN = "loyalty.v1"
 
+# A status travels in the trailers, and clients drop trailers over 8-16 KiB ("received
+# metadata size exceeds hard limit") and report RESOURCE_EXHAUSTED instead: a request with
+# thousands of bad elements, or a huge value echoed in a description, must not make its own
+# error unreadable. So every text is clipped and only the first violations are listed.
+MAX_VIOLATIONS = 10
+MAX_MESSAGE_BYTES = 512
+MAX_FIELD_BYTES = 100
+MAX_TEXT_BYTES = 200
+
 STATUS_OF: list[tuple[type[LedgerError], grpc.StatusCode]] = [
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
@@ -45,30 +54,47 @@ def _packed(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest)
     return packed
 
 
+def _clip(text: str, max_bytes: int) -> str:
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[: max_bytes - 3].decode(errors="ignore") + "\u2026"
+
+
 def to_status(error: LedgerError) -> grpc.Status:
     code = status_code_of(error)
+    metadata = {key: _clip(value, MAX_TEXT_BYTES) for key, value in error.metadata.items()}
     details = [
         _packed(
-            error_details_pb2.ErrorInfo(
-                reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
-            )
+            error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata)
         )
     ]
+    message = error.message
     if isinstance(error, InvalidArgument):
+        listed = error.violations[:MAX_VIOLATIONS]
         details.append(
             _packed(
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=violation.field, description=violation.description
+                            field=_clip(violation.field, MAX_FIELD_BYTES),
+                            description=_clip(violation.description, MAX_TEXT_BYTES),
                         )
-                        for violation in error.violations
+                        for violation in listed
                     ]
                 )
             )
         )
+        message = "; ".join(
+            f"{_clip(v.field, MAX_FIELD_BYTES)}: {_clip(v.description, MAX_TEXT_BYTES)}"
+            for v in listed
+        )
+        if len(error.violations) > len(listed):
+            message += f"; and {len(error.violations) - len(listed)} more"
     status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=error.message, details=details
+        code=getattr(code_pb2, code.name),
+        message=_clip(message, MAX_MESSAGE_BYTES),
+        details=details,
     )
     converted: grpc.Status = rpc_status.to_status(status)
     return converted

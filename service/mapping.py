@@ -1,8 +1,8 @@
 """Proto messages <-> ledger values. Field names in errors are the proto's."""
 
 import json
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -45,10 +45,11 @@ def _epoch(moment: datetime | str) -> tuple[int, int]:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NANOS_PER_SECOND = 1_000_000_000
 
 
 def datetime_of(stamp: Timestamp, field_name: str) -> datetime:
-    if not 0 <= stamp.nanos < 1_000_000_000:
+    if not 0 <= stamp.nanos < NANOS_PER_SECOND:
         raise InvalidArgument.of(f"{field_name}.nanos", "must be 0 to 999,999,999")
     try:
         return stamp.ToDatetime(tzinfo=UTC)
@@ -149,7 +150,9 @@ def entry(record: EventRecord) -> pb.LedgerEntry:
         record_time=timestamp(record.recorded_at),
         points_delta=delta,
         balances_after=balances(record.balances),
-        data_json=json.dumps(record.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        data_json=json.dumps(
+            record.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ),
         request_id=str(record.metadata.get("request_id", "")),
         actor=str(record.metadata.get("actor", "")),
         hash=record.hash.hex(),

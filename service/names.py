@@ -1,4 +1,7 @@
-"""Resource names (AIP-122): programs/{program_id} and programs/{program_id}/accounts/{member_id}."""
+"""Resource names (AIP-122).
+
+programs/{program_id} and programs/{program_id}/accounts/{member_id}.
+"""
 
 import re
 

@@ -19,6 +19,7 @@ from ledger.store.eventstore import EventStore
 from ledger.store.pool import make_pool
 from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
 from service.config import Settings
+from service.decoding import RejectMalformedRequests
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
@@ -56,9 +57,7 @@ class RunningServer:
 async def start_server(
     settings: Settings, database_url: str, now: Callable[[], datetime] = utc_now
 ) -> RunningServer:
-    pool = make_pool(
-        database_url, max_size=settings.pool_max_size, role=settings.database_role
-    )
+    pool = make_pool(database_url, max_size=settings.pool_max_size, role=settings.database_role)
     # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
     # the pool reaches it, so Kubernetes sees an honest readiness from the first second.
     await pool.open(wait=False)
@@ -71,6 +70,8 @@ async def start_server(
             ("grpc.so_reuseport", 0),
         ],
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+        # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
+        interceptors=[RejectMalformedRequests()],
     )
     ledger_pb2_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger), server)
     health_servicer = health.aio.HealthServicer()
@@ -107,7 +108,7 @@ async def _watch_database(
                 async with pool.connection(timeout=max(interval, 1.0)) as connection:
                     await connection.execute("SELECT 1")
             status = health_pb2.HealthCheckResponse.SERVING
-        except Exception:  # noqa: BLE001 - any failure to reach the database means not serving
+        except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
         if status != current:
             log.info("health", serving=status == health_pb2.HealthCheckResponse.SERVING)

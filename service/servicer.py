@@ -36,6 +36,8 @@ ACTOR_METADATA_KEY = "loyalty-actor"
 MAX_PAGE_SIZE = 1_000
 EVENT_TYPE_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 DEFAULT_PAGE_SIZE = 100
+MAX_TOKEN_DIGITS = 18
+"""A page token is "v" and a version; 18 digits always fit a bigint."""
 STREAM_POLL_SECONDS = 0.2
 """How often a live StreamEvents call looks for new events once caught up."""
 
@@ -102,7 +104,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     # --- programs -------------------------------------------------------------------------
 
     @unary
-    async def CreateProgram(self, request: pb.CreateProgramRequest, context: Any) -> pb.CreateProgramResponse:  # noqa: N802
+    async def CreateProgram(
+        self, request: pb.CreateProgramRequest, context: Any
+    ) -> pb.CreateProgramResponse:
         command = cmd.CreateProgram(request.program_id, mapping.program_settings(request.program))
         outcome = await self._execute(
             context, request.request_id, request.program_id, PROGRAM_STREAM, command
@@ -111,7 +115,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.CreateProgramResponse(program=mapping.program(outcome.program))
 
     @unary
-    async def UpdateProgram(self, request: pb.UpdateProgramRequest, context: Any) -> pb.UpdateProgramResponse:  # noqa: N802
+    async def UpdateProgram(
+        self, request: pb.UpdateProgramRequest, context: Any
+    ) -> pb.UpdateProgramResponse:
         program_id = parse_program(request.program.name, "program.name")
         command = cmd.UpdateProgram(
             mapping.program_settings(request.program), request.expected_revision
@@ -123,7 +129,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.UpdateProgramResponse(program=mapping.program(outcome.program))
 
     @unary
-    async def GetProgram(self, request: pb.GetProgramRequest, context: Any) -> pb.GetProgramResponse:  # noqa: N802
+    async def GetProgram(
+        self, request: pb.GetProgramRequest, context: Any
+    ) -> pb.GetProgramResponse:
         program_id = parse_program(request.name, "name")
         view = await self._ledger.get_program(program_id, "name")
         return pb.GetProgramResponse(program=mapping.program(view))
@@ -131,7 +139,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     # --- account writes -------------------------------------------------------------------
 
     @unary
-    async def EnrollMember(self, request: pb.EnrollMemberRequest, context: Any) -> pb.EnrollMemberResponse:  # noqa: N802
+    async def EnrollMember(
+        self, request: pb.EnrollMemberRequest, context: Any
+    ) -> pb.EnrollMemberResponse:
         program_id = parse_program(request.parent, "parent")
         command = cmd.Enroll(program_id, request.member_id)
         outcome = await self._execute(
@@ -140,7 +150,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.EnrollMemberResponse(account=mapping.account(outcome.accounts[request.member_id]))
 
     @unary
-    async def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: Any) -> pb.RecordPurchaseResponse:  # noqa: N802
+    async def RecordPurchase(
+        self, request: pb.RecordPurchaseRequest, context: Any
+    ) -> pb.RecordPurchaseResponse:
         program_id, member_id = parse_account(request.account, "account")
         amount = request.amount
         minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
@@ -154,7 +166,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def ConfirmOrder(self, request: pb.ConfirmOrderRequest, context: Any) -> pb.ConfirmOrderResponse:  # noqa: N802
+    async def ConfirmOrder(
+        self, request: pb.ConfirmOrderRequest, context: Any
+    ) -> pb.ConfirmOrderResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.ConfirmOrder(request.order_id)
         outcome = await self._execute(context, request.request_id, program_id, member_id, command)
@@ -168,7 +182,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def RefundPurchase(self, request: pb.RefundPurchaseRequest, context: Any) -> pb.RefundPurchaseResponse:  # noqa: N802
+    async def RefundPurchase(
+        self, request: pb.RefundPurchaseRequest, context: Any
+    ) -> pb.RefundPurchaseResponse:
         program_id, member_id = parse_account(request.account, "account")
         amount = request.amount
         minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
@@ -182,14 +198,18 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def EarnPoints(self, request: pb.EarnPointsRequest, context: Any) -> pb.EarnPointsResponse:  # noqa: N802
+    async def EarnPoints(
+        self, request: pb.EarnPointsRequest, context: Any
+    ) -> pb.EarnPointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.EarnPoints(request.points, request.reason)
         outcome = await self._execute(context, request.request_id, program_id, member_id, command)
         return pb.EarnPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
-    async def AdjustPoints(self, request: pb.AdjustPointsRequest, context: Any) -> pb.AdjustPointsResponse:  # noqa: N802
+    async def AdjustPoints(
+        self, request: pb.AdjustPointsRequest, context: Any
+    ) -> pb.AdjustPointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.AdjustPoints(
             request.points_delta, request.reason_code, request.note, _actor(context)
@@ -198,7 +218,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.AdjustPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
-    async def TransferPoints(self, request: pb.TransferPointsRequest, context: Any) -> pb.TransferPointsResponse:  # noqa: N802
+    async def TransferPoints(
+        self, request: pb.TransferPointsRequest, context: Any
+    ) -> pb.TransferPointsResponse:
         program_id, source_id = parse_account(request.source_account, "source_account")
         other_program, destination_id = parse_account(
             request.destination_account, "destination_account"
@@ -215,14 +237,18 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def RedeemPoints(self, request: pb.RedeemPointsRequest, context: Any) -> pb.RedeemPointsResponse:  # noqa: N802
+    async def RedeemPoints(
+        self, request: pb.RedeemPointsRequest, context: Any
+    ) -> pb.RedeemPointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.RedeemPoints(request.points, request.reference)
         outcome = await self._execute(context, request.request_id, program_id, member_id, command)
         return pb.RedeemPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
-    async def ReservePoints(self, request: pb.ReservePointsRequest, context: Any) -> pb.ReservePointsResponse:  # noqa: N802
+    async def ReservePoints(
+        self, request: pb.ReservePointsRequest, context: Any
+    ) -> pb.ReservePointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.ReservePoints(request.reservation_id, request.points, request.ttl_seconds)
         outcome = await self._execute(context, request.request_id, program_id, member_id, command)
@@ -237,7 +263,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def CommitReservation(self, request: pb.CommitReservationRequest, context: Any) -> pb.CommitReservationResponse:  # noqa: N802
+    async def CommitReservation(
+        self, request: pb.CommitReservationRequest, context: Any
+    ) -> pb.CommitReservationResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.CommitReservation(request.reservation_id, request.points)
         outcome = await self._execute(context, request.request_id, program_id, member_id, command)
@@ -249,7 +277,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def CancelReservation(self, request: pb.CancelReservationRequest, context: Any) -> pb.CancelReservationResponse:  # noqa: N802
+    async def CancelReservation(
+        self, request: pb.CancelReservationRequest, context: Any
+    ) -> pb.CancelReservationResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.CancelReservation(request.reservation_id)
         outcome = await self._execute(context, request.request_id, program_id, member_id, command)
@@ -263,7 +293,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def ImportHistory(self, request: pb.ImportHistoryRequest, context: Any) -> pb.ImportHistoryResponse:  # noqa: N802
+    async def ImportHistory(
+        self, request: pb.ImportHistoryRequest, context: Any
+    ) -> pb.ImportHistoryResponse:
         program_id = parse_program(request.parent, "parent")
         if len(request.events) > limits.MAX_IMPORT_EVENTS:
             raise InvalidArgument.of("events", f"at most {limits.MAX_IMPORT_EVENTS} per request")
@@ -285,7 +317,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 raise InvalidArgument.of(f"{where}.occur_time", "must not be in the future")
             by_member[member_id].append(
                 cmd.HistoricalEntry(
-                    index, event.external_id, event.kind, event.points_delta, clock.instant(occurred)
+                    index,
+                    event.external_id,
+                    event.kind,
+                    event.points_delta,
+                    clock.instant(occurred),
                 )
             )
         commands = {
@@ -309,13 +345,17 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     # --- reads ----------------------------------------------------------------------------
 
     @unary
-    async def GetAccount(self, request: pb.GetAccountRequest, context: Any) -> pb.GetAccountResponse:  # noqa: N802
+    async def GetAccount(
+        self, request: pb.GetAccountRequest, context: Any
+    ) -> pb.GetAccountResponse:
         program_id, member_id = parse_account(request.name, "name")
         view = await self._ledger.get_account(program_id, member_id, "name")
         return pb.GetAccountResponse(account=mapping.account(view))
 
     @unary
-    async def ListLedgerEntries(self, request: pb.ListLedgerEntriesRequest, context: Any) -> pb.ListLedgerEntriesResponse:  # noqa: N802
+    async def ListLedgerEntries(
+        self, request: pb.ListLedgerEntriesRequest, context: Any
+    ) -> pb.ListLedgerEntriesResponse:
         program_id, member_id = parse_account(request.parent, "parent")
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument.of("page_size", f"must be 0 to {MAX_PAGE_SIZE}")
@@ -344,7 +384,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
 
     @unary
-    async def GetBalanceAsOf(self, request: pb.GetBalanceAsOfRequest, context: Any) -> pb.GetBalanceAsOfResponse:  # noqa: N802
+    async def GetBalanceAsOf(
+        self, request: pb.GetBalanceAsOfRequest, context: Any
+    ) -> pb.GetBalanceAsOfResponse:
         program_id, member_id = parse_account(request.name, "name")
         if not request.HasField("as_of_time"):
             raise InvalidArgument.of("as_of_time", "is required")
@@ -352,7 +394,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         version, values = await self._ledger.balance_as_of(program_id, member_id, as_of)
         return pb.GetBalanceAsOfResponse(balances=mapping.balances(values), version=version)
 
-    async def StreamEvents(  # noqa: N802
+    async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         try:
@@ -360,13 +402,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             program_id = parse_program(request.program, "program") if request.program else None
         except LedgerError as error:
             await context.abort_with_status(to_status(error))
-            return
         while True:
             try:
                 records = await self._ledger.read_all(position, 1_000, program_id)
             except LedgerError as error:
                 await context.abort_with_status(to_status(error))
-                return
             for record in records:
                 position = Position(record.transaction_id, record.position)
                 yield pb.StreamEventsResponse(
@@ -381,7 +421,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
 def _page_token(token: str) -> int:
     if not token:
         return 0
-    if token.startswith("v") and token[1:].isascii() and token[1:].isdigit() and len(token) <= 20:
+    digits = token[1:]
+    if (
+        token.startswith("v")
+        and digits.isascii()
+        and digits.isdigit()
+        and len(digits) <= MAX_TOKEN_DIGITS
+    ):
         return int(token[1:])
     raise InvalidArgument.of("page_token", "is not a token this service returned")
 

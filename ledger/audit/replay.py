@@ -10,15 +10,15 @@ and the event id.
 import json
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, NamedTuple
 from uuid import UUID
-from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import set_json_loads
 from psycopg.rows import TupleRow
+from psycopg.types.json import set_json_loads
 
 from ledger.domain.account import AccountState, Balances, evolve
 from ledger.domain.events import UnknownEventType, event_from_data
@@ -85,8 +85,12 @@ class _AuditRow(NamedTuple):
     @property
     def balances(self) -> Balances:
         return Balances(
-            self.available, self.pending, self.held, self.lifetime_earned,
-            self.lifetime_redeemed, self.expired,
+            self.available,
+            self.pending,
+            self.held,
+            self.lifetime_earned,
+            self.lifetime_redeemed,
+            self.expired,
         )
 
 
@@ -157,9 +161,7 @@ def _replay_part(
         # compared as of one instant.
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         if snapshot is not None:
-            connection.execute(
-                sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
-            )
+            connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
         set_json_loads(_loads, connection)
         parameters = {"program_id": program_id, "part": part, "parts": parts}
         with (
@@ -177,13 +179,16 @@ def _replay_part(
 _decoder = json.JSONDecoder()
 
 
-def _loads(data: bytes | bytearray | memoryview) -> Any:
+def _loads(data: str | bytes) -> Any:
     # The stdlib loads() sniffs the encoding of bytes first; the server always sends UTF-8.
-    return _decoder.decode(str(data, "utf-8"))
+    return _decoder.decode(data if isinstance(data, str) else str(data, "utf-8"))
 
 
 def _merge(
-    events: Iterator[TupleRow], states: Iterator[TupleRow], result: ReplayResult, keep_balances: bool
+    events: Iterator[TupleRow],
+    states: Iterator[TupleRow],
+    result: ReplayResult,
+    keep_balances: bool,
 ) -> None:
     state_rows = iter(states)
     pending_state: TupleRow | None = next(state_rows, None)
@@ -209,7 +214,12 @@ def _check_event(stream: _StreamReplay, record: _AuditRow, result: ReplayResult)
     def report(kind: str, detail: str) -> None:
         result.add(
             Discrepancy(
-                record.program_id, record.stream_id, record.version, str(record.event_id), kind, detail
+                record.program_id,
+                record.stream_id,
+                record.version,
+                str(record.event_id),
+                kind,
+                detail,
             )
         )
 
@@ -240,7 +250,11 @@ def _check_event(stream: _StreamReplay, record: _AuditRow, result: ReplayResult)
     if stream.account.balances != stored:
         report("balance_mismatch", f"recomputed {stream.account.balances}, stored {stored}")
     went_down = stream.account.balances.available < available_before
-    if went_down and stream.account.balances.available < 0 and record.event_type not in _MAY_GO_NEGATIVE:
+    if (
+        went_down
+        and stream.account.balances.available < 0
+        and record.event_type not in _MAY_GO_NEGATIVE
+    ):
         report("negative_balance", "available went below zero without a recorded reason")
 
 
@@ -263,15 +277,24 @@ def _close(
     if pending_state is None or (pending_state[0], pending_state[1]) != key:
         result.add(Discrepancy(*key, stream.version, "", "missing_state", "no state row"))
         return pending_state
-    version, last_hash, balances = pending_state[2], bytes(pending_state[3]), Balances(*pending_state[4:10])
+    version, last_hash, balances = (
+        pending_state[2],
+        bytes(pending_state[3]),
+        Balances(*pending_state[4:10]),
+    )
     if version != stream.version or last_hash != stream.last_hash:
         result.add(
-            Discrepancy(*key, stream.version, "", "state_mismatch", f"state row at version {version}")
+            Discrepancy(
+                *key, stream.version, "", "state_mismatch", f"state row at version {version}"
+            )
         )
     elif stream.stream_id != PROGRAM_STREAM and balances != stream.account.balances:
         result.add(
             Discrepancy(
-                *key, stream.version, "", "state_mismatch",
+                *key,
+                stream.version,
+                "",
+                "state_mismatch",
                 f"state row balances {balances}, replayed {stream.account.balances}",
             )
         )

@@ -200,7 +200,7 @@ def _lot(expires_on: str | None, points: int) -> Lots:
     return (LotPortion(expires_on, points),) if points else ()
 
 
-def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PLR0911, PLR0912
+def evolve(state: AccountState, event: Event) -> AccountState:
     match event:
         case MemberEnrolled():
             return _replace(
@@ -217,9 +217,7 @@ def evolve(state: AccountState, event: Event) -> AccountState:  # noqa: C901, PL
                     **state.pending,
                     event.order_id: PendingEarn(event.points, event.release_at, event.expires_on),
                 }
-                balances = _bump(
-                    state.balances, pending=event.points, lifetime_earned=event.points
-                )
+                balances = _bump(state.balances, pending=event.points, lifetime_earned=event.points)
                 return _replace(state, pending=pending, balances=balances)
             return _credit(
                 state, _lot(event.expires_on, event.points), lifetime_earned=event.points

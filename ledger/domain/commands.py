@@ -12,6 +12,8 @@ MEMBER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 CODE_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 # Caller-chosen ids (orders, reservations, references): printable, no spaces or controls.
+FIRST_PRINTABLE = 0x20
+MAX_CURRENCY_EXPONENT = 4
 EXTERNAL_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
@@ -30,13 +32,15 @@ def check_pattern(violations: Violations, name: str, value: str, pattern: re.Pat
 def check_text(violations: Violations, name: str, value: str, max_length: int) -> None:
     if len(value) > max_length:
         violations.add(name, f"at most {max_length} characters")
-    elif any(ord(char) < 0x20 and char not in "\n\t" for char in value):
+    elif any(ord(char) < FIRST_PRINTABLE and char not in "\n\t" for char in value):
         violations.add(name, "must not hold control characters")
 
 
 def check_amount(violations: Violations, name: str, amount_minor: int) -> None:
     if not 1 <= amount_minor <= limits.MAX_AMOUNT_MINOR_UNITS:
-        violations.add(name, f"must be more than 0 and at most {limits.MAX_AMOUNT_MINOR_UNITS:,} minor units")
+        violations.add(
+            name, f"must be more than 0 and at most {limits.MAX_AMOUNT_MINOR_UNITS:,} minor units"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class RecordPurchase(Command):
         check_pattern(violations, "order_id", self.order_id, EXTERNAL_ID_PATTERN)
         check_amount(violations, "amount", self.amount_minor)
         check_pattern(violations, "amount.currency_code", self.currency_code, CURRENCY_PATTERN)
-        assert 0 <= self.currency_exponent <= 4, "currency data gives 0 to 4 decimals"
+        assert 0 <= self.currency_exponent <= MAX_CURRENCY_EXPONENT, "ISO 4217 has 0 to 4 decimals"
 
 
 @dataclass(frozen=True)
@@ -228,7 +232,9 @@ class ImportHistory(Command):
     def validate(self, violations: Violations) -> None:
         for entry in self.entries:
             where = f"events[{entry.index}]"
-            check_pattern(violations, f"{where}.external_id", entry.external_id, EXTERNAL_ID_PATTERN)
+            check_pattern(
+                violations, f"{where}.external_id", entry.external_id, EXTERNAL_ID_PATTERN
+            )
             check_pattern(violations, f"{where}.kind", entry.kind, CODE_PATTERN)
             if entry.points_delta == 0:
                 violations.add(f"{where}.points_delta", "must not be zero")

@@ -5,7 +5,6 @@ applied, and then nothing at all is appended.
 """
 
 import base64
-
 import hashlib
 from datetime import datetime, timedelta
 
@@ -159,9 +158,7 @@ def decide_transfer(
     _require_available(source, command.points)
     taken = lot_math.take(source.lots, command.points)
     source_events.append(
-        PointsTransferredOut(
-            command.transfer_id, destination.member_id, command.points, taken
-        )
+        PointsTransferredOut(command.transfer_id, destination.member_id, command.points, taken)
     )
     destination_events.append(
         PointsTransferredIn(command.transfer_id, source.member_id, command.points, taken)
@@ -208,7 +205,9 @@ def next_due_at(state: AccountState) -> str | None:
 
 def _require_program(program: ProgramState, command: Command) -> None:
     if not program.exists:
-        raise NotFound("no such program", field_name=command.account_field, reason="PROGRAM_NOT_FOUND")
+        raise NotFound(
+            "no such program", field_name=command.account_field, reason="PROGRAM_NOT_FOUND"
+        )
 
 
 def _require_account(state: AccountState, field_name: str) -> None:
@@ -229,12 +228,10 @@ def _require_available(state: AccountState, points: int) -> None:
 def _enroll(state: AccountState, command: Enroll) -> list[Event]:
     if state.enrolled:
         raise AlreadyExists("member is already enrolled", reason="ACCOUNT_ALREADY_EXISTS")
-    return [
-        MemberEnrolled(command.member_id, referral_code(command.program_id, command.member_id))
-    ]
+    return [MemberEnrolled(command.member_id, referral_code(command.program_id, command.member_id))]
 
 
-def _decide_on_account(  # noqa: C901, PLR0911
+def _decide_on_account(
     state: AccountState, program: ProgramState, command: Command, now: datetime
 ) -> list[Event]:
     match command:
@@ -259,7 +256,9 @@ def _decide_on_account(  # noqa: C901, PLR0911
             return [_commit(state, command)]
         case CancelReservation():
             hold = _open_hold(state, command.reservation_id)
-            return [ReservationReleased(command.reservation_id, hold.points, hold.taken, "canceled")]
+            return [
+                ReservationReleased(command.reservation_id, hold.points, hold.taken, "canceled")
+            ]
         case Sweep():
             return []
     raise AssertionError(f"not an account command: {command!r}")
@@ -307,7 +306,9 @@ def _purchase(
 
 def _order(state: AccountState, order_id: str) -> None:
     if order_id not in state.orders:
-        raise NotFound("no such order in this account", field_name="order_id", reason="ORDER_NOT_FOUND")
+        raise NotFound(
+            "no such order in this account", field_name="order_id", reason="ORDER_NOT_FOUND"
+        )
 
 
 def _confirm(state: AccountState, command: ConfirmOrder) -> list[Event]:
@@ -318,7 +319,9 @@ def _confirm(state: AccountState, command: ConfirmOrder) -> list[Event]:
     return [PendingPointsReleased(command.order_id, entry.points, entry.expires_on, "confirmed")]
 
 
-def _refund(state: AccountState, program: ProgramState, command: RefundPurchase) -> PurchaseRefunded:
+def _refund(
+    state: AccountState, program: ProgramState, command: RefundPurchase
+) -> PurchaseRefunded:
     _order(state, command.order_id)
     order = state.orders[command.order_id]
     if command.currency_code != order.currency_code:
@@ -433,7 +436,9 @@ def _import(
     for entry in command.entries:
         occurred = clock.parse_instant(entry.occurred_at)
         if occurred > now:
-            raise InvalidArgument.of(f"events[{entry.index}].occur_time", "must not be in the future")
+            raise InvalidArgument.of(
+                f"events[{entry.index}].occur_time", "must not be in the future"
+            )
         if entry.points_delta > 0:
             expires_on = clock.expiry_day(occurred, program.settings.points_expiry_days)
             taken: tuple[LotPortion, ...] = ()
@@ -455,5 +460,3 @@ def _import(
         events.append(event)
         state = evolve(state, event)
     return events
-
-

@@ -38,7 +38,9 @@ class InvalidArgument(LedgerError):
         self.violations = violations
 
     @classmethod
-    def of(cls, field_name: str, description: str, *, reason: str | None = None) -> "InvalidArgument":
+    def of(
+        cls, field_name: str, description: str, *, reason: str | None = None
+    ) -> "InvalidArgument":
         return cls([FieldViolation(field_name, description)], reason=reason)
 
 

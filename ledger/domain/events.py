@@ -336,8 +336,5 @@ def upcast(event_type: str, schema_version: int, data: JsonDict) -> JsonDict:
 def event_from_data(event_type: str, schema_version: int, data: JsonDict) -> Event:
     data = upcast(event_type, schema_version, data)
     cls = EVENT_TYPES[event_type]
-    values = {
-        key: _lots(value) if key in _LOT_FIELDS else value
-        for key, value in data.items()
-    }
+    values = {key: _lots(value) if key in _LOT_FIELDS else value for key, value in data.items()}
     return cls(**values)

@@ -24,7 +24,8 @@ from typing import Any
 from ledger.domain.clock import instant
 from ledger.store.records import EventRecord
 
-GENESIS_HASH = bytes(32)
+HASH_BYTES = 32
+GENESIS_HASH = bytes(HASH_BYTES)
 
 
 def canonical_json(record: EventRecord, *, in_order: bool = False) -> str:
@@ -75,7 +76,7 @@ def canonical_bytes(record: EventRecord) -> bytes:
 
 
 def hash_of(previous_hash: bytes, canonical: str) -> bytes:
-    assert len(previous_hash) == 32
+    assert len(previous_hash) == HASH_BYTES
     return hashlib.sha256(previous_hash + canonical.encode("utf-8")).digest()
 
 

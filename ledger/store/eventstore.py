@@ -252,6 +252,7 @@ class EventStore:
         try:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(query(name), parameters)
-                return await cursor.fetchone()
+                row: TupleRow | None = await cursor.fetchone()
+                return row
         except psycopg.Error as error:
             raise translate(error) from error

@@ -1,7 +1,6 @@
 """Applies the plain SQL files in migrations/ in name order, each once, each atomically."""
 
 from importlib import resources
-from typing import LiteralString, cast
 
 import psycopg
 
@@ -38,7 +37,7 @@ def migrate(conninfo: str) -> list[str]:
                     continue
                 with connection.transaction():
                     # Migration files ship with the package; they are not built from input.
-                    connection.execute(cast(LiteralString, text))
+                    connection.execute(text)
                     connection.execute(
                         "INSERT INTO ledger.schema_migrations (name) VALUES (%s)", [name]
                     )

@@ -14,7 +14,9 @@ from tests.conftest import FakeClock, request_id, unique
 
 
 @asynccontextmanager
-async def running_ledger(database_url: str, clock: FakeClock, shards: int = 2) -> AsyncIterator[Ledger]:
+async def running_ledger(
+    database_url: str, clock: FakeClock, shards: int = 2
+) -> AsyncIterator[Ledger]:
     pool = make_pool(database_url, min_size=1, max_size=4)
     await pool.open(wait=True)
     ledger = Ledger(EventStore(pool), clock, shards=shards)
@@ -29,7 +31,8 @@ async def running_ledger(database_url: str, clock: FakeClock, shards: int = 2) -
 async def new_program(ledger: Ledger, **settings: object) -> str:
     program_id = unique("prog")
     command = CreateProgram(
-        program_id, ProgramSettings(earn_rates=(EarnRate("USD", 1),), **settings)  # type: ignore[arg-type]
+        program_id,
+        ProgramSettings(earn_rates=(EarnRate("USD", 1),), **settings),  # type: ignore[arg-type]
     )
     await ledger.execute(Request(program_id, PROGRAM_STREAM, command, request_id()))
     return program_id
@@ -37,7 +40,11 @@ async def new_program(ledger: Ledger, **settings: object) -> str:
 
 async def new_member(ledger: Ledger, program_id: str, points: int = 0) -> str:
     member_id = unique("member")
-    await ledger.execute(Request(program_id, member_id, Enroll(program_id, member_id), request_id()))
+    await ledger.execute(
+        Request(program_id, member_id, Enroll(program_id, member_id), request_id())
+    )
     if points:
-        await ledger.execute(Request(program_id, member_id, EarnPoints(points, "bonus"), request_id()))
+        await ledger.execute(
+            Request(program_id, member_id, EarnPoints(points, "bonus"), request_id())
+        )
     return member_id

@@ -36,7 +36,7 @@ async def test_changing_an_event_fails_even_for_the_table_owner(
         ).fetchone()
         assert owner == (True,), "the test must run as the owner"
         with pytest.raises(psycopg.Error) as raised:
-            connection.execute(statement, [program_id])  # type: ignore[arg-type]
+            connection.execute(statement, [program_id])
     assert raised.value.sqlstate == APPEND_ONLY_SQLSTATE
 
 
@@ -58,7 +58,9 @@ async def test_the_application_role_may_read_and_append_but_not_change_the_log(
         ).fetchone()
         assert count is not None and count[0] > 0
         with pytest.raises(pg_errors.InsufficientPrivilege):
-            connection.execute("UPDATE ledger.events SET version = version WHERE program_id = %s", [program_id])
+            connection.execute(
+                "UPDATE ledger.events SET version = version WHERE program_id = %s", [program_id]
+            )
 
 
 async def test_an_event_changed_behind_the_triggers_back_is_found_by_recomputing_the_chain(

@@ -4,16 +4,15 @@
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ledger.store.chain import jsonb_text
+from ledger.store.chain import canonical_json, jsonb_text
 from ledger.store.eventstore import event_record
-from ledger.store.chain import canonical_json
 from ledger.store.sql import query
 from tests.conftest import FakeClock
 from tests.integration.ledgers import new_member, new_program, running_ledger
 
 TRICKY = [
     {"b": 1, "a": [1, {"zz": None, "y": True}], "aa": {}, "e": [], "n": -(2**63) + 1},
-    {"text": "quote \" backslash \\ newline \n tab \t bell \x07 del \x7f"},
+    {"text": 'quote " backslash \\ newline \n tab \t bell \x07 del \x7f'},
     {"text": "é ü 日本語 😀 \u2028 \u200f rtl \u0301 combining"},
     {"ключ": "значение", "k": "v", "kk": "vv", "é": 1},
 ]

@@ -53,16 +53,17 @@ async def test_fifty_concurrent_redemptions_of_a_balance_covering_ten_let_exactl
 async def test_redemptions_racing_through_two_ledger_processes_never_overspend(
     database_url: str, clock: FakeClock
 ) -> None:
-    async with running_ledger(database_url, clock) as first, running_ledger(database_url, clock) as second:
+    async with (
+        running_ledger(database_url, clock) as first,
+        running_ledger(database_url, clock) as second,
+    ):
         program_id = await new_program(first)
         member_id = await new_member(first, program_id, points=100)
 
         async def redeem(index: int) -> bool:
             ledger = first if index % 2 else second
             try:
-                await ledger.execute(
-                    Request(program_id, member_id, RedeemPoints(10), request_id())
-                )
+                await ledger.execute(Request(program_id, member_id, RedeemPoints(10), request_id()))
             except FailedPrecondition:
                 return False
             return True

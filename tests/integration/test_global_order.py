@@ -22,7 +22,12 @@ EARNS_PER_WRITER = 25
 
 
 async def _slow_writer(
-    database_url: str, store: EventStore, clock: FakeClock, program_id: str, member_id: str, seed: int
+    database_url: str,
+    store: EventStore,
+    clock: FakeClock,
+    program_id: str,
+    member_id: str,
+    seed: int,
 ) -> None:
     """Appends through its own transactions, which take their transaction id first and then
     sleep a random while before committing: later ids regularly commit before earlier ones."""

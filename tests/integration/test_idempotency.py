@@ -43,7 +43,10 @@ async def test_the_same_request_sent_five_times_at_once_appends_once_and_answers
 async def test_the_same_request_through_two_processes_at_once_appends_once(
     database_url: str, clock: FakeClock
 ) -> None:
-    async with running_ledger(database_url, clock) as first, running_ledger(database_url, clock) as second:
+    async with (
+        running_ledger(database_url, clock) as first,
+        running_ledger(database_url, clock) as second,
+    ):
         program_id = await new_program(first)
         member_id = await new_member(first, program_id, points=100)
         before = _events(database_url, program_id)
