@@ -1,0 +1,391 @@
+"""`make bench`: every figure is a ratio to a ceiling or a peer measured in the same run.
+
+python -m benchmarks            the full run; writes docs/BENCHMARKS.md and .bench/results.json
+python -m benchmarks --smoke    tiny sizes, a minute at most (run by `make test`)
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import ceilings, peer, seed
+from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
+from ledger.store.embedded import database_url_from_env_or_embedded
+
+
+@dataclass(frozen=True)
+class Sizes:
+    load_seconds: float
+    callers: int
+    accounts: int
+    import_requests: int
+    log_events: int
+    long_account_events: int
+    peer_seconds: float
+
+
+FULL = Sizes(8, 64, 2_000, 50, 1_000_000, 100_000, 8)
+SMOKE = Sizes(1.5, 16, 200, 2, 4_000, 2_000, 1.5)
+RESULTS = ROOT / ".bench" / "results.json"
+REPORT = ROOT / "docs" / "BENCHMARKS.md"
+
+
+@dataclass
+class Figure:
+    name: str
+    ours: float
+    ceiling: float
+    unit: str
+    target: str
+    passes: bool
+    detail: str
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.ceiling if self.ceiling else 0.0
+
+
+class MemorySampler:
+    """Samples a process's resident memory every 100 ms while a load runs."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak_kib = max(self.peak_kib, memory_kib(self._pid, "VmRSS"))
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _accounts_file(accounts: list[str]) -> Path:
+    path = ROOT / ".bench" / "accounts.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(accounts))
+    return path
+
+
+def bench_earn(
+    service: Service, accounts: list[str], sizes: Sizes
+) -> tuple[list[Figure], dict[str, Any]]:
+    """Earn (one event a call, distinct accounts) against health Check on the same server,
+    alternated twice so drift in the machine hits both."""
+    accounts_path = _accounts_file(accounts)
+    run_load(
+        service.target,
+        "earn",
+        callers=sizes.callers,
+        seconds=sizes.load_seconds / 2,
+        accounts_file=accounts_path,
+    )
+    runs: dict[str, list[dict[str, float]]] = {"health": [], "earn": []}
+    with MemorySampler(service.pid) as memory:
+        for _ in range(2):
+            for kind in ("health", "earn"):
+                runs[kind].append(
+                    run_load(
+                        service.target,
+                        kind,
+                        callers=sizes.callers,
+                        seconds=sizes.load_seconds,
+                        accounts_file=accounts_path,
+                    )
+                )
+    health = statistics.mean(run["per_second"] for run in runs["health"])
+    earn = statistics.mean(run["per_second"] for run in runs["earn"])
+    earn_p50 = statistics.mean(run["p50_ms"] for run in runs["earn"])
+    earn_p99 = statistics.mean(run["p99_ms"] for run in runs["earn"])
+    memory_mib = memory.peak_kib / 1024
+    figures = [
+        Figure(
+            "Earn through gRPC vs empty unary RPC (health Check)",
+            earn,
+            health,
+            "calls/s",
+            ">= 0.6x",
+            earn / health >= 0.6,
+            f"{sizes.callers} callers in another process;"
+            f" earn p50 {earn_p50:.1f} ms, p99 {earn_p99:.1f} ms;"
+            f" health p50 {statistics.mean(r['p50_ms'] for r in runs['health']):.1f} ms",
+        ),
+        Figure(
+            "Service memory under load (MiB)",
+            memory_mib,
+            300,
+            "MiB",
+            "< 300 MiB",
+            memory_mib < 300,
+            f"peak resident set of the service process during the {sizes.callers}-caller runs",
+        ),
+    ]
+    return figures, {
+        "health_runs": runs["health"],
+        "earn_runs": runs["earn"],
+        "earn_per_second": earn,
+        "earn_p50_ms": earn_p50,
+    }
+
+
+def bench_import(service: Service, database_url: str, program_id: str, sizes: Sizes) -> Figure:
+    accounts = seed.account_names(program_id, 100, prefix="imported")
+    started = time.perf_counter()
+    asyncio.run(
+        seed.import_history(
+            service.target,
+            program_id,
+            accounts,
+            sizes.import_requests * seed.IMPORT_BATCH,
+            concurrency=1,
+        )
+    )
+    elapsed = time.perf_counter() - started
+    ours = sizes.import_requests * seed.IMPORT_BATCH / elapsed
+    raw = ceilings.raw_insert_rate(database_url, sizes.import_requests)
+    return Figure(
+        "Bulk import (1,000 events a request) vs raw multi-row INSERT",
+        ours,
+        raw["per_second"],
+        "events/s",
+        ">= 0.5x",
+        ours / raw["per_second"] >= 0.5,
+        f"{sizes.import_requests} requests one after another through gRPC, each 1,000 events over"
+        " 100 accounts; the INSERT writes rows shaped like ledger.events into a copy of its table",
+    )
+
+
+def _p50(service: Service, kind: str, accounts: list[str], sizes: Sizes, callers: int) -> float:
+    path = _accounts_file(accounts)
+    run_load(
+        service.target, kind, callers=callers, seconds=sizes.load_seconds / 4, accounts_file=path
+    )
+    runs = [
+        run_load(
+            service.target,
+            kind,
+            callers=callers,
+            seconds=sizes.load_seconds / 2,
+            accounts_file=path,
+        )["p50_ms"]
+        for _ in range(2)
+    ]
+    return statistics.mean(runs)
+
+
+def bench_flat_history(
+    service: Service,
+    database_url: str,
+    long_account: str,
+    short_account: str,
+    accounts: list[str],
+    sizes: Sizes,
+    empty_p50: float,
+) -> list[Figure]:
+    _log(f"  filling the log with {sizes.log_events:,} events")
+    started = time.perf_counter()
+    seed.fill_log(database_url, sizes.log_events)
+    _log(f"  filled in {time.perf_counter() - started:.0f} s")
+    full_p50 = _p50(service, "earn", accounts, sizes, callers=16)
+    long_p50 = _p50(service, "get", [long_account], sizes, callers=8)
+    short_p50 = _p50(service, "get", [short_account], sizes, callers=8)
+    long_again = _p50(service, "get", [long_account], sizes, callers=8)
+    short_again = _p50(service, "get", [short_account], sizes, callers=8)
+    long_p50, short_p50 = (long_p50 + long_again) / 2, (short_p50 + short_again) / 2
+    return [
+        Figure(
+            f"Earn p50 with {sizes.log_events:,} more events in the log vs before"
+            " (ms, lower is better)",
+            full_p50,
+            empty_p50,
+            "ms",
+            "<= 1.2x",
+            full_p50 <= 1.2 * empty_p50,
+            "16 callers, the same accounts, before and after the log grew (synthetic history rows"
+            " written in SQL, 100 a stream)",
+        ),
+        Figure(
+            f"GetAccount p50 of an account with {sizes.long_account_events:,} events"
+            " vs one with 1 (ms)",
+            long_p50,
+            short_p50,
+            "ms",
+            "<= 1.2x",
+            long_p50 <= 1.2 * short_p50,
+            "8 callers, alternated twice",
+        ),
+    ]
+
+
+async def _new_program(target: str) -> str:
+    import grpc
+
+    from loyalty.v1 import ledger_pb2_grpc
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        return await seed.create_program(ledger_pb2_grpc.LedgerServiceStub(channel))
+
+
+def _replay(database_url: str, program: str | None = None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.replay_probe", "--conninfo", database_url]
+    if program:
+        command += ["--program", program]
+    completed = subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=3600)
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
+
+
+def bench_replay(database_url: str, tiny_program: str) -> list[Figure]:
+    whole = _replay(database_url)
+    small = _replay(database_url, tiny_program)
+    copy = ceilings.copy_rate(database_url)
+    return [
+        Figure(
+            "Replay with hash-chain verification and balance recomputation vs raw COPY",
+            whole["per_second"],
+            copy["per_second"],
+            "events/s",
+            ">= 0.3x",
+            whole["per_second"] / copy["per_second"] >= 0.3 and whole["ok"],
+            f"{whole['events']:,} events in {whole['streams']:,} streams, {whole['workers']} worker"
+            f" processes; verified ok: {whole['ok']};"
+            f" COPY received {copy['bytes'] / 2**20:,.0f} MiB",
+        ),
+        Figure(
+            "Replay peak memory, whole log vs one small program (MiB)",
+            whole["peak_rss_mib"],
+            small["peak_rss_mib"],
+            "MiB",
+            "flat (<= 1.5x)",
+            whole["peak_rss_mib"] <= 1.5 * small["peak_rss_mib"],
+            f"{whole['events']:,} events vs {small['events']:,}; peak resident memory of the replay"
+            " and its worker processes",
+        ),
+    ]
+
+
+def bench_peer(server_url: str, ours_per_second: float, sizes: Sizes) -> Figure:
+    with fresh_database(server_url, "bench_peer") as url:
+        result = peer.run(url, seconds=sizes.peer_seconds)
+    return Figure(
+        "Earn through gRPC vs the eventsourcing library (read account, append one event)",
+        ours_per_second,
+        result["per_second"],
+        "commands/s",
+        ">= 5x",
+        ours_per_second / result["per_second"] >= 5,
+        f"eventsourcing {result['per_second']:.0f}/s in-process, p50 {result['p50_ms']:.1f} ms",
+    )
+
+
+def run(sizes: Sizes) -> list[Figure]:
+    server_url = database_url_from_env_or_embedded()
+    figures: list[Figure] = []
+    with (
+        fresh_database(server_url, "bench") as database_url,
+        Service.running(database_url) as service,
+    ):
+        _log("seeding accounts")
+        program_id, accounts = asyncio.run(
+            seed.new_program_with_accounts(service.target, sizes.accounts)
+        )
+        _log("earn vs health")
+        earn_figures, earn = bench_earn(service, accounts, sizes)
+        figures += earn_figures
+        empty_p50 = _p50(service, "earn", accounts, sizes, callers=16)
+        _log("bulk import")
+        figures.append(bench_import(service, database_url, program_id, sizes))
+        long_account = seed.account_names(program_id, 1, prefix="long")
+        asyncio.run(
+            seed.import_history(service.target, program_id, long_account, sizes.long_account_events)
+        )
+        short_account = seed.account_names(program_id, 1, prefix="short")
+        asyncio.run(seed.import_history(service.target, program_id, short_account, 1))
+        tiny_program = asyncio.run(_new_program(service.target))
+        asyncio.run(
+            seed.import_history(
+                service.target, tiny_program, seed.account_names(tiny_program, 10), 100
+            )
+        )
+        _log("replay")
+        figures += bench_replay(database_url, tiny_program)
+        _log("flat cost in history")
+        figures += bench_flat_history(
+            service, database_url, long_account[0], short_account[0], accounts, sizes, empty_p50
+        )
+    _log("peer")
+    figures.append(bench_peer(server_url, earn["earn_per_second"], sizes))
+    return figures
+
+
+def report(figures: list[Figure], sizes: Sizes, smoke: bool) -> str:
+    info = machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench` (`python -m benchmarks`). Every figure is a ratio to a",
+        "ceiling or a peer measured in the same run on the same machine; absolute numbers vary",
+        "between machines, the ratios are the targets.",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Linux"
+        f" {info['kernel']}, Python {info['python']}; the database, the service, the load"
+        " generator and the peer all share these cores.",
+        f"Run: {'smoke sizes' if smoke else 'full sizes'},"
+        f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "| Figure | Ours | Ceiling or peer | Ratio | Target | Met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        lines.append(
+            f"| {figure.name} | {figure.ours:,.1f} {figure.unit}"
+            f" | {figure.ceiling:,.1f} {figure.unit}"
+            f" | {figure.ratio:.2f}x | {figure.target} | {'yes' if figure.passes else 'NO'} |"
+        )
+    lines += ["", "Details:", ""]
+    lines += [f"- {figure.name}: {figure.detail}." for figure in figures]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; checks the code runs")
+    parser.add_argument(
+        "--no-report", action="store_true", help="do not rewrite docs/BENCHMARKS.md"
+    )
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else FULL
+    figures = run(sizes)
+    text = report(figures, sizes, args.smoke)
+    print(text)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps([figure.__dict__ | {"ratio": figure.ratio} for figure in figures], indent=2)
+    )
+    if not args.smoke and not args.no_report:
+        REPORT.parent.mkdir(exist_ok=True)
+        REPORT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""A gRPC load generator: N concurrent callers for a fixed time, reporting rate and latency.
+
+Runs in its own process (the benchmark spawns it), so the server under test does not share
+an interpreter with the load.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from loyalty.v1 import ledger_pb2 as pb
+from loyalty.v1 import ledger_pb2_grpc
+
+MAX_SECONDS = 120.0
+
+
+async def _run(
+    target: str, kind: str, callers: int, seconds: float, accounts: list[str]
+) -> dict[str, float]:
+    assert 0 < seconds <= MAX_SECONDS
+    latencies: list[float] = []
+    errors = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
+        await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+        deadline = time.perf_counter() + seconds
+
+        async def caller(index: int) -> None:
+            nonlocal errors
+            sequence = 0
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    if kind == "health":
+                        await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+                    elif kind == "earn":
+                        account = accounts[(index + sequence * callers) % len(accounts)]
+                        await ledger.EarnPoints(
+                            pb.EarnPointsRequest(
+                                request_id=str(uuid.uuid4()),
+                                account=account,
+                                points=1,
+                                reason="bench",
+                            ),
+                            timeout=10,
+                        )
+                    elif kind == "get":
+                        await ledger.GetAccount(pb.GetAccountRequest(name=accounts[0]), timeout=10)
+                    else:
+                        raise ValueError(kind)
+                except grpc.aio.AioRpcError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                sequence += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(caller(index) for index in range(callers)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "calls": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1] if latencies else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--kind", choices=["health", "earn", "get"], required=True)
+    parser.add_argument("--callers", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--accounts-file")
+    args = parser.parse_args()
+    accounts: list[str] = []
+    if args.accounts_file:
+        with open(args.accounts_file, encoding="utf-8") as handle:
+            accounts = json.load(handle)
+    result = asyncio.run(_run(args.target, args.kind, args.callers, args.seconds, accounts))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

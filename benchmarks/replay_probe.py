@@ -1,0 +1,43 @@
+"""Runs the finance replay in a process of its own so its peak memory can be read."""
+
+import argparse
+import json
+import os
+import resource
+import time
+
+from ledger.audit.replay import replay
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--conninfo", required=True)
+    parser.add_argument("--program")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    result = replay(args.conninfo, args.program, workers=args.workers)
+    elapsed = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "events": result.events,
+                "streams": result.streams,
+                "ok": result.ok,
+                "discrepancies": result.discrepancy_count,
+                "seconds": elapsed,
+                "per_second": result.events / elapsed if elapsed else 0.0,
+                "workers": args.workers,
+                # ru_maxrss of children is the largest single worker's peak, not a sum.
+                "peak_rss_mib": (
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                    + args.workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                )
+                / 1024,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

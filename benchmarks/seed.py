@@ -1,0 +1,124 @@
+"""Putting programs, accounts and history into a ledger through its own API."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import grpc
+
+from loyalty.v1 import ledger_pb2 as pb
+from loyalty.v1 import ledger_pb2_grpc
+
+if TYPE_CHECKING:
+    from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
+
+IMPORT_BATCH = 1_000
+HISTORY_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _history(accounts: list[str], count: int, offset: int) -> list[pb.HistoricalEvent]:
+    events = []
+    for index in range(count):
+        occurred = HISTORY_START + timedelta(seconds=offset + index)
+        when = pb.HistoricalEvent().occur_time
+        when.FromDatetime(occurred)
+        events.append(
+            pb.HistoricalEvent(
+                account=accounts[(offset + index) % len(accounts)],
+                points_delta=10,
+                occur_time=when,
+                external_id=f"ext-{offset + index}",
+                kind="purchase",
+            )
+        )
+    return events
+
+
+async def create_program(stub: "LedgerServiceAsyncStub") -> str:
+    program_id = f"bench-{uuid.uuid4().hex[:8]}"
+    await stub.CreateProgram(
+        pb.CreateProgramRequest(
+            request_id=str(uuid.uuid4()),
+            program_id=program_id,
+            program=pb.Program(
+                earn_rates=[pb.EarnRate(currency_code="USD", points=1, per_major_units=1)]
+            ),
+        ),
+        timeout=30,
+    )
+    return program_id
+
+
+def account_names(program_id: str, count: int, prefix: str = "member") -> list[str]:
+    return [f"programs/{program_id}/accounts/{prefix}-{index}" for index in range(count)]
+
+
+async def import_history(
+    target: str,
+    program_id: str,
+    accounts: list[str],
+    events: int,
+    *,
+    concurrency: int = 4,
+    offset: int = 0,
+) -> None:
+    """`events` historical events spread round-robin over `accounts`, 1,000 a request."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def send(start: int) -> None:
+            async with gate:
+                await stub.ImportHistory(
+                    pb.ImportHistoryRequest(
+                        request_id=str(uuid.uuid4()),
+                        parent=f"programs/{program_id}",
+                        events=_history(
+                            accounts, min(IMPORT_BATCH, events - start), offset + start
+                        ),
+                    ),
+                    timeout=120,
+                )
+
+        await asyncio.gather(*(send(start) for start in range(0, events, IMPORT_BATCH)))
+
+
+async def new_program_with_accounts(target: str, count: int) -> tuple[str, list[str]]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        program_id = await create_program(ledger_pb2_grpc.LedgerServiceStub(channel))
+    accounts = account_names(program_id, count)
+    await import_history(target, program_id, accounts, count)
+    return program_id, accounts
+
+
+FILL_CHUNK = 200_000
+_FILL = """
+INSERT INTO ledger.events (
+    program_id, stream_id, version, event_id, event_type, schema_version, data, metadata,
+    recorded_at, points_available, points_pending, points_held, points_lifetime_earned,
+    points_lifetime_redeemed, points_expired, hash
+)
+SELECT %(program_id)s, 'history-' || (g / 100), g %% 100 + 1, gen_random_uuid(), 'PointsEarned', 1,
+    jsonb_build_object('points', 1, 'reason', 'history', 'expires_on', NULL,
+        'program_revision', 1),
+    jsonb_build_object('request_id', 'fill-' || g, 'actor', 'bench', 'trace_id', '',
+        'command', 'EarnPoints'),
+    now(), g %% 100 + 1, 0, 0, g %% 100 + 1, 0, 0, sha256(int8send(g))
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
+"""
+
+
+def fill_log(database_url: str, events: int) -> str:
+    """Adds `events` synthetic events (100 a stream) under a program of their own, straight
+    in SQL: only their number matters here, and the API would take minutes to write them.
+    Their hashes are not a chain, so replay benchmarks run before this."""
+    import psycopg
+
+    program_id = f"history-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for first in range(0, events, FILL_CHUNK):
+            last = min(first + FILL_CHUNK, events) - 1
+            connection.execute(_FILL, {"program_id": program_id, "first": first, "last": last})
+        connection.execute("ANALYZE ledger.events")
+    return program_id
