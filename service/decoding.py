@@ -2,19 +2,23 @@
 
 grpc's server answers UNKNOWN ("Unexpected <class 'DecodeError'>") when a request
 deserializer raises, which tells a caller nothing it can act on and looks like a server bug.
-This interceptor wraps the deserializer of every unary-request method: bytes that do not
-decode become a marker, and the handler answers INVALID_ARGUMENT (reason MALFORMED_REQUEST)
-without running.
+So the service is registered here, from its descriptor, with deserializers that turn bytes
+that do not decode into a marker, and handlers that answer such a request INVALID_ARGUMENT
+(reason MALFORMED_REQUEST) without running. Built once at start-up: nothing is added per call.
 """
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from google.protobuf import message_factory
 
 from ledger.domain.errors import InvalidArgument
+from loyalty.v1 import ledger_pb2
 from service.errors import to_status
+
+SERVICE = ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"]
 
 
 class _Malformed:
@@ -34,58 +38,58 @@ def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return parse
 
 
-def _status(method: str) -> grpc.Status:
-    return to_status(
-        InvalidArgument.of(
-            "request",
-            f"is not a valid request message for {method}",
-            reason="MALFORMED_REQUEST",
+def _unary(behaviour: Any, status: grpc.Status) -> Any:
+    async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if request is MALFORMED:
+            await context.abort_with_status(status)
+        return await behaviour(request, context)
+
+    return handle
+
+
+def _streaming(behaviour: Any, status: grpc.Status) -> Any:
+    async def handle(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        if request is MALFORMED:
+            await context.abort_with_status(status)
+        produced = behaviour(request, context)
+        if inspect.isasyncgen(produced):
+            async for item in produced:
+                yield item
+        else:
+            await produced
+
+    return handle
+
+
+def add_ledger_service(servicer: object, server: grpc.aio.Server) -> None:
+    """What the generated add_LedgerServiceServicer_to_server does, with tolerant decoding."""
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in SERVICE.methods:
+        request_type = message_factory.GetMessageClass(method.input_type)
+        response_type = message_factory.GetMessageClass(method.output_type)
+        status = to_status(
+            InvalidArgument.of(
+                "request",
+                f"is not a valid {method.input_type.name} message",
+                reason="MALFORMED_REQUEST",
+            )
         )
+        behaviour = getattr(servicer, method.name)
+        assert not method.client_streaming, "every request of the API is a single message"
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        wrap = _streaming if method.server_streaming else _unary
+        handlers[method.name] = make(
+            wrap(behaviour, status),
+            request_deserializer=_tolerant(request_type.FromString),
+            response_serializer=response_type.SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
     )
-
-
-class RejectMalformedRequests(grpc.aio.ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_streaming or handler.request_deserializer is None:
-            return handler
-        status = _status(handler_call_details.method)
-        parse = _tolerant(handler.request_deserializer)
-        if handler.unary_unary is not None:
-            unary = handler.unary_unary
-
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                if request is MALFORMED:
-                    await context.abort_with_status(status)
-                return await unary(request, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=parse,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            streaming = handler.unary_stream
-
-            async def unary_stream(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                if request is MALFORMED:
-                    await context.abort_with_status(status)
-                produced = streaming(request, context)
-                if inspect.isasyncgen(produced):
-                    async for item in produced:
-                        yield item
-                else:
-                    await produced
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=parse,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+    server.add_registered_method_handlers(SERVICE.full_name, handlers)

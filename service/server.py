@@ -17,9 +17,9 @@ from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
 from ledger.store.eventstore import EventStore
 from ledger.store.pool import make_pool
-from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
+from loyalty.v1 import ledger_pb2
 from service.config import Settings
-from service.decoding import RejectMalformedRequests
+from service.decoding import add_ledger_service
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
@@ -71,9 +71,8 @@ async def start_server(
         ],
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
-        interceptors=[RejectMalformedRequests()],
     )
-    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger), server)
+    add_ledger_service(LedgerServicer(ledger), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
