@@ -35,8 +35,10 @@ CREATE TABLE ledger.events (
     position                  bigint      NOT NULL DEFAULT nextval('ledger.event_position'),
     -- The primary key is also the optimistic concurrency check: a writer that decided on a
     -- stale version inserts a version that exists (or is being inserted) and fails.
-    PRIMARY KEY (program_id, stream_id, version),
-    UNIQUE (program_id, stream_id, event_id)
+    -- No unique index on event_id: ids are random UUIDs (collisions are not a practical
+    -- risk), nothing looks events up by id, and an index on random keys would make every
+    -- append touch a random page of an index as large as the whole log.
+    PRIMARY KEY (program_id, stream_id, version)
 );
 
 -- Global order for readers: (transaction id, position), read only below the oldest
