@@ -3,6 +3,8 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
+
 from ledger.application import Ledger
 from ledger.domain.commands import CreateProgram, EarnPoints, Enroll
 from ledger.domain.program import EarnRate, ProgramSettings
@@ -11,6 +13,18 @@ from ledger.store.eventstore import EventStore
 from ledger.store.pool import make_pool
 from ledger.store.records import PROGRAM_STREAM
 from tests.conftest import FakeClock, request_id, unique
+
+
+def count_events(database_url: str, program_id: str, event_type: str | None = None) -> int:
+    """Events stored for a program (of one type, if given), read straight from the table."""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM ledger.events WHERE program_id = %s"
+            " AND (%s::text IS NULL OR event_type = %s::text)",
+            [program_id, event_type, event_type],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @asynccontextmanager

@@ -11,17 +11,7 @@ from ledger.domain.errors import FailedPrecondition
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id
-from tests.integration.ledgers import new_member, new_program, running_ledger
-
-
-def _count(database_url: str, program_id: str, event_type: str) -> int:
-    with psycopg.connect(database_url) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM ledger.events WHERE program_id = %s AND event_type = %s",
-            [program_id, event_type],
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+from tests.integration.ledgers import count_events, new_member, new_program, running_ledger
 
 
 async def test_fifty_concurrent_redemptions_of_a_balance_covering_ten_let_exactly_ten_through(
@@ -47,7 +37,7 @@ async def test_fifty_concurrent_redemptions_of_a_balance_covering_ten_let_exactl
     balances = (await api.stub.GetAccount(pb.GetAccountRequest(name=account))).account.balances
     assert balances.available == 0
     assert balances.lifetime_redeemed == 100
-    assert _count(database_url, program_id, "PointsRedeemed") == 10
+    assert count_events(database_url, program_id, "PointsRedeemed") == 10
 
 
 async def test_redemptions_racing_through_two_ledger_processes_never_overspend(
@@ -73,7 +63,7 @@ async def test_redemptions_racing_through_two_ledger_processes_never_overspend(
         account = await first.get_account(program_id, member_id, "name")
     assert results.count(True) == 10
     assert account.balances.available == 0
-    assert _count(database_url, program_id, "PointsRedeemed") == 10
+    assert count_events(database_url, program_id, "PointsRedeemed") == 10
 
 
 async def test_writers_in_three_processes_leave_contiguous_versions_and_an_intact_chain(

@@ -3,7 +3,6 @@
 import asyncio
 
 import grpc
-import psycopg
 
 from ledger.domain.commands import RedeemPoints
 from ledger.requests import Request
@@ -12,16 +11,7 @@ from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
 from service.server import start_server
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id
-from tests.integration.ledgers import new_member, new_program, running_ledger
-
-
-def _events(database_url: str, program_id: str) -> int:
-    with psycopg.connect(database_url) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM ledger.events WHERE program_id = %s", [program_id]
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+from tests.integration.ledgers import count_events, new_member, new_program, running_ledger
 
 
 async def test_the_same_request_sent_five_times_at_once_appends_once_and_answers_alike(
@@ -30,12 +20,12 @@ async def test_the_same_request_sent_five_times_at_once_appends_once_and_answers
     program_id = await create_program(api.stub)
     account = await enroll(api.stub, program_id)
     await earn(api.stub, account, 500)
-    before = _events(database_url, program_id)
+    before = count_events(database_url, program_id)
     request = pb.RedeemPointsRequest(request_id=request_id(), account=account, points=120)
 
     responses = await asyncio.gather(*(api.stub.RedeemPoints(request) for _ in range(5)))
 
-    assert _events(database_url, program_id) == before + 1
+    assert count_events(database_url, program_id) == before + 1
     assert all(response == responses[0] for response in responses)
     assert responses[0].account.balances.available == 380
 
@@ -49,14 +39,14 @@ async def test_the_same_request_through_two_processes_at_once_appends_once(
     ):
         program_id = await new_program(first)
         member_id = await new_member(first, program_id, points=100)
-        before = _events(database_url, program_id)
+        before = count_events(database_url, program_id)
         request = Request(program_id, member_id, RedeemPoints(30), request_id())
 
         outcomes = await asyncio.gather(
             *((first if index % 2 else second).execute(request) for index in range(6))
         )
 
-    assert _events(database_url, program_id) == before + 1
+    assert count_events(database_url, program_id) == before + 1
     assert all(outcome == outcomes[0] for outcome in outcomes)
     assert outcomes[0].accounts[member_id].balances.available == 70
 
@@ -74,7 +64,7 @@ async def test_a_restarted_server_answers_a_retry_of_a_request_committed_before_
         request = pb.RedeemPointsRequest(request_id=request_id(), account=account, points=50)
         original = await stub.RedeemPoints(request)
     await first.stop(1)
-    appended = _events(database_url, program_id)
+    appended = count_events(database_url, program_id)
 
     clock.advance(minutes=5)
     second = await start_server(settings, database_url, now=clock)
@@ -83,4 +73,4 @@ async def test_a_restarted_server_answers_a_retry_of_a_request_committed_before_
     await second.stop(1)
 
     assert retried == original
-    assert _events(database_url, program_id) == appended
+    assert count_events(database_url, program_id) == appended
