@@ -113,9 +113,9 @@ class Ledger:
 
     async def execute(self, request: Request) -> Outcome:
         assert self._workers, "Ledger.start() first"
-        # Bad input is refused before it reaches a batch: a value the database cannot store
-        # (a NUL in an id) must fail its own request only, not every request batched with it.
+        # Refused before it reaches a batch, so bad input fails its own request only.
         validate(request.command)
+        request.check_stream_ids()
         queued = _Queued(request)
         shard = zlib.crc32(f"{request.program_id}/{request.stream_id}".encode()) % len(self._queues)
         await self._queues[shard].put(queued)

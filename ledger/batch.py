@@ -2,7 +2,6 @@
 events in memory (so requests to one stream in one batch see each other), and gather one
 append. Pure apart from the uuid4 event ids; the caller does the I/O."""
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from ledger.domain.events import Event
 from ledger.domain.program import ProgramState, evolve_program
 from ledger.outcomes import AccountView, AppendedEvent, Outcome, ProgramView
 from ledger.requests import Request, RequestKey, StreamKey
-from ledger.store.chain import GENESIS_HASH, canonical_json, hash_of
+from ledger.store.chain import GENESIS_HASH, canonical_text, hash_of
 from ledger.store.eventstore import RequestWrite
 from ledger.store.records import PROGRAM_STREAM, EventRecord, RequestRow, StreamRow, StreamWrite
 
@@ -50,6 +49,15 @@ class Slot:
         else:
             slot.account = AccountState.from_data(row.state)
         return slot
+
+    def copy(self) -> "Slot":
+        """A clean working copy: the batch changes it, the cached original stays as it was
+        until the append succeeds. (dataclasses.replace would re-run __init__: too slow for
+        a copy made twice per request.)"""
+        duplicate = object.__new__(Slot)
+        duplicate.__dict__.update(self.__dict__)
+        duplicate.dirty = False
+        return duplicate
 
     def view(self) -> AccountView:
         return AccountView.of(self.program_id, self.account, self.version, self.created_at)
@@ -90,7 +98,7 @@ class Batch:
             row = self._rows.get(key)
             cached = self._cached.get(key) if row is None else None
             if cached is not None:
-                self._slots[key] = dataclasses.replace(cached, dirty=False)
+                self._slots[key] = cached.copy()
             else:
                 self._slots[key] = Slot.of(key, row, self._now)
                 self._slots[key].loaded_at = time.monotonic()
@@ -198,24 +206,39 @@ class Batch:
                 slot.account = evolve(slot.account, event)
                 balances = slot.account.balances
             slot.version += 1
-            record = EventRecord(
+            event_id = uuid.uuid4()
+            # Account events build their documents in canonical key order already; program
+            # events nest settings built elsewhere, so those are put in order here.
+            canonical = canonical_text(
                 program_id=slot.program_id,
                 stream_id=slot.stream_id,
                 version=slot.version,
-                event_id=uuid.uuid4(),
+                event_id=event_id,
                 event_type=event.event_type,
                 schema_version=event.schema_version,
                 data=data,
                 metadata=metadata,
                 recorded_at=self._now,
                 balances=balances,
-                hash=b"",
+                in_order=slot.stream_id != PROGRAM_STREAM,
             )
-            # Account events build their documents in canonical key order already; program
-            # events nest settings built elsewhere, so those are put in order here.
-            canonical = canonical_json(record, in_order=slot.stream_id != PROGRAM_STREAM)
             digest = hash_of(slot.last_hash, canonical)
-            self.events.append(dataclasses.replace(record, hash=digest, canonical=canonical))
+            self.events.append(
+                EventRecord(
+                    program_id=slot.program_id,
+                    stream_id=slot.stream_id,
+                    version=slot.version,
+                    event_id=event_id,
+                    event_type=event.event_type,
+                    schema_version=event.schema_version,
+                    data=data,
+                    metadata=metadata,
+                    recorded_at=self._now,
+                    balances=balances,
+                    hash=digest,
+                    canonical=canonical,
+                )
+            )
             slot.last_hash = digest
             slot.dirty = True
             appended.append(AppendedEvent(slot.stream_id, slot.version, event.event_type, data))

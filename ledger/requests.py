@@ -51,6 +51,17 @@ class Request:
         if self.request_id is not None and not EXTERNAL_ID_PATTERN.fullmatch(self.request_id):
             raise InvalidArgument.of("request_id", f"must match {EXTERNAL_ID_PATTERN.pattern}")
 
+    def check_stream_ids(self) -> None:
+        """A value the database cannot store (a NUL) must fail its own request, not the batch
+        it would join. Checked after the command's own validation, which names its fields."""
+        for field_name, value in (
+            (self.command.account_field, self.program_id),
+            (self.command.account_field, self.stream_id),
+            ("destination_account", self.destination_stream_id or "-"),
+        ):
+            if not value.isprintable():
+                raise InvalidArgument.of(field_name, "must not hold control characters")
+
     @property
     def key(self) -> RequestKey:
         assert self.request_id is not None

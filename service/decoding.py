@@ -65,7 +65,7 @@ def _streaming(behaviour: Any, status: grpc.Status) -> Any:
 
 def add_ledger_service(servicer: object, server: grpc.aio.Server) -> None:
     """What the generated add_LedgerServiceServicer_to_server does, with tolerant decoding."""
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in SERVICE.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
         response_type = message_factory.GetMessageClass(method.output_type)

@@ -66,9 +66,11 @@ def unary(handler: Handler[Req, Res]) -> Handler[Req, Res]:
 
 
 def _actor(context: grpc.aio.ServicerContext[Any, Any]) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == ACTOR_METADATA_KEY and isinstance(value, str):
-            return value[: limits.MAX_ID_LENGTH]
+    metadata = context.invocation_metadata()
+    if metadata:
+        for key, value in metadata:
+            if key == ACTOR_METADATA_KEY and isinstance(value, str):
+                return value[: limits.MAX_ID_LENGTH]
     return "anonymous"
 
 

@@ -19,8 +19,11 @@ each other.
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+from ledger.domain.account import Balances
 from ledger.domain.clock import instant
 from ledger.store.records import EventRecord
 
@@ -29,23 +32,53 @@ GENESIS_HASH = bytes(HASH_BYTES)
 
 
 def canonical_json(record: EventRecord, *, in_order: bool = False) -> str:
-    """The canonical text of an event. `in_order`: the caller vouches that `data` and
-    `metadata` are already in jsonb key order at every level (the writers' fast path; a
-    unit test holds every event type to it), so they are not re-sorted."""
-    data = record.data if in_order else _jsonb_ordered(record.data)
-    metadata = record.metadata if in_order else _jsonb_ordered(record.metadata)
+    """The canonical text of a stored or decided event."""
+    return canonical_text(
+        program_id=record.program_id,
+        stream_id=record.stream_id,
+        version=record.version,
+        event_id=record.event_id,
+        event_type=record.event_type,
+        schema_version=record.schema_version,
+        data=record.data,
+        metadata=record.metadata,
+        recorded_at=record.recorded_at,
+        balances=record.balances,
+        in_order=in_order,
+    )
+
+
+def canonical_text(
+    *,
+    program_id: str,
+    stream_id: str,
+    version: int,
+    event_id: UUID,
+    event_type: str,
+    schema_version: int,
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+    recorded_at: datetime,
+    balances: Balances,
+    in_order: bool = False,
+) -> str:
+    """`in_order`: the caller vouches that `data` and `metadata` are already in jsonb key
+    order at every level (the writers' fast path; a unit test holds every event type to it),
+    so they are not re-sorted."""
+    if not in_order:
+        data, metadata = _jsonb_ordered(data), _jsonb_ordered(metadata)
     # Top-level keys in jsonb order: byte length, then bytewise.
     document: dict[str, Any] = {
         "data": data,
-        "version": record.version,
-        "event_id": str(record.event_id),
+        "version": version,
+        "event_id": str(event_id),
         "metadata": metadata,
-        "stream_id": record.stream_id,
-        "event_type": record.event_type,
-        "program_id": record.program_id,
-        "recorded_at": instant(record.recorded_at),
-        "balances_after": record.balances.to_data(),
-        "schema_version": record.schema_version,
+        "stream_id": stream_id,
+        "event_type": event_type,
+        "program_id": program_id,
+        "recorded_at": instant(recorded_at),
+        "balances_after": balances.to_data(),
+        "schema_version": schema_version,
     }
     return _ENCODER.encode(document)
 
