@@ -20,20 +20,34 @@ from loyalty.v1 import ledger_pb2_grpc
 MAX_SECONDS = 120.0
 
 
+CHANNELS = 8
+"""Connections the callers are spread over, as a fleet of storefront pods would have: a
+server running several processes on one port gets connections spread between them by the
+kernel, never the calls of one connection."""
+
+
 async def _run(
     target: str, kind: str, callers: int, seconds: float, accounts: list[str]
 ) -> dict[str, float]:
     assert 0 < seconds <= MAX_SECONDS
     latencies: list[float] = []
     errors = 0
-    async with grpc.aio.insecure_channel(target) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
-        await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+    # A local subchannel pool each, or grpc would share one connection among them.
+    channels = [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(min(CHANNELS, callers))
+    ]
+    try:
+        healths = [health_pb2_grpc.HealthStub(channel) for channel in channels]
+        ledgers = [ledger_pb2_grpc.LedgerServiceStub(channel) for channel in channels]
+        for health in healths:
+            await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
         deadline = time.perf_counter() + seconds
 
         async def caller(index: int) -> None:
             nonlocal errors
+            health = healths[index % len(channels)]
+            ledger = ledgers[index % len(channels)]
             sequence = 0
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
@@ -64,6 +78,9 @@ async def _run(
         began = time.perf_counter()
         await asyncio.gather(*(caller(index) for index in range(callers)))
         elapsed = time.perf_counter() - began
+    finally:
+        for channel in channels:
+            await channel.close()
     latencies.sort()
     return {
         "calls": len(latencies),
