@@ -207,6 +207,8 @@ class Batch:
                 balances = slot.account.balances
             slot.version += 1
             event_id = uuid.uuid4()
+            # The text is rendered from the fields before the record exists, so the frozen
+            # record is built once, hash included, rather than built and copied per event.
             # Account events build their documents in canonical key order already; program
             # events nest settings built elsewhere, so those are put in order here.
             canonical = canonical_text(

@@ -17,14 +17,13 @@ from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
 from ledger.store.eventstore import EventStore
 from ledger.store.pool import make_pool
-from loyalty.v1 import ledger_pb2
 from service.config import Settings
-from service.decoding import add_ledger_service
+from service.decoding import SERVICE, add_ledger_service
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
 
-SERVICE_NAME = ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name
+SERVICE_NAME = SERVICE.full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_CONCURRENT_RPCS = 1_000
 """Calls in flight at once; more get RESOURCE_EXHAUSTED instead of queueing without bound."""

@@ -9,7 +9,7 @@
 CREATE SCHEMA IF NOT EXISTS ledger;
 
 -- Position breaks ties inside one transaction; across transactions readers order by
--- transaction id (see 0001's comment on events_global_order and queries/read_all.sql).
+-- transaction id (see the comment on events_global_order below and queries/read_all.sql).
 CREATE SEQUENCE ledger.event_position AS bigint;
 
 CREATE TABLE ledger.events (
