@@ -336,5 +336,24 @@ def upcast(event_type: str, schema_version: int, data: JsonDict) -> JsonDict:
 def event_from_data(event_type: str, schema_version: int, data: JsonDict) -> Event:
     data = upcast(event_type, schema_version, data)
     cls = EVENT_TYPES[event_type]
-    values = {key: _lots(value) if key in _LOT_FIELDS else value for key, value in data.items()}
-    return cls(**values)
+    names, lot_names = _shape(cls)
+    if data.keys() != names:
+        missing, unexpected = sorted(names - data.keys()), sorted(data.keys() - names)
+        raise TypeError(f"{event_type} data: missing {missing}, unexpected {unexpected}")
+    # The fields were just checked, and these classes have no __post_init__: the frozen
+    # __init__ (a setattr per field) would only repeat the work, once per event replayed.
+    event = object.__new__(cls)
+    event.__dict__.update(data)
+    for name in lot_names:
+        event.__dict__[name] = _lots(data[name])
+    return event
+
+
+def _shape(cls: type[Event]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """An event class's field names, and which of them hold lots."""
+    shape: tuple[frozenset[str], tuple[str, ...]] | None = cls.__dict__.get("_shape")
+    if shape is None:
+        names = frozenset(cls._field_names())
+        shape = (names, tuple(sorted(names & _LOT_FIELDS)))
+        cls._shape = shape  # type: ignore[attr-defined]
+    return shape

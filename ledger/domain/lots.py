@@ -13,25 +13,57 @@ def _sort_key(portion: LotPortion) -> tuple[bool, str]:
 
 
 def total(lots: Lots) -> int:
+    if len(lots) == 1:
+        return lots[0].points
     return sum(portion.points for portion in lots)
 
 
 def add(lots: Lots, added: Lots) -> Lots:
-    merged: dict[str | None, int] = {portion.expires_on: portion.points for portion in lots}
+    if not added:
+        return lots
+    if len(added) == 1:
+        # The usual case (one earn into a day the account already has a lot for) rebuilds
+        # only that lot.
+        portion = added[0]
+        for index, existing in enumerate(lots):
+            if existing.expires_on == portion.expires_on:
+                points = existing.points + portion.points
+                if len(lots) == 1:
+                    return (LotPortion(portion.expires_on, points),) if points else ()
+                changed = list(lots)
+                if points:
+                    changed[index] = LotPortion(portion.expires_on, points)
+                else:
+                    del changed[index]
+                return tuple(changed)
+    # Portions are immutable, so the ones left unchanged are kept rather than rebuilt; the
+    # order only changes when a new expiry day comes in.
+    merged: dict[str | None, LotPortion] = {portion.expires_on: portion for portion in lots}
+    new_day = False
     for portion in added:
-        merged[portion.expires_on] = merged.get(portion.expires_on, 0) + portion.points
-    result = [LotPortion(day, points) for day, points in merged.items() if points]
-    return tuple(sorted(result, key=_sort_key))
+        current = merged.get(portion.expires_on)
+        if current is None:
+            merged[portion.expires_on] = portion
+            new_day = True
+        else:
+            merged[portion.expires_on] = LotPortion(
+                portion.expires_on, current.points + portion.points
+            )
+    result = tuple(portion for portion in merged.values() if portion.points)
+    return tuple(sorted(result, key=_sort_key)) if new_day else result
 
 
 def subtract(lots: Lots, taken: Lots) -> Lots:
-    remaining: dict[str | None, int] = {portion.expires_on: portion.points for portion in lots}
+    if not taken:
+        return lots
+    remaining: dict[str | None, LotPortion] = {portion.expires_on: portion for portion in lots}
     for portion in taken:
-        left = remaining.get(portion.expires_on, 0) - portion.points
+        existing = remaining.get(portion.expires_on)
+        left = (existing.points if existing else 0) - portion.points
         assert left >= 0, f"took {portion.points} from lot {portion.expires_on} holding less"
-        remaining[portion.expires_on] = left
-    result = [LotPortion(day, points) for day, points in remaining.items() if points]
-    return tuple(sorted(result, key=_sort_key))
+        remaining[portion.expires_on] = LotPortion(portion.expires_on, left)
+    # Taking never adds an expiry day, so the remaining lots keep their order.
+    return tuple(portion for portion in remaining.values() if portion.points)
 
 
 def take(lots: Lots, points: int) -> Lots:
