@@ -2,34 +2,45 @@
 contiguous, that the domain's invariants hold after every event, and that the balances stored
 on each event and on each stream's state row equal the ones recomputed from the events alone.
 
-Streams are read one after another from a server-side cursor, so memory holds one stream's
-state at a time whatever the size of the log. Any discrepancy names the stream, the version
+Streams are read one after another from one COPY stream, so memory holds one stream's state at
+a time whatever the size of the log. Any discrepancy names the stream, the version
 and the event id.
 """
 
+import gc
 import json
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import count, pairwise
 from multiprocessing import get_context
-from typing import Any, NamedTuple
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
-from psycopg.types.json import set_json_loads
 
 from ledger.domain.account import AccountState, Balances, evolve
 from ledger.domain.events import UnknownEventType, event_from_data
 from ledger.domain.program import ProgramState, evolve_program
-from ledger.store.chain import GENESIS_HASH, hash_of
+from ledger.store.chain import GENESIS_HASH, hash_of, json_string, stored_canonical
 from ledger.store.records import PROGRAM_STREAM
 from ledger.store.sql import query
+
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import Synchronized
 
 CURSOR_BATCH = 5_000
 """Rows fetched from the server per round trip while replaying."""
 MAX_WORKERS = 64
+RANGES_PER_WORKER = 8
+"""A parallel replay cuts the log into this many key ranges per worker, taken in turn by
+whichever worker is free, so one that starts later or draws a long stream takes fewer."""
 MAX_REPORTED = 1_000
 """Discrepancies kept in the report; the count goes on beyond it."""
 
@@ -63,41 +74,39 @@ class ReplayResult:
             self.discrepancies.append(found)
 
 
-class _AuditRow(NamedTuple):
-    """A row of audit_events.sql."""
+_EVENT_COLUMNS = (
+    ["text", "text", "int8", "text", "text", "int4", "text", "text", "text"]
+    + ["int8"] * 6
+    + ["bytea"]
+)
+"""The types of audit_events.sql's columns, as its binary COPY sends them."""
 
-    program_id: str
-    stream_id: str
-    version: int
-    event_id: UUID
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-    available: int
-    pending: int
-    held: int
-    lifetime_earned: int
-    lifetime_redeemed: int
-    expired: int
-    hash: bytes
-    canonical: str
+StreamKey = tuple[str, str]
 
-    @property
-    def balances(self) -> Balances:
-        return Balances(
-            self.available,
-            self.pending,
-            self.held,
-            self.lifetime_earned,
-            self.lifetime_redeemed,
-            self.expired,
-        )
+
+@dataclass(frozen=True)
+class _Range:
+    """Stream keys from `start` (inclusive) to `stop` (exclusive); None is unbounded."""
+
+    start: StreamKey | None
+    stop: StreamKey | None
+
+    def parameters(self, program_id: str | None) -> dict[str, str | None]:
+        return {
+            "program_id": program_id,
+            "from_program": self.start[0] if self.start else None,
+            "from_stream": self.start[1] if self.start else None,
+            "to_program": self.stop[0] if self.stop else None,
+            "to_stream": self.stop[1] if self.stop else None,
+        }
 
 
 @dataclass
 class _StreamReplay:
     program_id: str
     stream_id: str
+    program_json: str
+    stream_json: str
     version: int = 0
     last_hash: bytes = GENESIS_HASH
     account: AccountState = field(default_factory=AccountState)
@@ -113,79 +122,165 @@ def replay(
     keep_balances: bool = False,
     workers: int = 1,
 ) -> ReplayResult:
-    """Replays the log (or one program's streams). With `workers` > 1 the streams are split
-    by a hash of their key between that many processes, all reading one exported snapshot,
-    so the result is the same as one process's, as of one instant."""
+    """Replays the log (or one program's streams). With `workers` > 1 the streams are cut
+    into key ranges of about equal numbers of events, which this process and `workers` - 1
+    others take in turn. Every connection reads one exported snapshot, so the result is the
+    same as one process's, as of one instant."""
     assert 1 <= workers <= MAX_WORKERS
-    if workers == 1:
-        return _replay_part(conninfo, program_id, keep_balances, None, 0, 1)
-    with psycopg.connect(conninfo) as coordinator, coordinator.transaction():
+    with ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            context = get_context(worker_start_method())
+            taken = context.Value("i", 0)
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    workers - 1, mp_context=context, initializer=_share, initargs=(taken,)
+                )
+            )
+            # The workers start now, before this process opens any connection: a forked one
+            # then holds no socket of ours, and a spawned one starts up while we connect.
+            pool.submit(int)
+        coordinator = stack.enter_context(psycopg.connect(conninfo))
+        stack.enter_context(coordinator.transaction())
         coordinator.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         exported = coordinator.execute("SELECT pg_export_snapshot()").fetchone()
         assert exported is not None
-        # spawn, not fork: a forked child would share the coordinator's connection socket.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            parts = list(
-                pool.map(
-                    _replay_part,
-                    [conninfo] * workers,
-                    [program_id] * workers,
-                    [keep_balances] * workers,
-                    [exported[0]] * workers,
-                    range(workers),
-                    [workers] * workers,
-                )
-            )
+        job = _Job(
+            conninfo,
+            program_id,
+            keep_balances,
+            exported[0],
+            _ranges(coordinator, program_id, workers * RANGES_PER_WORKER if workers > 1 else 1),
+        )
+        if pool is None:
+            parts = [_work(job, count().__next__)]
+        else:
+            others = [pool.submit(_work_in_pool, job) for _ in range(workers - 1)]
+            # This process replays too, taking ranges while the others start up.
+            parts = [_work(job, partial(_take, taken))]
+            parts += [other.result() for other in others]
     merged = ReplayResult()
     for part in parts:
         merged.streams += part.streams
         merged.events += part.events
         merged.final_balances.update(part.final_balances)
-        for found in part.discrepancies:
-            merged.add(found)
-        merged.discrepancy_count += part.discrepancy_count - len(part.discrepancies)
+        merged.discrepancy_count += part.discrepancy_count
+        merged.discrepancies += part.discrepancies
+    # Ranges go to whichever worker is free: sorted, the report is the same on every run.
+    merged.discrepancies.sort(key=lambda found: (found.program_id, found.stream_id, found.version))
+    del merged.discrepancies[MAX_REPORTED:]
     return merged
 
 
-def _replay_part(
-    conninfo: str,
-    program_id: str | None,
-    keep_balances: bool,
-    snapshot: str | None,
-    part: int,
-    parts: int,
-) -> ReplayResult:
+@dataclass(frozen=True)
+class _Job:
+    conninfo: str
+    program_id: str | None
+    keep_balances: bool
+    snapshot: str
+    ranges: list[_Range]
+
+
+def worker_start_method() -> str:
+    """fork where it is safe (Linux, and no other thread in this process that a child could
+    inherit mid-operation): the workers then start without importing anything again."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _ranges(
+    connection: psycopg.Connection[TupleRow], program_id: str | None, parts: int
+) -> list[_Range]:
+    if parts == 1:
+        return [_Range(None, None)]
+    cuts: list[StreamKey | None] = [
+        (row[0], row[1])
+        for row in connection.execute(
+            query("audit_ranges"), {"program_id": program_id, "parts": parts}
+        )
+    ]
+    bounds = [None, *cuts, None]
+    return [_Range(start, stop) for start, stop in pairwise(bounds)]
+
+
+_taken: "Synchronized[int] | None" = None
+"""In a pool worker: how many of the job's ranges have been taken, shared by all workers."""
+
+
+def _share(taken: "Synchronized[int]") -> None:
+    global _taken  # noqa: PLW0603 (set once per pool process, by its initializer)
+    _taken = taken
+
+
+def _take(taken: "Synchronized[int]") -> int:
+    with taken.get_lock():
+        index: int = taken.value
+        taken.value = index + 1
+    return index
+
+
+def _work_in_pool(job: _Job) -> ReplayResult:
+    assert _taken is not None
+    return _work(job, partial(_take, _taken))
+
+
+def _work(job: _Job, take: Callable[[], int]) -> ReplayResult:
+    """Replays ranges of `job`, as `take` hands out their indexes, until none is left."""
+    with _collector_paused():
+        return _work_ranges(job, take)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The fold makes no reference cycles, yet allocates several objects per event: the
+    cyclic collector's passes over them would only cost time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _work_ranges(job: _Job, take: Callable[[], int]) -> ReplayResult:
     result = ReplayResult()
-    with psycopg.connect(conninfo) as connection, connection.transaction():
-        # One snapshot for both cursors (and every worker): events and state rows are
-        # compared as of one instant.
-        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        if snapshot is not None:
-            connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        set_json_loads(_loads, connection)
-        parameters = {"program_id": program_id, "part": part, "parts": parts}
-        with (
-            connection.cursor(name="audit_events") as events,
-            connection.cursor(name="audit_streams") as states,
-        ):
-            events.itersize = CURSOR_BATCH
-            events.execute(query("audit_events"), parameters)
-            states.itersize = CURSOR_BATCH
-            states.execute(query("audit_streams"), parameters)
-            _merge(events, states, result, keep_balances)
+    # Two connections on one snapshot: the events arrive as a COPY stream, which holds its
+    # connection, while the state rows to compare them with come through a cursor beside it.
+    with (
+        _snapshot_connection(job.conninfo, job.snapshot) as events_connection,
+        _snapshot_connection(job.conninfo, job.snapshot) as states_connection,
+    ):
+        while (index := take()) < len(job.ranges):
+            parameters = job.ranges[index].parameters(job.program_id)
+            with (
+                states_connection.cursor(name="audit_streams") as states,
+                events_connection.cursor().copy(query("audit_events"), parameters) as events,
+            ):
+                states.itersize = CURSOR_BATCH
+                states.execute(query("audit_streams"), parameters)
+                events.set_types(_EVENT_COLUMNS)
+                _merge(events.rows(), states, result, job.keep_balances)
     return result
+
+
+@contextmanager
+def _snapshot_connection(conninfo: str, snapshot: str) -> Iterator[psycopg.Connection[TupleRow]]:
+    with psycopg.connect(conninfo) as connection, connection.transaction():
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        # The replay is parallel already; the server's parallel workers for each range's
+        # query would only add process start-ups competing for the same cores.
+        connection.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield connection
 
 
 _decoder = json.JSONDecoder()
 
 
-def _loads(data: str | bytes) -> Any:
-    # The stdlib loads() sniffs the encoding of bytes first; the server always sends UTF-8.
-    return _decoder.decode(data if isinstance(data, str) else str(data, "utf-8"))
-
-
 def _merge(
-    events: Iterator[TupleRow],
+    events: Iterator[tuple[Any, ...]],
     states: Iterator[TupleRow],
     result: ReplayResult,
     keep_balances: bool,
@@ -194,15 +289,13 @@ def _merge(
     pending_state: TupleRow | None = next(state_rows, None)
     current: _StreamReplay | None = None
     for row in events:
-        record = _AuditRow(*row)
-        key = (record.program_id, record.stream_id)
-        if current is None or (current.program_id, current.stream_id) != key:
+        if current is None or current.stream_id != row[1] or current.program_id != row[0]:
             if current is not None:
                 pending_state = _close(current, pending_state, state_rows, result, keep_balances)
-            current = _StreamReplay(*key)
+            current = _StreamReplay(row[0], row[1], json_string(row[0]), json_string(row[1]))
             result.streams += 1
         result.events += 1
-        _check_event(current, record, result)
+        _check_event(current, row, result)
     if current is not None:
         pending_state = _close(current, pending_state, state_rows, result, keep_balances)
     while pending_state is not None:
@@ -210,52 +303,93 @@ def _merge(
         pending_state = next(state_rows, None)
 
 
-def _check_event(stream: _StreamReplay, record: _AuditRow, result: ReplayResult) -> None:
-    def report(kind: str, detail: str) -> None:
-        result.add(
-            Discrepancy(
-                record.program_id,
-                record.stream_id,
-                record.version,
-                str(record.event_id),
-                kind,
-                detail,
-            )
-        )
-
-    if record.version != stream.version + 1:
-        report("version_gap", f"expected version {stream.version + 1}")
-    stream.version = record.version
+def _check_event(stream: _StreamReplay, row: tuple[Any, ...], result: ReplayResult) -> None:
+    (_, _, version, event_id, event_type, schema_version, data_text, metadata_text) = row[:8]
+    if version != stream.version + 1:
+        _report(result, stream, row, "version_gap", f"expected version {stream.version + 1}")
+    stream.version = version
     if stream.broken:
         return
-    expected_hash = hash_of(stream.last_hash, record.canonical)
-    if expected_hash != bytes(record.hash):
-        report("hash_mismatch", "stored hash differs from the recomputed chain")
+    stored_balances = row[9:15]
+    canonical = stored_canonical(
+        stream.program_json,
+        stream.stream_json,
+        version,
+        event_id,
+        _type_json(event_type),
+        schema_version,
+        data_text,
+        metadata_text,
+        row[8],
+        stored_balances,
+    )
+    stored_hash = row[15]
+    if hash_of(stream.last_hash, canonical) != stored_hash:
+        _report(
+            result, stream, row, "hash_mismatch", "stored hash differs from the recomputed chain"
+        )
         stream.broken = True
         return
-    stream.last_hash = bytes(record.hash)
+    stream.last_hash = stored_hash
     try:
-        if record.stream_id == PROGRAM_STREAM:
-            stream.program = evolve_program(stream.program, record.event_type, record.data)
+        # raw_decode: the text is jsonb's output, with no whitespace around it to skip.
+        data = orjson.loads(data_text)
+        if stream.stream_id == PROGRAM_STREAM:
+            stream.program = evolve_program(stream.program, event_type, data)
             return
-        event = event_from_data(record.event_type, record.schema_version, record.data)
+        event = event_from_data(event_type, schema_version, data)
         available_before = stream.account.balances.available
         stream.account = evolve(stream.account, event)
         stream.account.check_invariants()
     except (UnknownEventType, KeyError, TypeError, ValueError, AssertionError) as error:
-        report("unreplayable", f"{type(error).__name__}: {error}")
+        _report(result, stream, row, "unreplayable", f"{type(error).__name__}: {error}")
         stream.broken = True
         return
-    stored = record.balances
-    if stream.account.balances != stored:
-        report("balance_mismatch", f"recomputed {stream.account.balances}, stored {stored}")
-    went_down = stream.account.balances.available < available_before
+    balances = stream.account.balances
+    recomputed = (
+        balances.available,
+        balances.pending,
+        balances.held,
+        balances.lifetime_earned,
+        balances.lifetime_redeemed,
+        balances.expired,
+    )
+    if recomputed != stored_balances:
+        _report(
+            result,
+            stream,
+            row,
+            "balance_mismatch",
+            f"recomputed {balances}, stored {Balances(*stored_balances)}",
+        )
     if (
-        went_down
-        and stream.account.balances.available < 0
-        and record.event_type not in _MAY_GO_NEGATIVE
+        balances.available < 0
+        and balances.available < available_before
+        and event_type not in _MAY_GO_NEGATIVE
     ):
-        report("negative_balance", "available went below zero without a recorded reason")
+        _report(
+            result,
+            stream,
+            row,
+            "negative_balance",
+            "available went below zero without a recorded reason",
+        )
+
+
+def _report(
+    result: ReplayResult, stream: _StreamReplay, row: tuple[Any, ...], kind: str, detail: str
+) -> None:
+    result.add(Discrepancy(stream.program_id, stream.stream_id, row[2], row[3], kind, detail))
+
+
+_type_json_cache: dict[str, str] = {}
+
+
+def _type_json(event_type: str) -> str:
+    quoted = _type_json_cache.get(event_type)
+    if quoted is None:
+        quoted = _type_json_cache[event_type] = json_string(event_type)
+    return quoted
 
 
 _MAY_GO_NEGATIVE = frozenset({"PurchaseRefunded", "HistoryImported"})

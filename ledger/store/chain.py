@@ -11,8 +11,8 @@ canonical_bytes is the UTF-8 text PostgreSQL prints for this jsonb document (jso
 That is: object keys ordered by byte length, then bytewise; ", " between members and ": "
 after keys; strings escaped only for '"', '\\' and control characters (\b \f \n \r \t, else
 \u00xx); integers in decimal; no floats. Why this form: an auditor can recompute every hash
-with one SELECT (docs/HASH_CHAIN.md), and the replay lets the database render the text in C
-instead of re-encoding each event in Python. Writers render the same text here with the
+with one SELECT (docs/HASH_CHAIN.md), and the replay assembles it from the text the database
+prints for each column, with no JSON encoding in Python. Writers render the same text here with the
 standard library. The chain is per stream, so writers to different accounts never wait for
 each other.
 """
@@ -81,6 +81,40 @@ def canonical_text(
         "schema_version": schema_version,
     }
     return _ENCODER.encode(document)
+
+
+def stored_canonical(
+    program_json: str,
+    stream_json: str,
+    version: int,
+    event_id: str,
+    event_type_json: str,
+    schema_version: int,
+    data_text: str,
+    metadata_text: str,
+    recorded_at: str,
+    balances: tuple[int, ...],
+    /,
+) -> str:
+    """The canonical text of a stored event from the texts PostgreSQL prints for its columns
+    (the replay's path): jsonb values as printed, strings already JSON-quoted (json_string),
+    `recorded_at` spelled as an instant, `balances` in Balances' field order. Equal, byte for
+    byte, to canonical_text of the same event (test_canonical_text.py)."""
+    available, pending, held, earned, redeemed, expired = balances
+    return (
+        f'{{"data": {data_text}, "version": {version}, "event_id": "{event_id}",'
+        f' "metadata": {metadata_text}, "stream_id": {stream_json},'
+        f' "event_type": {event_type_json}, "program_id": {program_json},'
+        f' "recorded_at": "{recorded_at}", "balances_after": {{"held": {held},'
+        f' "expired": {expired}, "pending": {pending}, "available": {available},'
+        f' "lifetime_earned": {earned}, "lifetime_redeemed": {redeemed}}},'
+        f' "schema_version": {schema_version}}}'
+    )
+
+
+def json_string(text: str) -> str:
+    """`text` as a JSON string, quoted and escaped as jsonb prints it."""
+    return _ENCODER.encode(text)
 
 
 def jsonb_text(value: Any) -> str:

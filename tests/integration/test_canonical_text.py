@@ -1,13 +1,18 @@
-"""The canonical text writers hash is byte for byte what PostgreSQL prints, so the audit
-(and any auditor with plain SQL) recomputes the very bytes that were hashed."""
+"""The canonical text is one text, however it is rendered: by writers from their fields, by
+the replay from the column texts PostgreSQL prints, and by an auditor with the SQL of
+docs/HASH_CHAIN.md. Each of them recomputes the very bytes that were hashed."""
+
+import re
+from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ledger.store.chain import canonical_json, jsonb_text
-from ledger.store.eventstore import event_record
-from ledger.store.sql import query
-from tests.conftest import FakeClock
+from ledger.audit.replay import replay
+from ledger.domain.commands import AdjustPoints
+from ledger.requests import Request
+from ledger.store.chain import jsonb_text
+from tests.conftest import FakeClock, request_id
 from tests.integration.ledgers import new_member, new_program, running_ledger
 
 TRICKY = [
@@ -16,6 +21,16 @@ TRICKY = [
     {"text": "é ü 日本語 😀 \u2028 \u200f rtl \u0301 combining"},
     {"ключ": "значение", "k": "v", "kk": "vv", "é": 1},
 ]
+NOTES = [
+    'quote " backslash \\ newline \n tab \t del \x7f',
+    "é ü 日本語 😀 \u2028 \u200f rtl \u0301 combining",
+    "ключ: значение",
+]
+AUDITOR_SQL = re.search(
+    r"```sql\n(.*?)```",
+    (Path(__file__).parents[2] / "docs" / "HASH_CHAIN.md").read_text("utf-8"),
+    re.DOTALL,
+)
 
 
 def test_python_renders_json_exactly_as_postgresql_prints_jsonb(database_url: str) -> None:
@@ -26,22 +41,29 @@ def test_python_renders_json_exactly_as_postgresql_prints_jsonb(database_url: st
             assert jsonb_text(value) == row[0]
 
 
-async def test_the_canonical_text_of_stored_events_is_what_the_audit_query_renders(
+async def test_writers_the_replay_and_the_auditors_sql_agree_on_every_hash(
     database_url: str, clock: FakeClock
 ) -> None:
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger)
-        await new_member(ledger, program_id, points=42)
+        member_id = await new_member(ledger, program_id, points=42)
+        for index, note in enumerate(NOTES):
+            await ledger.execute(
+                Request(
+                    program_id,
+                    member_id,
+                    AdjustPoints(index + 1, "goodwill", note, f"agent-{index}"),
+                    request_id(),
+                )
+            )
+
+    audit = replay(database_url, program_id)
+
+    assert audit.ok, audit.discrepancies
+    assert audit.events == 6
+    assert AUDITOR_SQL is not None, "docs/HASH_CHAIN.md lost its SQL"
     with psycopg.connect(database_url) as connection:
-        stored = connection.execute(
-            query("read_stream"),
-            {"program_id": program_id, "stream_id": "$program", "after_version": 0, "limit": 10},
-        ).fetchall()
-        rendered = connection.execute(
-            query("audit_events"), {"program_id": program_id, "part": 0, "parts": 1}
-        ).fetchall()
-    by_version = {(row[1], row[2]): row[-1] for row in rendered}
-    assert stored and len(rendered) == 3
-    for row in stored:
-        record = event_record(row)
-        assert canonical_json(record) == by_version[(record.stream_id, record.version)]
+        rows = connection.execute(AUDITOR_SQL.group(1)).fetchall()
+    ours = [row for row in rows if row[0] == program_id]
+    assert len(ours) == 6
+    assert all(row[-1] is True for row in ours)
