@@ -26,6 +26,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+# What json.dumps(sort_keys=True, separators=(",", ":"), default=_plain) would build on every
+# call. The bytes must never change: stored request hashes are compared with retries.
+_CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
+
+
 @dataclass(frozen=True)
 class Request:
     program_id: str
@@ -86,5 +91,5 @@ class Request:
             "stream_id": self.stream_id,
             "destination_stream_id": self.destination_stream_id,
         }
-        encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), default=_plain)
+        encoded = _CONTENT_ENCODER.encode(document)
         return hashlib.sha256(encoded.encode("utf-8")).digest()

@@ -28,7 +28,7 @@ from psycopg.rows import TupleRow
 from ledger.domain.account import AccountState, Balances, evolve
 from ledger.domain.events import UnknownEventType, event_from_data
 from ledger.domain.program import ProgramState, evolve_program
-from ledger.store.chain import GENESIS_HASH, hash_of, json_string, stored_canonical
+from ledger.store.chain import GENESIS_HASH, canonical_from_texts, hash_of, json_string
 from ledger.store.records import PROGRAM_STREAM
 from ledger.store.sql import query
 
@@ -311,7 +311,7 @@ def _check_event(stream: _StreamReplay, row: tuple[Any, ...], result: ReplayResu
     if stream.broken:
         return
     stored_balances = row[9:15]
-    canonical = stored_canonical(
+    canonical = canonical_from_texts(
         stream.program_json,
         stream.stream_json,
         version,

@@ -67,23 +67,28 @@ def canonical_text(
     so they are not re-sorted."""
     if not in_order:
         data, metadata = _jsonb_ordered(data), _jsonb_ordered(metadata)
-    # Top-level keys in jsonb order: byte length, then bytewise.
-    document: dict[str, Any] = {
-        "data": data,
-        "version": version,
-        "event_id": str(event_id),
-        "metadata": metadata,
-        "stream_id": stream_id,
-        "event_type": event_type,
-        "program_id": program_id,
-        "recorded_at": instant(recorded_at),
-        "balances_after": balances.to_data(),
-        "schema_version": schema_version,
-    }
-    return _ENCODER.encode(document)
+    return canonical_from_texts(
+        json_string(program_id),
+        json_string(stream_id),
+        version,
+        str(event_id),
+        json_string(event_type),
+        schema_version,
+        _ENCODER.encode(data),
+        _ENCODER.encode(metadata),
+        instant(recorded_at),
+        (
+            balances.available,
+            balances.pending,
+            balances.held,
+            balances.lifetime_earned,
+            balances.lifetime_redeemed,
+            balances.expired,
+        ),
+    )
 
 
-def stored_canonical(
+def canonical_from_texts(
     program_json: str,
     stream_json: str,
     version: int,
@@ -96,10 +101,10 @@ def stored_canonical(
     balances: tuple[int, ...],
     /,
 ) -> str:
-    """The canonical text of a stored event from the texts PostgreSQL prints for its columns
-    (the replay's path): jsonb values as printed, strings already JSON-quoted (json_string),
-    `recorded_at` spelled as an instant, `balances` in Balances' field order. Equal, byte for
-    byte, to canonical_text of the same event (test_canonical_text.py)."""
+    """The canonical text from its parts already rendered: JSON values as jsonb prints them
+    (the replay passes the texts PostgreSQL printed for the columns), strings JSON-quoted
+    (json_string), `recorded_at` spelled as an instant, `balances` in Balances' field order.
+    Its top-level keys are spelled out here in jsonb's order."""
     available, pending, held, earned, redeemed, expired = balances
     return (
         f'{{"data": {data_text}, "version": {version}, "event_id": "{event_id}",'

@@ -5,11 +5,11 @@ psycopg pool in autocommit mode: each statement is its own transaction, and an a
 a single statement, so there is never an open transaction between round trips.
 """
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
@@ -80,7 +80,9 @@ def append_parameters(
             for r in requests
         ],
     }
-    encoded = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    # orjson: the state rows hold whole account snapshots, and this runs once per batch on
+    # the write path; the document is only parsed by PostgreSQL, so any valid JSON will do.
+    encoded = orjson.dumps(document).decode("utf-8")
     return {"batch": '{"events":[' + ",".join(event_texts) + "]," + encoded[1:]}
 
 
