@@ -28,10 +28,11 @@ def main() -> None:
                 "seconds": elapsed,
                 "per_second": result.events / elapsed if elapsed else 0.0,
                 "workers": args.workers,
-                # ru_maxrss of children is the largest single worker's peak, not a sum.
+                # This process replays too, beside workers - 1 others; ru_maxrss of children
+                # is the largest single worker's peak, so it counts for each of them.
                 "peak_rss_mib": (
                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                    + args.workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                    + (args.workers - 1) * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 )
                 / 1024,
             }

@@ -20,6 +20,7 @@ each other.
 import hashlib
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -117,6 +118,7 @@ def canonical_from_texts(
     )
 
 
+@lru_cache(maxsize=16_384)  # program ids, account ids and event types recur in every batch
 def json_string(text: str) -> str:
     """`text` as a JSON string, quoted and escaped as jsonb prints it."""
     return _ENCODER.encode(text)

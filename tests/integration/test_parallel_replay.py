@@ -1,38 +1,32 @@
-"""A replay split between processes finds what a single process finds, as of one instant."""
+"""A replay split between processes finds what a single process finds, as of one instant,
+whether its workers are forked (a process with no other thread, like `loyalty-ledger audit`)
+or spawned (anywhere else)."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from ledger.audit.replay import replay, worker_start_method
+from ledger.audit.replay import ReplayResult, replay, worker_start_method
 from ledger.domain.commands import EarnPoints
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id
 from tests.integration.ledgers import new_member, new_program, running_ledger
 
 MEMBERS = 12
+EVENTS = 1 + MEMBERS * 2 + 18
+"""The program's creation, each member's enrolment and first earn, and index % 4 more earns."""
 
 
-@pytest.fixture(params=["fork", "spawn"])
-def start_method(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The replay forks its workers only when this process has no other thread; a thread
-    kept alive through the test makes it spawn them instead."""
-    if request.param == "fork":
-        yield "fork"
-        return
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        yield "spawn"
-    finally:
-        stop.set()
-        other.join()
-
-
-async def _program_with_members(database_url: str, clock: FakeClock) -> tuple[str, list[str]]:
+@pytest.fixture
+async def tampered(database_url: str, clock: FakeClock) -> tuple[str, list[str]]:
+    """A program whose members 3 and 10 had their second event changed behind the triggers."""
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger)
         members = [await new_member(ledger, program_id, points=10) for _ in range(MEMBERS)]
@@ -41,13 +35,6 @@ async def _program_with_members(database_url: str, clock: FakeClock) -> tuple[st
                 await ledger.execute(
                     Request(program_id, member_id, EarnPoints(5, "bonus"), request_id())
                 )
-    return program_id, members
-
-
-async def test_workers_find_the_same_events_balances_and_tampering_as_one_process(
-    database_url: str, clock: FakeClock, start_method: str
-) -> None:
-    program_id, members = await _program_with_members(database_url, clock)
     with psycopg.connect(database_url) as connection:
         connection.execute("SET session_replication_role = replica")
         for member_id in (members[3], members[10]):
@@ -57,22 +44,85 @@ async def test_workers_find_the_same_events_balances_and_tampering_as_one_proces
                 [program_id, member_id],
             )
         connection.commit()
+    return program_id, members
 
-    assert worker_start_method() == start_method
+
+@pytest.fixture
+def another_thread() -> Iterator[None]:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        other.join()
+
+
+def _found(result: ReplayResult) -> list[tuple[str, int, str]]:
+    return [(found.stream_id, found.version, found.kind) for found in result.discrepancies]
+
+
+def test_one_process_finds_each_broken_chain(
+    database_url: str, tampered: tuple[str, list[str]]
+) -> None:
+    program_id, members = tampered
+
+    alone = replay(database_url, program_id)
+
+    assert (alone.streams, alone.events) == (MEMBERS + 1, EVENTS)
+    # A broken chain also leaves the stream's state row unmatched; nothing else is reported.
+    assert sorted(_found(alone)) == sorted(
+        [
+            (members[3], 2, "hash_mismatch"),
+            (members[3], 5, "state_mismatch"),
+            (members[10], 2, "hash_mismatch"),
+            (members[10], 4, "state_mismatch"),
+        ]
+    )
+
+
+@pytest.mark.usefixtures("another_thread")
+def test_spawned_workers_find_what_one_process_finds(
+    database_url: str, tampered: tuple[str, list[str]]
+) -> None:
+    program_id, _ = tampered
+    assert worker_start_method() == "spawn"
+
     alone = replay(database_url, program_id, keep_balances=True)
     split = replay(database_url, program_id, keep_balances=True, workers=3)
 
-    assert (alone.streams, alone.events) == (MEMBERS + 1, 1 + MEMBERS * 2 + 18)
     assert (split.streams, split.events) == (alone.streams, alone.events)
     assert split.final_balances == alone.final_balances
     assert len(split.final_balances) == MEMBERS
-    assert [(found.stream_id, found.version, found.kind) for found in split.discrepancies] == [
-        (found.stream_id, found.version, found.kind) for found in alone.discrepancies
-    ]
-    # A broken chain also leaves the stream's state row unmatched; nothing else is reported.
-    assert {(found.stream_id, found.version, found.kind) for found in alone.discrepancies} == {
-        (members[3], 2, "hash_mismatch"),
-        (members[3], 5, "state_mismatch"),
-        (members[10], 2, "hash_mismatch"),
-        (members[10], 4, "state_mismatch"),
-    }
+    assert _found(split) == _found(alone)
+
+
+def test_the_audit_command_with_forked_workers_reports_what_one_process_finds(
+    database_url: str, tampered: tuple[str, list[str]]
+) -> None:
+    program_id, _ = tampered
+    alone = replay(database_url, program_id)
+
+    audit = subprocess.run(  # noqa: S603 - our own entry point
+        [
+            str(Path(sys.executable).parent / "loyalty-ledger"),
+            "audit",
+            "--program",
+            program_id,
+            "--workers",
+            "3",
+        ],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert audit.returncode == 1, audit.stderr
+    report = json.loads(audit.stdout)
+    assert (report["ok"], report["streams"], report["events"]) == (False, MEMBERS + 1, EVENTS)
+    assert [
+        (found["stream_id"], found["version"], found["kind"]) for found in report["discrepancies"]
+    ] == _found(alone)
