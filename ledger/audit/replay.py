@@ -2,13 +2,12 @@
 contiguous, that the domain's invariants hold after every event, and that the balances stored
 on each event and on each stream's state row equal the ones recomputed from the events alone.
 
-Streams are read one after another from one COPY stream, so memory holds one stream's state at
-a time whatever the size of the log. Any discrepancy names the stream, the version
-and the event id.
+The events of a range of streams arrive as one COPY stream, stream after stream, so memory holds
+one stream's state at a time whatever the size of the log. Any discrepancy names the stream, the
+version and the event id.
 """
 
 import gc
-import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -274,9 +273,6 @@ def _snapshot_connection(conninfo: str, snapshot: str) -> Iterator[psycopg.Conne
         # query would only add process start-ups competing for the same cores.
         connection.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         yield connection
-
-
-_decoder = json.JSONDecoder()
 
 
 def _merge(
