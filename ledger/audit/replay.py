@@ -342,15 +342,7 @@ def _check_event(stream: _StreamReplay, row: tuple[Any, ...], result: ReplayResu
         stream.broken = True
         return
     balances = stream.account.balances
-    recomputed = (
-        balances.available,
-        balances.pending,
-        balances.held,
-        balances.lifetime_earned,
-        balances.lifetime_redeemed,
-        balances.expired,
-    )
-    if recomputed != stored_balances:
+    if balances.as_tuple() != stored_balances:
         _report(
             result,
             stream,

@@ -34,6 +34,17 @@ class Balances:
     lifetime_redeemed: int = 0
     expired: int = 0
 
+    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
+        """The values in field order, as the columns of ledger.events hold them."""
+        return (
+            self.available,
+            self.pending,
+            self.held,
+            self.lifetime_earned,
+            self.lifetime_redeemed,
+            self.expired,
+        )
+
     def to_data(self) -> dict[str, int]:
         # Spelled out rather than dataclasses.asdict (this runs for every event written), in
         # jsonb's key order, the canonical order of the hash chain.

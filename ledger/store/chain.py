@@ -78,14 +78,7 @@ def canonical_text(
         _ENCODER.encode(data),
         _ENCODER.encode(metadata),
         instant(recorded_at),
-        (
-            balances.available,
-            balances.pending,
-            balances.held,
-            balances.lifetime_earned,
-            balances.lifetime_redeemed,
-            balances.expired,
-        ),
+        balances.as_tuple(),
     )
 
 
