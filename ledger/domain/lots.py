@@ -27,29 +27,23 @@ def add(lots: Lots, added: Lots) -> Lots:
         portion = added[0]
         for index, existing in enumerate(lots):
             if existing.expires_on == portion.expires_on:
-                points = existing.points + portion.points
-                if len(lots) == 1:
-                    return (LotPortion(portion.expires_on, points),) if points else ()
-                changed = list(lots)
-                if points:
-                    changed[index] = LotPortion(portion.expires_on, points)
-                else:
-                    del changed[index]
-                return tuple(changed)
+                merged = LotPortion(portion.expires_on, existing.points + portion.points)
+                kept = (merged,) if merged.points else ()
+                return lots[:index] + kept + lots[index + 1 :]
     # Portions are immutable, so the ones left unchanged are kept rather than rebuilt; the
     # order only changes when a new expiry day comes in.
-    merged: dict[str | None, LotPortion] = {portion.expires_on: portion for portion in lots}
+    by_day: dict[str | None, LotPortion] = {portion.expires_on: portion for portion in lots}
     new_day = False
     for portion in added:
-        current = merged.get(portion.expires_on)
+        current = by_day.get(portion.expires_on)
         if current is None:
-            merged[portion.expires_on] = portion
+            by_day[portion.expires_on] = portion
             new_day = True
         else:
-            merged[portion.expires_on] = LotPortion(
+            by_day[portion.expires_on] = LotPortion(
                 portion.expires_on, current.points + portion.points
             )
-    result = tuple(portion for portion in merged.values() if portion.points)
+    result = tuple(portion for portion in by_day.values() if portion.points)
     return tuple(sorted(result, key=_sort_key)) if new_day else result
 
 
