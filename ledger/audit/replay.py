@@ -312,7 +312,7 @@ def _check_event(stream: _StreamReplay, row: tuple[Any, ...], result: ReplayResu
         stream.stream_json,
         version,
         event_id,
-        _type_json(event_type),
+        json_string(event_type),
         schema_version,
         data_text,
         metadata_text,
@@ -328,7 +328,6 @@ def _check_event(stream: _StreamReplay, row: tuple[Any, ...], result: ReplayResu
         return
     stream.last_hash = stored_hash
     try:
-        # raw_decode: the text is jsonb's output, with no whitespace around it to skip.
         data = orjson.loads(data_text)
         if stream.stream_id == PROGRAM_STREAM:
             stream.program = evolve_program(stream.program, event_type, data)
@@ -368,16 +367,6 @@ def _report(
     result: ReplayResult, stream: _StreamReplay, row: tuple[Any, ...], kind: str, detail: str
 ) -> None:
     result.add(Discrepancy(stream.program_id, stream.stream_id, row[2], row[3], kind, detail))
-
-
-_type_json_cache: dict[str, str] = {}
-
-
-def _type_json(event_type: str) -> str:
-    quoted = _type_json_cache.get(event_type)
-    if quoted is None:
-        quoted = _type_json_cache[event_type] = json_string(event_type)
-    return quoted
 
 
 _MAY_GO_NEGATIVE = frozenset({"PurchaseRefunded", "HistoryImported"})
