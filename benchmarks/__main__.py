@@ -132,7 +132,7 @@ def bench_earn(
             f" medians of {sizes.repeats} alternated runs (health {_rates(runs['health'])},"
             f" earn {_rates(runs['earn'])} calls/s);"
             f" earn p50 {earn_p50:.1f} ms, p99 {earn_p99:.1f} ms;"
-            f" health p50 {statistics.mean(r['p50_ms'] for r in runs['health']):.1f} ms",
+            f" health p50 {statistics.median(r['p50_ms'] for r in runs['health']):.1f} ms",
         ),
         Figure(
             "Service memory under load (MiB)",
