@@ -32,7 +32,7 @@ CLIENT_TIMEOUT_SECONDS = 10.0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from service.server import start_server
+    from service.server import settle_heap_for_serving, start_server
 
     configure_logging(os.environ.get("LEDGER_LOG_LEVEL", "INFO").upper())
     settings = Settings.from_env()
@@ -44,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         running = await start_server(settings, database_url)
+        settle_heap_for_serving()
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
