@@ -8,6 +8,7 @@ version and the event id.
 """
 
 import gc
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -181,11 +182,19 @@ class _Job:
 
 
 def worker_start_method() -> str:
-    """fork where it is safe (Linux, and no other thread in this process that a child could
-    inherit mid-operation): the workers then start without importing anything again."""
-    if sys.platform == "linux" and threading.active_count() == 1:
+    """fork where it is safe (Linux, and no other thread in this process, Python's or a C
+    library's, that a child could inherit mid-operation): the workers then start without
+    importing anything again."""
+    if sys.platform == "linux" and threading.active_count() == 1 and _os_threads() == 1:
         return "fork"
     return "spawn"
+
+
+def _os_threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0  # unknown: not safe to fork
 
 
 def _ranges(
