@@ -4,8 +4,11 @@ import dataclasses
 import enum
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ledger.domain.commands import EXTERNAL_ID_PATTERN, Command
 from ledger.domain.errors import InvalidArgument
@@ -29,6 +32,25 @@ def _plain(value: Any) -> Any:
 # What json.dumps(sort_keys=True, separators=(",", ":"), default=_plain) would build on every
 # call. The bytes must never change: stored request hashes are compared with retries.
 _CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
+# orjson writes the very same bytes for documents of printable ASCII without escapes (the
+# usual request: ids are ASCII by rule), about ten times faster. Anything else (non-ASCII or
+# DEL, which the standard library escapes as \uXXXX, escapes, integers beyond 64 bits, a
+# value orjson would write its own way) goes to the standard library.
+_FAST_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+_NOT_PLAIN_ASCII = re.compile(rb"[^\x20-\x7e]|\\")
+
+
+def content_json(document: Any) -> bytes:
+    """`document` as _CONTENT_ENCODER writes it, UTF-8 encoded."""
+    try:
+        encoded = orjson.dumps(document, default=_plain, option=_FAST_OPTIONS)
+    except orjson.JSONEncodeError:
+        encoded = None
+    if encoded is None or _NOT_PLAIN_ASCII.search(encoded):
+        return _CONTENT_ENCODER.encode(document).encode("utf-8")
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -91,5 +113,4 @@ class Request:
             "stream_id": self.stream_id,
             "destination_stream_id": self.destination_stream_id,
         }
-        encoded = _CONTENT_ENCODER.encode(document)
-        return hashlib.sha256(encoded.encode("utf-8")).digest()
+        return hashlib.sha256(content_json(document)).digest()
