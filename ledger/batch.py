@@ -1,9 +1,8 @@
 """One group-commit batch: decide every request against the streams as they stand, fold the
 events in memory (so requests to one stream in one batch see each other), and gather one
-append. Pure apart from the uuid4 event ids; the caller does the I/O."""
+append. Pure apart from the random event ids; the caller does the I/O."""
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +14,7 @@ from ledger.domain.decide import decide, decide_program, decide_transfer, next_d
 from ledger.domain.errors import AlreadyExists
 from ledger.domain.events import Event
 from ledger.domain.program import ProgramState, evolve_program
+from ledger.ids import random_uuid
 from ledger.outcomes import AccountView, AppendedEvent, Outcome, ProgramView
 from ledger.requests import Request, RequestKey, StreamKey
 from ledger.store.chain import GENESIS_HASH, canonical_text, hash_of
@@ -206,7 +206,7 @@ class Batch:
                 slot.account = evolve(slot.account, event)
                 balances = slot.account.balances
             slot.version += 1
-            event_id = uuid.uuid4()
+            event_id = random_uuid()
             # The text is rendered from the fields before the record exists, so the frozen
             # record is built once, hash included, rather than built and copied per event.
             # Account events build their documents in canonical key order already; program

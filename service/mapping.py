@@ -142,7 +142,7 @@ def entry(record: EventRecord) -> pb.LedgerEntry:
         name = account_name(record.program_id, record.stream_id)
         delta = event_from_data(record.event_type, record.schema_version, record.data).points_delta
     return pb.LedgerEntry(
-        event_id=str(record.event_id),
+        event_id=record.event_id,
         account=name,
         version=record.version,
         event_type=record.event_type,

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from ledger.domain.account import Balances
 
@@ -16,7 +15,8 @@ class EventRecord:
     program_id: str
     stream_id: str
     version: int
-    event_id: UUID
+    event_id: str
+    """Lower-case hyphenated UUID text, as PostgreSQL prints it and the chain hashes it."""
     event_type: str
     schema_version: int
     data: dict[str, Any]

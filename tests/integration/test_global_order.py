@@ -84,7 +84,7 @@ async def test_a_reader_sees_every_event_of_eight_concurrent_writers_exactly_onc
         stored = {
             row[0]
             for row in connection.execute(
-                "SELECT event_id FROM ledger.events WHERE program_id = %s", [program_id]
+                "SELECT event_id::text FROM ledger.events WHERE program_id = %s", [program_id]
             )
         }
     assert len(stored) == 1 + WRITERS + WRITERS * EARNS_PER_WRITER

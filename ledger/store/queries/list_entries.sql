@@ -1,5 +1,5 @@
 -- A page of one account's entries, filtered by type and time, oldest first.
-SELECT program_id, stream_id, version, event_id, event_type, schema_version, data, metadata,
+SELECT program_id, stream_id, version, event_id::text, event_type, schema_version, data, metadata,
     recorded_at, points_available, points_pending, points_held, points_lifetime_earned,
     points_lifetime_redeemed, points_expired, hash, transaction_id::text, position
 FROM ledger.events

@@ -2,7 +2,7 @@
 -- transaction starts but commits happen in any order, so a reader stops below the oldest
 -- transaction still running (pg_snapshot_xmin): everything before that is committed or
 -- gone, and nothing can appear later behind the reader's position. Writers stay parallel.
-SELECT program_id, stream_id, version, event_id, event_type, schema_version, data, metadata,
+SELECT program_id, stream_id, version, event_id::text, event_type, schema_version, data, metadata,
     recorded_at, points_available, points_pending, points_held, points_lifetime_earned,
     points_lifetime_redeemed, points_expired, hash, transaction_id::text, position
 FROM ledger.events
