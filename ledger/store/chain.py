@@ -19,10 +19,10 @@ each other.
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from uuid import UUID
 
 from ledger.domain.account import Balances
 from ledger.domain.clock import instant
@@ -54,7 +54,7 @@ def canonical_text(
     program_id: str,
     stream_id: str,
     version: int,
-    event_id: UUID,
+    event_id: str,
     event_type: str,
     schema_version: int,
     data: dict[str, Any],
@@ -72,11 +72,11 @@ def canonical_text(
         json_string(program_id),
         json_string(stream_id),
         version,
-        str(event_id),
+        event_id,
         json_string(event_type),
         schema_version,
-        _ENCODER.encode(data),
-        _ENCODER.encode(metadata),
+        jsonb_document(data),
+        jsonb_document(metadata),
         instant(recorded_at),
         balances.as_tuple(),
     )
@@ -123,6 +123,32 @@ def jsonb_text(value: Any) -> str:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# _ENCODER.encode(document) builds this C encoder afresh on every call; every appended event
+# renders two documents, so it is built once here. Stateless without circular-reference
+# markers (event documents are trees), so one serves every call.
+_RENDER_C: Callable[..., Callable[[Any, int], tuple[str, ...]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
+_RENDER = (
+    _RENDER_C(
+        None, _not_json, json.encoder.encode_basestring, None, ": ", ", ", False, False, False
+    )
+    if _RENDER_C is not None
+    else None
+)
+
+
+def jsonb_document(value: dict[str, Any]) -> str:
+    """`value`, whose keys are in jsonb order already, as jsonb prints it: _ENCODER.encode."""
+    if _RENDER is None:
+        return _ENCODER.encode(value)
+    return "".join(_RENDER(value, 0))
 
 
 def _jsonb_key(key: str) -> tuple[int, bytes]:
