@@ -35,7 +35,7 @@ class Sizes:
     """Readings per figure where one reading is short enough for outside load to decide it."""
 
 
-FULL = Sizes(8, 64, 2_000, 50, 1_000_000, 100_000, 8, 3)
+FULL = Sizes(8, 64, 2_000, 50, 1_000_000, 100_000, 8, 5)
 SMOKE = Sizes(1.5, 16, 200, 2, 4_000, 2_000, 1.5, 1)
 RESULTS = ROOT / ".bench" / "results.json"
 REPORT = ROOT / "docs" / "BENCHMARKS.md"
