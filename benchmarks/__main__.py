@@ -369,7 +369,8 @@ def report(figures: list[Figure], sizes: Sizes, smoke: bool) -> str:
         "",
         "Produced by `make bench` (`python -m benchmarks`). Every figure is a ratio to a",
         "ceiling or a peer measured in the same run on the same machine; absolute numbers vary",
-        "between machines, the ratios are the targets.",
+        "between machines, the ratios are the targets. Where the write path's time goes, and",
+        "what was tried: [PERFORMANCE.md](PERFORMANCE.md).",
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Linux"
         f" {info['kernel']}, Python {info['python']}; the database, the service, the load"
