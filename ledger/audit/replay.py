@@ -36,11 +36,11 @@ from ledger.store.sql import query
 if TYPE_CHECKING:
     from multiprocessing.sharedctypes import Synchronized
 
-CURSOR_BATCH = 5_000
-"""Rows fetched from the server per round trip while replaying. The events come through a
-binary cursor rather than a COPY: psycopg turns a fetched batch into rows in C, where a COPY
-costs a Python generator round per row (about 2 us more per event, 10-15% of a parallel
-replay on two cores)."""
+CURSOR_BATCH = 2_000
+"""Rows fetched from the server per round trip while replaying: a few MB of rows in memory at
+a time, and as fast as 5,000. The events come through a binary cursor rather than a COPY:
+psycopg turns a fetched batch into rows in C, where a COPY costs a Python generator round per
+row (about 2 us more per event; a parallel replay on two cores ran about 8% slower)."""
 MAX_WORKERS = 64
 RANGES_PER_WORKER = 8
 """A parallel replay cuts the log into this many key ranges per worker, taken in turn by
