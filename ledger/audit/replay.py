@@ -2,10 +2,9 @@
 contiguous, that the domain's invariants hold after every event, and that the balances stored
 on each event and on each stream's state row equal the ones recomputed from the events alone.
 
-The events of a range of streams arrive through a cursor, stream after stream, a few thousand
-rows at a time, so memory holds one stream's state and one batch of rows whatever the size of
-the log. Any discrepancy names the stream, the
-version and the event id.
+The events of a range of streams arrive through a cursor, stream after stream, a batch of rows
+at a time, so memory holds one stream's state and one batch of rows whatever the size of the
+log. Any discrepancy names the stream, the version and the event id.
 """
 
 import gc

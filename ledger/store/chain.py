@@ -119,7 +119,7 @@ def json_string(text: str) -> str:
 
 def jsonb_text(value: Any) -> str:
     """`value` as PostgreSQL's jsonb prints it."""
-    return _ENCODER.encode(_jsonb_ordered(value))
+    return jsonb_document(_jsonb_ordered(value))
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
@@ -144,7 +144,7 @@ _RENDER = (
 )
 
 
-def jsonb_document(value: dict[str, Any]) -> str:
+def jsonb_document(value: Any) -> str:
     """`value`, whose keys are in jsonb order already, as jsonb prints it: _ENCODER.encode."""
     if _RENDER is None:
         return _ENCODER.encode(value)
