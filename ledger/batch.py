@@ -13,6 +13,7 @@ from ledger.domain.commands import CreateProgram, TransferPoints, UpdateProgram
 from ledger.domain.decide import decide, decide_program, decide_transfer, next_due_at
 from ledger.domain.errors import AlreadyExists
 from ledger.domain.events import Event
+from ledger.domain.frozen import build, replace
 from ledger.domain.program import ProgramState, evolve_program
 from ledger.ids import random_uuid
 from ledger.outcomes import AccountView, AppendedEvent, Outcome, ProgramView
@@ -52,12 +53,9 @@ class Slot:
 
     def copy(self) -> "Slot":
         """A clean working copy: the batch changes it, the cached original stays as it was
-        until the append succeeds. (dataclasses.replace would re-run __init__: too slow for
-        a copy made twice per request.)"""
-        duplicate = object.__new__(Slot)
-        duplicate.__dict__.update(self.__dict__)
-        duplicate.dirty = False
-        return duplicate
+        until the append succeeds. (frozen.replace: dataclasses.replace would re-run
+        __init__, too slow for a copy made twice per request.)"""
+        return replace(self, dirty=False)
 
     def view(self) -> AccountView:
         return AccountView.of(self.program_id, self.account, self.version, self.created_at)
@@ -132,7 +130,8 @@ class Batch:
         appended: list[AppendedEvent] = []
         for slot, events in changes:
             appended += self._record(slot, events, request)
-        outcome = Outcome(
+        outcome = build(
+            Outcome,
             events=tuple(appended),
             accounts={
                 slot.stream_id: slot.view()
@@ -226,7 +225,8 @@ class Batch:
             )
             digest = hash_of(slot.last_hash, canonical)
             self.events.append(
-                EventRecord(
+                build(
+                    EventRecord,
                     program_id=slot.program_id,
                     stream_id=slot.stream_id,
                     version=slot.version,
@@ -238,12 +238,22 @@ class Batch:
                     recorded_at=self._now,
                     balances=balances,
                     hash=digest,
+                    transaction_id=0,
+                    position=0,
                     canonical=canonical,
                 )
             )
             slot.last_hash = digest
             slot.dirty = True
-            appended.append(AppendedEvent(slot.stream_id, slot.version, event.event_type, data))
+            appended.append(
+                build(
+                    AppendedEvent,
+                    stream_id=slot.stream_id,
+                    version=slot.version,
+                    event_type=event.event_type,
+                    data=data,
+                )
+            )
         return appended
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ledger.domain.account import AccountState, Balances
 from ledger.domain.events import LotPortion
+from ledger.domain.frozen import build
 from ledger.domain.program import ProgramState
 
 MAX_EXPIRING_LISTED = 10
@@ -26,7 +27,10 @@ class AccountView:
         cls, program_id: str, state: AccountState, version: int, created_at: str
     ) -> "AccountView":
         expiring = tuple(p for p in state.lots if p.expires_on is not None)
-        return cls(
+        # Built for every command answered: the frozen __init__'s setattr per field is most
+        # of its cost.
+        return build(
+            cls,
             program_id=program_id,
             member_id=state.member_id,
             version=version,

@@ -1,7 +1,7 @@
 """A member account: its state, and `evolve`, which folds one event into it."""
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from ledger.domain import lots as lot_math
 from ledger.domain.events import (
@@ -23,6 +23,7 @@ from ledger.domain.events import (
     ReservationCommitted,
     ReservationReleased,
 )
+from ledger.domain.frozen import replace
 
 
 @dataclass(frozen=True)
@@ -170,18 +171,6 @@ class AccountState:
         )
 
 
-_T = TypeVar("_T")
-
-
-def _replace(instance: _T, **changes: Any) -> _T:
-    """dataclasses.replace for these frozen, slot-less value classes, without its per-call
-    field introspection (evolve runs once per event on every replay)."""
-    copy = object.__new__(type(instance))
-    copy.__dict__.update(instance.__dict__)
-    copy.__dict__.update(changes)
-    return copy
-
-
 def _credit(state: AccountState, portions: Lots, earned: int = 0) -> AccountState:
     """Adds points to available (and `earned` to lifetime earned): first paying off a negative
     balance, then as lots."""
@@ -192,12 +181,12 @@ def _credit(state: AccountState, portions: Lots, earned: int = 0) -> AccountStat
         paid = lot_math.take(portions, min(-available, credited))
         portions = lot_math.subtract(lot_math.add((), portions), paid)
     # Balances are rebuilt in one step, not field by field: this runs for most events folded.
-    changed = _replace(
+    changed = replace(
         balances,
         available=available + credited,
         lifetime_earned=balances.lifetime_earned + earned,
     )
-    return _replace(state, lots=lot_math.add(state.lots, portions), balances=changed)
+    return replace(state, lots=lot_math.add(state.lots, portions), balances=changed)
 
 
 def _debit(
@@ -212,18 +201,18 @@ def _debit(
     """Takes `taken` from the lots and `beyond_lots` more points below zero; what was taken
     also counts as `redeemed`, `held` or `expired` when given."""
     balances = state.balances
-    changed = _replace(
+    changed = replace(
         balances,
         available=balances.available - lot_math.total(taken) - beyond_lots,
         lifetime_redeemed=balances.lifetime_redeemed + redeemed,
         held=balances.held + held,
         expired=balances.expired + expired,
     )
-    return _replace(state, lots=lot_math.subtract(state.lots, taken), balances=changed)
+    return replace(state, lots=lot_math.subtract(state.lots, taken), balances=changed)
 
 
 def _bump(balances: Balances, **changes: int) -> Balances:
-    return _replace(
+    return replace(
         balances, **{name: getattr(balances, name) + delta for name, delta in changes.items()}
     )
 
@@ -247,25 +236,25 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 **state.orders,
                 event.order_id: Order(event.amount_minor, event.currency_code, event.points),
             }
-            state = _replace(state, orders=orders)
+            state = replace(state, orders=orders)
             if event.release_at is not None and event.points:
                 pending = {
                     **state.pending,
                     event.order_id: PendingEarn(event.points, event.release_at, event.expires_on),
                 }
                 balances = _bump(state.balances, pending=event.points, lifetime_earned=event.points)
-                return _replace(state, pending=pending, balances=balances)
+                return replace(state, pending=pending, balances=balances)
             return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
         case PointsRedeemed():
             return _debit(state, event.taken, redeemed=event.points)
         case MemberEnrolled():
-            return _replace(
+            return replace(
                 state, enrolled=True, member_id=event.member_id, referral_code=event.referral_code
             )
         case PendingPointsReleased():
             pending = dict(state.pending)
             del pending[event.order_id]
-            state = _replace(
+            state = replace(
                 state, pending=pending, balances=_bump(state.balances, pending=-event.points)
             )
             return _credit(state, _lot(event.expires_on, event.points))
@@ -273,7 +262,7 @@ def evolve(state: AccountState, event: Event) -> AccountState:
             order = state.orders[event.order_id]
             orders = {
                 **state.orders,
-                event.order_id: _replace(
+                event.order_id: replace(
                     order,
                     refunded_minor=order.refunded_minor + event.amount_minor,
                     points_clawed_back=order.points_clawed_back + event.points_clawed_back,
@@ -285,10 +274,10 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 entry = pending[event.order_id]
                 left = entry.points - event.from_pending
                 if left:
-                    pending[event.order_id] = _replace(entry, points=left)
+                    pending[event.order_id] = replace(entry, points=left)
                 else:
                     del pending[event.order_id]
-            state = _replace(
+            state = replace(
                 state,
                 orders=orders,
                 pending=pending,
@@ -312,13 +301,13 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 **state.holds,
                 event.reservation_id: Hold(event.points, event.expires_at, event.taken),
             }
-            state = _replace(state, holds=holds)
+            state = replace(state, holds=holds)
             return _debit(state, event.taken, held=event.points)
         case ReservationCommitted() | ReservationReleased():
             holds = dict(state.holds)
             hold = holds.pop(event.reservation_id)
             redeemed = event.points_redeemed if isinstance(event, ReservationCommitted) else 0
-            state = _replace(
+            state = replace(
                 state,
                 holds=holds,
                 balances=_bump(state.balances, held=-hold.points, lifetime_redeemed=redeemed),
