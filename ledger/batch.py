@@ -158,8 +158,7 @@ class Batch:
             else:
                 state = slot.account.to_data()
                 balances = slot.account.balances
-                due_text = next_due_at(slot.account)
-                due = clock.parse_instant(due_text) if due_text else None
+                due = next_due_at(slot.account)
             writes.append(
                 StreamWrite(
                     slot.program_id,

@@ -16,6 +16,7 @@ def parse_instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+@lru_cache(maxsize=4096)  # every command of a batch asks for the day of the batch's `now`
 def day(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
@@ -24,6 +25,13 @@ def start_of_day(iso_day: str) -> datetime:
     return datetime.combine(date.fromisoformat(iso_day), datetime.min.time(), tzinfo=UTC)
 
 
+@lru_cache(maxsize=4096)  # expiry days recur: every state row written names the next one
+def start_of_day_instant(iso_day: str) -> str:
+    """instant(start_of_day(iso_day))."""
+    return instant(start_of_day(iso_day))
+
+
+@lru_cache(maxsize=4096)  # one `now` and one policy for a whole batch of earns
 def expiry_day(earned_at: datetime, points_expiry_days: int) -> str | None:
     """Points earned on day D with an N-day policy expire at the start of day D + N (UTC)."""
     if points_expiry_days == 0:

@@ -171,18 +171,22 @@ def housekeeping(state: AccountState, now: datetime) -> list[Event]:
     made available, and lots past their expiry date expired (breakage). In that order, so a
     lapsed hold's points expire too if their lot has."""
     events: list[Event] = []
-    current = clock.instant(now)
-    for reservation_id, hold in sorted(state.holds.items()):
-        if hold.expires_at <= current:
-            events.append(ReservationReleased(reservation_id, hold.points, hold.taken, "expired"))
-    for order_id, entry in sorted(state.pending.items()):
-        if entry.release_at <= current:
-            events.append(
-                PendingPointsReleased(order_id, entry.points, entry.expires_on, "window_passed")
-            )
     folded = state
-    for event in events:
-        folded = evolve(folded, event)
+    # Most accounts hold nothing pending or held; every command looks, so they skip this.
+    if state.holds or state.pending:
+        current = clock.instant(now)
+        for reservation_id, hold in sorted(state.holds.items()):
+            if hold.expires_at <= current:
+                events.append(
+                    ReservationReleased(reservation_id, hold.points, hold.taken, "expired")
+                )
+        for order_id, entry in sorted(state.pending.items()):
+            if entry.release_at <= current:
+                events.append(
+                    PendingPointsReleased(order_id, entry.points, entry.expires_on, "window_passed")
+                )
+        for event in events:
+            folded = evolve(folded, event)
     today = clock.day(now)
     for portion in folded.lots:
         if portion.expires_on is not None and portion.expires_on <= today:
@@ -196,7 +200,7 @@ def next_due_at(state: AccountState) -> str | None:
     candidates = [hold.expires_at for hold in state.holds.values()]
     candidates += [entry.release_at for entry in state.pending.values()]
     candidates += [
-        clock.instant(clock.start_of_day(portion.expires_on))
+        clock.start_of_day_instant(portion.expires_on)
         for portion in state.lots
         if portion.expires_on is not None
     ]

@@ -63,7 +63,7 @@ def append_parameters(
                 "earned": s.balances.lifetime_earned,
                 "redeemed": s.balances.lifetime_redeemed,
                 "expired": s.balances.expired,
-                "next_due_at": instant(s.next_due_at) if s.next_due_at else None,
+                "next_due_at": s.next_due_at,
                 "updated_at": instant(s.updated_at),
             }
             for s in streams

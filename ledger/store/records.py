@@ -61,7 +61,8 @@ class StreamWrite:
     last_hash: bytes
     state: dict[str, Any]
     balances: Balances
-    next_due_at: datetime | None
+    next_due_at: str | None
+    """The instant, spelled as events spell them, when housekeeping is next due."""
     updated_at: datetime
 
 
