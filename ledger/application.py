@@ -117,8 +117,16 @@ class Ledger:
         validate(request.command)
         request.check_stream_ids()
         queued = _Queued(request)
-        shard = zlib.crc32(f"{request.program_id}/{request.stream_id}".encode()) % len(self._queues)
-        await self._queues[shard].put(queued)
+        queues = self._queues
+        if len(queues) == 1:
+            queue = queues[0]
+        else:
+            key = f"{request.program_id}/{request.stream_id}".encode()
+            queue = queues[zlib.crc32(key) % len(queues)]
+        if queue.full():
+            await queue.put(queued)  # back-pressure: wait for room
+        else:
+            queue.put_nowait(queued)
         return await queued.future
 
     async def sweep(self, limit: int = MAX_SWEEP_STREAMS) -> int:
