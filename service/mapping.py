@@ -32,8 +32,15 @@ _POLICY_TO_PROTO = {
 
 
 def timestamp(moment: datetime | str) -> Timestamp:
-    seconds, nanos = _epoch(moment)
-    return Timestamp(seconds=seconds, nanos=nanos)
+    stamp = Timestamp()
+    _set_time(stamp, moment)
+    return stamp
+
+
+def _set_time(target: Timestamp, moment: datetime | str) -> None:
+    # Setting the fields of the message's own Timestamp in place: passing a Timestamp to a
+    # constructor copies it, and every command's answer carries several.
+    target.seconds, target.nanos = _epoch(moment)
 
 
 @lru_cache(maxsize=4096)  # the same enrolment times and expiry days recur in every response
@@ -118,21 +125,19 @@ def balances(values: Balances) -> pb.Balances:
 
 
 def account(view: AccountView) -> pb.Account:
-    return pb.Account(
+    # Filled in place rather than from nested messages: this answers every account command.
+    message = pb.Account(
         name=account_name(view.program_id, view.member_id),
         balances=balances(view.balances),
         version=view.version,
-        enroll_time=timestamp(view.created_at),
-        expiring_points=[
-            pb.ExpiringPoints(
-                points=portion.points,
-                expire_time=timestamp(clock.start_of_day(portion.expires_on)),
-            )
-            for portion in view.expiring
-            if portion.expires_on is not None
-        ],
         referral_code=view.referral_code,
     )
+    _set_time(message.enroll_time, view.created_at)
+    for portion in view.expiring:
+        if portion.expires_on is not None:
+            expiring = message.expiring_points.add(points=portion.points)
+            _set_time(expiring.expire_time, clock.start_of_day_instant(portion.expires_on))
+    return message
 
 
 def entry(record: EventRecord) -> pb.LedgerEntry:
