@@ -19,17 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ledger.batch import Batch, Slot
-from ledger.domain import clock
-from ledger.domain.account import AccountState, Balances
-from ledger.domain.commands import Sweep
-from ledger.domain.decide import validate
+from ledger.codec import snapshots
+from ledger.domain import clock, decisions
+from ledger.domain.account import Balances
+from ledger.domain.commands import Sweep, validate
+from ledger.domain.decide import housekeeping
+from ledger.domain.decisions import Target
 from ledger.domain.errors import Conflict, LedgerError, NotFound
-from ledger.domain.program import ProgramState
+from ledger.domain.kinds import ACCOUNT, PROGRAM, StreamKey, account_key, member_of
+from ledger.domain.kinds import program_key as program_stream
+from ledger.entries import Entry, entry_of
+from ledger.eventlog.errors import DuplicateRequest, StoreTimeout
+from ledger.eventlog.port import EventLog
+from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position
 from ledger.outcomes import AccountView, Outcome, ProgramView
-from ledger.requests import Request, RequestKey, StreamKey
-from ledger.store.errors import DuplicateRequest
-from ledger.store.eventstore import EventStore
-from ledger.store.records import PROGRAM_STREAM, EventRecord, Position, RequestRow, StreamRow
+from ledger.requests import Request
 
 MAX_BATCH = 256
 """Requests decided and appended together at most."""
@@ -45,10 +49,13 @@ MAX_SWEEP_STREAMS = 1_000
 """Streams one sweep pass looks at; the next pass takes the rest."""
 MAX_CACHED_STREAMS = 20_000
 """Streams whose state is kept in memory between batches (least recently used go first)."""
-PROGRAM_CACHE_SECONDS = 1.0
-"""A program's settings are re-read at least this often, so a change made through another
-process applies here within a second. Account streams need no such limit: a stale account
-loses the race on the events' primary key and is re-read."""
+MAX_CACHED_ORDERS_PER_STREAM = 32
+"""Orders of one stream whose summaries are kept between batches (the latest looked up)."""
+SHARED_CACHE_SECONDS = 1.0
+"""Streams that decisions read without appending to (a program's settings) are re-read at
+least this often, so a change made through another process applies here within a second.
+The others need no such limit: a stale copy loses the race on the events' primary key and
+is re-read."""
 
 Clock = Callable[[], datetime]
 
@@ -76,10 +83,10 @@ class _Queued:
 
 class Ledger:
     def __init__(
-        self, store: EventStore, now: Clock, *, shards: int = 2, max_batch: int = MAX_BATCH
+        self, log: EventLog, now: Clock, *, shards: int = 2, max_batch: int = MAX_BATCH
     ) -> None:
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
-        self.store = store
+        self.log = log
         self._now = now
         self._max_batch = max_batch
         self._queues: list[asyncio.Queue[_Queued]] = [
@@ -121,7 +128,7 @@ class Ledger:
         if len(queues) == 1:
             queue = queues[0]
         else:
-            key = f"{request.program_id}/{request.stream_id}".encode()
+            key = "/".join(request.target.stream).encode()
             queue = queues[zlib.crc32(key) % len(queues)]
         if queue.full():
             await queue.put(queued)  # back-pressure: wait for room
@@ -132,15 +139,15 @@ class Ledger:
     async def sweep(self, limit: int = MAX_SWEEP_STREAMS) -> int:
         """Appends what is due now (lapsed holds, releases, expiries); returns events appended.
         Safe to run twice or on two pods at once: what one appended, the other finds done."""
-        due = await self.store.due_streams(self._now(), min(limit, MAX_SWEEP_STREAMS))
+        due = await self.log.due_streams(self._now(), min(limit, MAX_SWEEP_STREAMS))
         outcomes = await asyncio.gather(
             *(
-                self.execute(Request(program, stream, Sweep(), None, actor="system:sweep"))
-                for program, stream in due
-                if stream != PROGRAM_STREAM
+                self.execute(Request(Target(program, member), Sweep(), None, actor="system:sweep"))
+                for program, member in ((key[0], member_of(key[1])) for key in due)
+                if member is not None
             )
         )
-        return sum(len(outcome.events) for outcome in outcomes)
+        return sum(outcome.appended for outcome in outcomes)
 
     async def _work(self, queue: asyncio.Queue[_Queued]) -> None:
         last_batch = 0
@@ -164,27 +171,42 @@ class Ledger:
                     queue.task_done()
 
     async def _run(self, items: list[_Queued], attempt: int) -> None:
-        items = [item for item in items if not item.future.done()]  # callers that gave up
+        items = _still_waiting(items)
         if not items:
             return
-        stream_keys = {key for item in items for key in item.request.streams}
-        # The fast path: every stream known from earlier batches, so no read at all; an
-        # earlier answer to a request id then shows up as a DuplicateRequest on append.
-        # Retries and streams seen for the first time read state rows and answers first.
-        to_load = stream_keys if attempt > 1 else {k for k in stream_keys if not self._cached(k)}
-        rows: dict[StreamKey, StreamRow] = {}
-        answered: dict[RequestKey, RequestRow] = {}
+        reads = [decisions.reads(item.request.target, item.request.command) for item in items]
+        stream_keys = {key for needed in reads for key in needed.streams}
+        # The fast path: every stream (and every order a command names) known from earlier
+        # batches, so no read at all; an earlier answer to a request id then shows up as a
+        # DuplicateRequest on append. Retries and streams seen for the first time read state
+        # rows and answers first.
+        if attempt > 1:
+            to_load = stream_keys
+            orders = {key for needed in reads for key in needed.orders}
+        else:
+            to_load = {key for key in stream_keys if not self._cached(key)}
+            orders = {key for needed in reads for key in needed.orders if not self._knows(key)}
+        loaded = Loaded({}, {}, {})
         self.stats.batches += 1
         self.stats.requests += len(items)
-        if to_load:
+        read_answers = bool(to_load or orders)
+        if read_answers:
             self.stats.loads += 1
             request_keys = {item.request.key for item in items if item.request.request_id}
             try:
-                rows, answered = await self.store.load(to_load, request_keys)
+                loaded = await self.log.load(
+                    to_load, request_keys, orders, deadline=_latest_deadline(items)
+                )
             except LedgerError as error:
                 _fail(items, error)
                 return
-        batch = Batch(rows, answered, self._now(), self._cache if attempt == 1 else None)
+        batch = Batch(
+            loaded.streams,
+            loaded.requests,
+            loaded.orders,
+            self._now(),
+            self._cache if attempt == 1 else None,
+        )
         decided: list[tuple[_Queued, Outcome]] = []
         # On the fast path no earlier answers were read: a refusal may be a retry of a request
         # that succeeded (its order now recorded, its points now spent). Those are decided
@@ -194,13 +216,13 @@ class Ledger:
             try:
                 decided.append((item, batch.apply(item.request)))
             except LedgerError as error:
-                if not to_load and item.request.request_id:
+                if not read_answers and item.request.request_id:
                     unsure.append(item)
                 else:
                     item.future.set_exception(error)
         if batch.has_writes:
             try:
-                await self.store.append(batch.events, batch.stream_writes(), batch.requests)
+                await self.log.append(batch.commit(), deadline=_latest_deadline(items))
             except (Conflict, DuplicateRequest) as lost:
                 if isinstance(lost, Conflict):
                     self.stats.conflicts += 1
@@ -240,10 +262,14 @@ class Ledger:
         slot = self._cache.get(key)
         if slot is None:
             return False
-        if key[1] == PROGRAM_STREAM and time.monotonic() - slot.loaded_at > PROGRAM_CACHE_SECONDS:
+        if slot.kind.read_by_others and time.monotonic() - slot.loaded_at > SHARED_CACHE_SECONDS:
             return False
         self._cache.move_to_end(key)
         return True
+
+    def _knows(self, key: OrderKey) -> bool:
+        slot = self._cache.get(key[0])
+        return slot is not None and key[1] in slot.orders
 
     def _remember(self, slots: dict[StreamKey, Slot]) -> None:
         for key, slot in slots.items():
@@ -255,6 +281,8 @@ class Ledger:
                 slot.loaded_at,
             ):
                 continue
+            while len(slot.orders) > MAX_CACHED_ORDERS_PER_STREAM:
+                del slot.orders[next(iter(slot.orders))]
             self._cache[key] = slot
             self._cache.move_to_end(key)
         while len(self._cache) > MAX_CACHED_STREAMS:
@@ -266,24 +294,35 @@ class Ledger:
 
     # --- reads ----------------------------------------------------------------------------
 
-    async def get_account(self, program_id: str, member_id: str, field_name: str) -> AccountView:
-        row = await self.store.get_stream(program_id, member_id)
-        if row is None or member_id == PROGRAM_STREAM:
+    async def get_account(
+        self,
+        program_id: str,
+        member_id: str,
+        field_name: str,
+        *,
+        deadline: float | None = None,
+    ) -> AccountView:
+        """The account as of now: what housekeeping would append now (a lapsed hold, points
+        past the return window or their expiry) shows as done, before the sweep or the
+        account's next command appends it."""
+        row = await self.log.get_stream(account_key(program_id, member_id), deadline=deadline)
+        if row is None:
             raise NotFound("no such account", field_name=field_name, reason="ACCOUNT_NOT_FOUND")
-        version, state, created_at, _ = row
-        return AccountView.of(
-            program_id, AccountState.from_data(state), version, clock.instant(created_at)
-        )
+        state = snapshots.decode(ACCOUNT, row.state)
+        for event in housekeeping(state, self._now()):
+            state = ACCOUNT.evolve(state, event)
+        return AccountView.of(program_id, state, row.version, clock.instant(row.created_at))
 
-    async def get_program(self, program_id: str, field_name: str) -> ProgramView:
-        row = await self.store.get_stream(program_id, PROGRAM_STREAM)
+    async def get_program(
+        self, program_id: str, field_name: str, *, deadline: float | None = None
+    ) -> ProgramView:
+        row = await self.log.get_stream(program_stream(program_id), deadline=deadline)
         if row is None:
             raise NotFound("no such program", field_name=field_name, reason="PROGRAM_NOT_FOUND")
-        _, state, created_at, updated_at = row
         return ProgramView(
-            ProgramState.from_data(state["program"]),
-            clock.instant(created_at),
-            clock.instant(updated_at),
+            snapshots.decode(PROGRAM, row.state),
+            clock.instant(row.created_at),
+            clock.instant(row.updated_at),
         )
 
     async def list_entries(
@@ -296,29 +335,67 @@ class Ledger:
         event_types: Sequence[str] = (),
         start_time: datetime | None = None,
         end_time: datetime | None = None,
-    ) -> list[EventRecord]:
-        await self.get_account(program_id, member_id, "parent")
-        return await self.store.list_entries(
-            program_id,
-            member_id,
+        deadline: float | None = None,
+    ) -> list[Entry]:
+        await self.get_account(program_id, member_id, "parent", deadline=deadline)
+        records = await self.log.list_entries(
+            account_key(program_id, member_id),
             after_version=after_version,
             limit=limit,
             event_types=event_types,
             start_time=start_time,
             end_time=end_time,
+            deadline=deadline,
         )
+        return [entry_of(record) for record in records]
 
     async def balance_as_of(
-        self, program_id: str, member_id: str, as_of: datetime
+        self, program_id: str, member_id: str, as_of: datetime, *, deadline: float | None = None
     ) -> tuple[int, Balances]:
-        await self.get_account(program_id, member_id, "name")
-        found = await self.store.balance_as_of(program_id, member_id, as_of)
+        await self.get_account(program_id, member_id, "name", deadline=deadline)
+        found = await self.log.balance_as_of(
+            account_key(program_id, member_id), as_of, deadline=deadline
+        )
         return found if found is not None else (0, Balances())
 
     async def read_all(
-        self, after: Position, limit: int, program_id: str | None = None
+        self,
+        after: Position,
+        limit: int,
+        program_id: str | None = None,
+        *,
+        deadline: float | None = None,
     ) -> list[EventRecord]:
-        return await self.store.read_all(after, limit, program_id)
+        return await self.log.read_all(after, limit, program_id, deadline=deadline)
+
+    async def ping(self, *, deadline: float | None = None) -> None:
+        """Returns when the event log answers (the health check)."""
+        await self.log.ping(deadline=deadline)
+
+
+def _still_waiting(items: list[_Queued]) -> list[_Queued]:
+    """The items whose callers still wait: not cancelled, and not past their deadline (those
+    are answered StoreTimeout now, before anything is decided or appended for them)."""
+    now = time.monotonic()
+    waiting = []
+    for item in items:
+        if item.future.done():
+            continue
+        deadline = item.request.deadline
+        if deadline is not None and deadline <= now:
+            item.future.set_exception(StoreTimeout("the caller's deadline passed"))
+            continue
+        waiting.append(item)
+    return waiting
+
+
+def _latest_deadline(items: list[_Queued]) -> float | None:
+    """The batch's round trips serve every item: they may run until the last caller stops
+    waiting (None: one caller waits without a deadline)."""
+    deadlines = [item.request.deadline for item in items]
+    if any(deadline is None for deadline in deadlines):
+        return None
+    return max(deadline for deadline in deadlines if deadline is not None)
 
 
 def _fail(items: list[_Queued], error: Exception) -> None:

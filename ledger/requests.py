@@ -1,68 +1,26 @@
-"""A command addressed to a stream, with who asked and the idempotency key."""
+"""A command addressed to a program or an account, with who asked and its idempotency key."""
 
-import dataclasses
-import enum
-import hashlib
-import json
-import re
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
-from ledger.domain.commands import EXTERNAL_ID_PATTERN, Command
+from ledger.domain.commands import Command
+from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument
-from ledger.store.records import PROGRAM_STREAM
+from ledger.domain.patterns import EXTERNAL_ID_PATTERN
+from ledger.eventlog.records import RequestKey
 
 MAX_REQUEST_ID_LENGTH = 128
-
-StreamKey = tuple[str, str]
-RequestKey = tuple[str, str, str]
-
-
-def _plain(value: Any) -> Any:
-    # Shallow on purpose (json recurses itself): dataclasses.asdict deep-copies everything.
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return vars(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    raise TypeError(type(value).__name__)
-
-
-# What json.dumps(sort_keys=True, separators=(",", ":"), default=_plain) would build on every
-# call. The bytes must never change: stored request hashes are compared with retries.
-_CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
-# orjson writes the very same bytes for documents of printable ASCII without escapes (the
-# usual request: ids are ASCII by rule), about ten times faster. Anything else (non-ASCII or
-# DEL, which the standard library escapes as \uXXXX, escapes, integers beyond 64 bits, a
-# value orjson would write its own way) goes to the standard library.
-_FAST_OPTIONS = (
-    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-)
-_NOT_PLAIN_ASCII = re.compile(rb"[^\x20-\x7e]|\\")
-
-
-def content_json(document: Any) -> bytes:
-    """`document` as _CONTENT_ENCODER writes it, UTF-8 encoded."""
-    try:
-        encoded = orjson.dumps(document, default=_plain, option=_FAST_OPTIONS)
-    except orjson.JSONEncodeError:
-        encoded = None
-    if encoded is None or _NOT_PLAIN_ASCII.search(encoded):
-        return _CONTENT_ENCODER.encode(document).encode("utf-8")
-    return encoded
 
 
 @dataclass(frozen=True)
 class Request:
-    program_id: str
-    stream_id: str
+    target: Target
     command: Command
     request_id: str | None
     """None only for the ledger's own housekeeping (the sweep), which is idempotent by itself."""
     actor: str = ""
     trace_id: str = ""
-    destination_stream_id: str | None = None
+    deadline: float | None = None
+    """time.monotonic() past which the caller no longer waits (its gRPC deadline)."""
 
     def __post_init__(self) -> None:
         # Like every caller-chosen id: printable ASCII, no spaces or control characters
@@ -79,38 +37,16 @@ class Request:
         raise InvalidArgument.of("request_id", f"must match {EXTERNAL_ID_PATTERN.pattern}")
 
     def check_stream_ids(self) -> None:
-        """A value the database cannot store (a NUL) must fail its own request, not the batch
-        it would join. Checked after the command's own validation, which names its fields."""
-        for field_name, value in (
-            (self.command.account_field, self.program_id),
-            (self.command.account_field, self.stream_id),
-            ("destination_account", self.destination_stream_id or "-"),
-        ):
+        """A value the log cannot store (a NUL) must fail its own request, not the batch it
+        would join. Checked after the command's own validation, which names its fields."""
+        for value in (self.target.program_id, self.target.member_id or "-"):
             if not value.isprintable():
-                raise InvalidArgument.of(field_name, "must not hold control characters")
+                raise InvalidArgument.of(
+                    self.command.account_field, "must not hold control characters"
+                )
 
     @property
     def key(self) -> RequestKey:
         assert self.request_id is not None
-        return (self.program_id, self.stream_id, self.request_id)
-
-    @property
-    def streams(self) -> list[StreamKey]:
-        keys = [(self.program_id, PROGRAM_STREAM)]
-        if self.stream_id != PROGRAM_STREAM:
-            keys.append((self.program_id, self.stream_id))
-        if self.destination_stream_id is not None:
-            keys.append((self.program_id, self.destination_stream_id))
-        return keys
-
-    def content_hash(self) -> bytes:
-        """What makes two requests with one id "the same": the command and where it goes,
-        not who sent it or under which trace."""
-        document = {
-            "command": type(self.command).__name__,
-            "fields": self.command,
-            "program_id": self.program_id,
-            "stream_id": self.stream_id,
-            "destination_stream_id": self.destination_stream_id,
-        }
-        return hashlib.sha256(content_json(document)).digest()
+        program_id, stream_id = self.target.stream
+        return (program_id, stream_id, self.request_id)

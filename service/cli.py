@@ -16,8 +16,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from ledger.store.embedded import database_url_from_env_or_embedded
-from ledger.store.migrate import migrate
+from ledger import bootstrap
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
@@ -38,9 +37,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.listen:
         settings = Settings(**{**settings.__dict__, "listen_address": args.listen})
-    database_url = database_url_from_env_or_embedded()
+    database_url = bootstrap.database_url()
     if not args.no_migrate:
-        migrate(database_url)
+        bootstrap.migrate(database_url)
 
     async def run() -> None:
         running = await start_server(settings, database_url)
@@ -57,29 +56,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(_args: argparse.Namespace) -> int:
-    applied = migrate(database_url_from_env_or_embedded())
+    applied = bootstrap.migrate(bootstrap.database_url())
     print(json.dumps({"applied": applied}))
     return 0
 
 
 def _sweep(_args: argparse.Namespace) -> int:
-    from ledger.application import Ledger
-    from ledger.store.eventstore import EventStore
-    from ledger.store.pool import make_pool
     from service.server import utc_now
 
     settings = Settings.from_env()
 
     async def run() -> int:
-        pool = make_pool(database_url_from_env_or_embedded(), role=settings.database_role)
-        await pool.open(wait=True)
-        ledger = Ledger(EventStore(pool), utc_now)
-        await ledger.start()
-        try:
+        async with bootstrap.postgres_ledger(
+            bootstrap.database_url(), utc_now, role=settings.database_role
+        ) as ledger:
             return await ledger.sweep()
-        finally:
-            await ledger.stop()
-            await pool.close()
 
     print(json.dumps({"events_appended": asyncio.run(run())}))
     return 0
@@ -89,7 +80,7 @@ def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
     from ledger.audit.replay import replay
 
-    result = replay(database_url_from_env_or_embedded(), args.program, workers=args.workers)
+    result = replay(bootstrap.database_url(), args.program, workers=args.workers)
     print(
         json.dumps(
             {

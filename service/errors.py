@@ -17,7 +17,7 @@ from ledger.domain.errors import (
     LedgerError,
     NotFound,
 )
-from ledger.store.errors import StoreTimeout, StoreUnavailable
+from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
 
 ERROR_DOMAIN = "loyalty.v1"
 

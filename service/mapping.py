@@ -10,11 +10,10 @@ from ledger.currency import minor_unit_exponent
 from ledger.domain import clock
 from ledger.domain.account import Balances
 from ledger.domain.errors import InvalidArgument, Violations
-from ledger.domain.events import event_from_data
 from ledger.domain.limits import DEFAULT_HOLD_TTL_SECONDS
-from ledger.domain.program import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
-from ledger.store.records import PROGRAM_STREAM, EventRecord
 from loyalty.v1 import ledger_pb2 as pb
 from service.names import account_name, program_name
 
@@ -140,12 +139,12 @@ def account(view: AccountView) -> pb.Account:
     return message
 
 
-def entry(record: EventRecord) -> pb.LedgerEntry:
-    if record.stream_id == PROGRAM_STREAM:
-        name, delta = program_name(record.program_id), 0
+def entry(found: Entry) -> pb.LedgerEntry:
+    record = found.record
+    if found.member_id is None:
+        name = program_name(record.program_id)
     else:
-        name = account_name(record.program_id, record.stream_id)
-        delta = event_from_data(record.event_type, record.schema_version, record.data).points_delta
+        name = account_name(record.program_id, found.member_id)
     return pb.LedgerEntry(
         event_id=record.event_id,
         account=name,
@@ -153,7 +152,7 @@ def entry(record: EventRecord) -> pb.LedgerEntry:
         event_type=record.event_type,
         schema_version=record.schema_version,
         record_time=timestamp(record.recorded_at),
-        points_delta=delta,
+        points_delta=found.points_delta,
         balances_after=balances(record.balances),
         data_json=json.dumps(
             record.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False

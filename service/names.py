@@ -6,9 +6,10 @@ programs/{program_id} and programs/{program_id}/accounts/{member_id}.
 import re
 
 from ledger.domain.errors import InvalidArgument
+from ledger.domain.patterns import MEMBER_ID, PROGRAM_ID
 
-_PROGRAM = re.compile(r"programs/([a-z][a-z0-9-]{0,63})")
-_ACCOUNT = re.compile(r"programs/([a-z][a-z0-9-]{0,63})/accounts/([A-Za-z0-9._:@+-]{1,128})")
+_PROGRAM = re.compile(f"programs/({PROGRAM_ID})")
+_ACCOUNT = re.compile(f"programs/({PROGRAM_ID})/accounts/({MEMBER_ID})")
 
 
 def program_name(program_id: str) -> str:

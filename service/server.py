@@ -3,21 +3,19 @@
 import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from psycopg_pool import AsyncConnectionPool
 
+from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
-from ledger.store.eventstore import EventStore
-from ledger.store.pool import make_pool
 from service.config import Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.servicer import LedgerServicer
@@ -39,8 +37,8 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     ledger: Ledger
-    pool: AsyncConnectionPool[Any]
     health: health.aio.HealthServicer
+    resources: contextlib.AsyncExitStack
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace_seconds: float) -> None:
@@ -50,19 +48,25 @@ class RunningServer:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.ledger.stop()
-        await self.pool.close()
+        await self.resources.aclose()
 
 
 async def start_server(
     settings: Settings, database_url: str, now: Callable[[], datetime] = utc_now
 ) -> RunningServer:
-    pool = make_pool(database_url, max_size=settings.pool_max_size, role=settings.database_role)
+    resources = contextlib.AsyncExitStack()
     # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
-    # the pool reaches it, so Kubernetes sees an honest readiness from the first second.
-    await pool.open(wait=False)
-    ledger = Ledger(EventStore(pool), now, shards=settings.shards)
-    await ledger.start()
+    # the database answers, so Kubernetes sees an honest readiness from the first second.
+    ledger = await resources.enter_async_context(
+        bootstrap.postgres_ledger(
+            database_url,
+            now,
+            shards=settings.shards,
+            pool_max_size=settings.pool_max_size,
+            role=settings.database_role,
+            wait=False,
+        )
+    )
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -82,10 +86,10 @@ async def start_server(
     if port == 0:
         raise OSError(f"cannot listen on {settings.listen_address}")
     await server.start()
-    running = RunningServer(server, port, ledger, pool, health_servicer)
+    running = RunningServer(server, port, ledger, health_servicer, resources)
     running.tasks.append(
         asyncio.create_task(
-            _watch_database(pool, health_servicer, settings.health_check_interval_seconds)
+            _watch_database(ledger, health_servicer, settings.health_check_interval_seconds)
         )
     )
     if settings.sweep_interval_seconds > 0:
@@ -97,17 +101,20 @@ async def start_server(
 
 
 async def _watch_database(
-    pool: AsyncConnectionPool[Any], servicer: health.aio.HealthServicer, interval: float
+    ledger: Ledger, servicer: health.aio.HealthServicer, interval: float
 ) -> None:
     """SERVING while the database answers, NOT_SERVING while it does not."""
     current: int | None = None
     while True:
         try:
-            async with asyncio.timeout(max(interval, 1.0) * 2):
-                async with pool.connection(timeout=max(interval, 1.0)) as connection:
-                    await connection.execute("SELECT 1")
+            await ledger.ping(deadline=time.monotonic() + max(interval, 1.0) * 2)
             status = health_pb2.HealthCheckResponse.SERVING
+        except LedgerError:
+            status = health_pb2.HealthCheckResponse.NOT_SERVING
         except Exception:
+            # Not a failure of the database's: a bug. Reported, and the service is honestly
+            # not serving; the watcher itself must go on.
+            log.exception("health_check_failed")
             status = health_pb2.HealthCheckResponse.NOT_SERVING
         if status != current:
             log.info("health", serving=status == health_pb2.HealthCheckResponse.SERVING)

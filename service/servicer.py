@@ -6,7 +6,7 @@ between proto and ledger values in service.mapping.
 
 import asyncio
 import functools
-import re
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,13 +17,16 @@ from opentelemetry import trace
 
 from ledger.application import Ledger
 from ledger.currency import to_minor_units
-from ledger.domain import clock, limits
+from ledger.domain import clock, limits, results
 from ledger.domain import commands as cmd
-from ledger.domain.decide import validate
+from ledger.domain.commands import validate
+from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, LedgerError
+from ledger.domain.patterns import EVENT_TYPE_PATTERN
+from ledger.entries import entry_of
+from ledger.eventlog.records import Position
 from ledger.outcomes import Outcome
 from ledger.requests import Request
-from ledger.store.records import PROGRAM_STREAM, Position
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import mapping
@@ -34,7 +37,6 @@ log = structlog.get_logger(__name__)
 
 ACTOR_METADATA_KEY = "loyalty-actor"
 MAX_PAGE_SIZE = 1_000
-EVENT_TYPE_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 DEFAULT_PAGE_SIZE = 100
 MAX_TOKEN_DIGITS = 18
 """A page token is "v" and a version; 18 digits always fit a bigint."""
@@ -79,6 +81,21 @@ def _trace_id() -> str:
     return format(span_context.trace_id, "032x") if span_context.is_valid else ""
 
 
+def _deadline(context: grpc.aio.ServicerContext[Any, Any]) -> float | None:
+    """The caller's gRPC deadline as an instant of time.monotonic(): the ledger's reads and
+    appends for this call stop there."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
+_R = TypeVar("_R", bound=results.Result)
+
+
+def _result(outcome: Outcome, kind: type[_R]) -> _R:
+    assert isinstance(outcome.result, kind), outcome.result
+    return outcome.result
+
+
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
@@ -87,19 +104,16 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self,
         context: grpc.aio.ServicerContext[Any, Any],
         request_id: str,
-        program_id: str,
-        stream_id: str,
+        target: Target,
         command: cmd.Command,
-        destination_stream_id: str | None = None,
     ) -> Outcome:
         request = Request(
-            program_id,
-            stream_id,
+            target,
             command,
             request_id,
             actor=_actor(context),
             trace_id=_trace_id(),
-            destination_stream_id=destination_stream_id,
+            deadline=_deadline(context),
         )
         return await self._ledger.execute(request)
 
@@ -111,7 +125,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.CreateProgramResponse:
         command = cmd.CreateProgram(request.program_id, mapping.program_settings(request.program))
         outcome = await self._execute(
-            context, request.request_id, request.program_id, PROGRAM_STREAM, command
+            context, request.request_id, Target(request.program_id), command
         )
         assert outcome.program is not None
         return pb.CreateProgramResponse(program=mapping.program(outcome.program))
@@ -124,9 +138,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         command = cmd.UpdateProgram(
             mapping.program_settings(request.program), request.expected_revision
         )
-        outcome = await self._execute(
-            context, request.request_id, program_id, PROGRAM_STREAM, command
-        )
+        outcome = await self._execute(context, request.request_id, Target(program_id), command)
         assert outcome.program is not None
         return pb.UpdateProgramResponse(program=mapping.program(outcome.program))
 
@@ -135,7 +147,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.GetProgramRequest, context: Any
     ) -> pb.GetProgramResponse:
         program_id = parse_program(request.name, "name")
-        view = await self._ledger.get_program(program_id, "name")
+        view = await self._ledger.get_program(program_id, "name", deadline=_deadline(context))
         return pb.GetProgramResponse(program=mapping.program(view))
 
     # --- account writes -------------------------------------------------------------------
@@ -147,7 +159,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         program_id = parse_program(request.parent, "parent")
         command = cmd.Enroll(program_id, request.member_id)
         outcome = await self._execute(
-            context, request.request_id, program_id, request.member_id, command
+            context, request.request_id, Target(program_id, request.member_id), command
         )
         return pb.EnrollMemberResponse(account=mapping.account(outcome.accounts[request.member_id]))
 
@@ -159,11 +171,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         amount = request.amount
         minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
         command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
-        (recorded,) = outcome.events_of("PurchaseRecorded")
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        recorded = _result(outcome, results.PurchaseResult)
         return pb.RecordPurchaseResponse(
-            points=recorded.data["points"],
-            pending=recorded.data["release_at"] is not None and recorded.data["points"] > 0,
+            points=recorded.points,
+            pending=recorded.pending,
             account=mapping.account(outcome.accounts[member_id]),
         )
 
@@ -173,14 +187,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ConfirmOrderResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.ConfirmOrder(request.order_id)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
-        released = sum(
-            event.data["points"]
-            for event in outcome.events_of("PendingPointsReleased")
-            if event.data["order_id"] == request.order_id
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
         )
+        confirmed = _result(outcome, results.ConfirmResult)
         return pb.ConfirmOrderResponse(
-            points_released=released, account=mapping.account(outcome.accounts[member_id])
+            points_released=confirmed.points_released,
+            account=mapping.account(outcome.accounts[member_id]),
         )
 
     @unary
@@ -191,11 +204,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         amount = request.amount
         minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
         command = cmd.RefundPurchase(request.order_id, minor, amount.currency_code)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
-        (refunded,) = outcome.events_of("PurchaseRefunded")
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        refunded = _result(outcome, results.RefundResult)
         return pb.RefundPurchaseResponse(
-            points_clawed_back=refunded.data["points_clawed_back"],
-            points_not_recovered=refunded.data["points_not_recovered"],
+            points_clawed_back=refunded.points_clawed_back,
+            points_not_recovered=refunded.points_not_recovered,
             account=mapping.account(outcome.accounts[member_id]),
         )
 
@@ -205,7 +220,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.EarnPointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.EarnPoints(request.points, request.reason)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
         return pb.EarnPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
@@ -216,7 +233,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         command = cmd.AdjustPoints(
             request.points_delta, request.reason_code, request.note, _actor(context)
         )
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
         return pb.AdjustPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
@@ -231,7 +250,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             raise InvalidArgument.of("destination_account", "must be in the source's program")
         command = cmd.TransferPoints(destination_id, request.points, request.request_id)
         outcome = await self._execute(
-            context, request.request_id, program_id, source_id, command, destination_id
+            context, request.request_id, Target(program_id, source_id), command
         )
         return pb.TransferPointsResponse(
             source_account=mapping.account(outcome.accounts[source_id]),
@@ -244,7 +263,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.RedeemPointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.RedeemPoints(request.points, request.reference)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
         return pb.RedeemPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
@@ -253,13 +274,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ReservePointsResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.ReservePoints(request.reservation_id, request.points, request.ttl_seconds)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
-        (reserved,) = outcome.events_of("PointsReserved")
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        reserved = _result(outcome, results.ReservationResult)
         return pb.ReservePointsResponse(
             reservation=pb.Reservation(
-                reservation_id=request.reservation_id,
-                points=reserved.data["points"],
-                expire_time=mapping.timestamp(reserved.data["expires_at"]),
+                reservation_id=reserved.reservation_id,
+                points=reserved.points,
+                expire_time=mapping.timestamp(reserved.expires_at),
             ),
             account=mapping.account(outcome.accounts[member_id]),
         )
@@ -270,11 +293,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.CommitReservationResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.CommitReservation(request.reservation_id, request.points)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
-        (committed,) = outcome.events_of("ReservationCommitted")
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        committed = _result(outcome, results.CommitResult)
         return pb.CommitReservationResponse(
-            points_redeemed=committed.data["points_redeemed"],
-            points_released=committed.data["points_released"],
+            points_redeemed=committed.points_redeemed,
+            points_released=committed.points_released,
             account=mapping.account(outcome.accounts[member_id]),
         )
 
@@ -284,14 +309,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.CancelReservationResponse:
         program_id, member_id = parse_account(request.account, "account")
         command = cmd.CancelReservation(request.reservation_id)
-        outcome = await self._execute(context, request.request_id, program_id, member_id, command)
-        released = sum(
-            event.data["points_released"]
-            for event in outcome.events_of("ReservationReleased")
-            if event.data["reservation_id"] == request.reservation_id
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
         )
+        canceled = _result(outcome, results.CancelResult)
         return pb.CancelReservationResponse(
-            points_released=released, account=mapping.account(outcome.accounts[member_id])
+            points_released=canceled.points_released,
+            account=mapping.account(outcome.accounts[member_id]),
         )
 
     @unary
@@ -337,11 +361,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         # failure finds the accounts already done and completes the rest, never doubling one.
         outcomes = await asyncio.gather(
             *(
-                self._execute(context, f"{request.request_id}", program_id, member_id, command)
+                self._execute(context, request.request_id, Target(program_id, member_id), command)
                 for member_id, command in commands.items()
             )
         )
-        imported = sum(len(outcome.events_of("HistoryImported")) for outcome in outcomes)
+        imported = sum(
+            _result(outcome, results.ImportResult).events_imported for outcome in outcomes
+        )
         return pb.ImportHistoryResponse(imported_count=imported)
 
     # --- reads ----------------------------------------------------------------------------
@@ -351,7 +377,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.GetAccountRequest, context: Any
     ) -> pb.GetAccountResponse:
         program_id, member_id = parse_account(request.name, "name")
-        view = await self._ledger.get_account(program_id, member_id, "name")
+        view = await self._ledger.get_account(
+            program_id, member_id, "name", deadline=_deadline(context)
+        )
         return pb.GetAccountResponse(account=mapping.account(view))
 
     @unary
@@ -378,11 +406,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             end_time=mapping.datetime_of(request.end_time, "end_time")
             if request.HasField("end_time")
             else None,
+            deadline=_deadline(context),
         )
         page, more = entries[:page_size], len(entries) > page_size
         return pb.ListLedgerEntriesResponse(
-            entries=[mapping.entry(record) for record in page],
-            next_page_token=f"v{page[-1].version}" if more else "",
+            entries=[mapping.entry(entry) for entry in page],
+            next_page_token=f"v{page[-1].record.version}" if more else "",
         )
 
     @unary
@@ -393,7 +422,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         if not request.HasField("as_of_time"):
             raise InvalidArgument.of("as_of_time", "is required")
         as_of = mapping.datetime_of(request.as_of_time, "as_of_time")
-        version, values = await self._ledger.balance_as_of(program_id, member_id, as_of)
+        version, values = await self._ledger.balance_as_of(
+            program_id, member_id, as_of, deadline=_deadline(context)
+        )
         return pb.GetBalanceAsOfResponse(balances=mapping.balances(values), version=version)
 
     async def StreamEvents(
@@ -410,9 +441,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             except LedgerError as error:
                 await context.abort_with_status(to_status(error))
             for record in records:
-                position = Position(record.transaction_id, record.position)
+                position = Position.of(record)
                 yield pb.StreamEventsResponse(
-                    entry=mapping.entry(record), position=position.encode()
+                    entry=mapping.entry(entry_of(record)), position=position.encode()
                 )
             if not records:
                 if request.catch_up_only:

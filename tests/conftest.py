@@ -18,11 +18,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.store.embedded import default_data_dir, start_embedded_postgres
-from ledger.store.eventstore import EventStore
-from ledger.store.migrate import migrate
-from ledger.store.pool import make_pool
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
@@ -60,7 +58,7 @@ def database_url(server_url: str) -> Iterator[str]:
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_conninfo(server_url, dbname=name)
-    migrate(url)
+    bootstrap.migrate(url)
     yield url
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(
@@ -80,13 +78,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def ledger(database_url: str, clock: FakeClock) -> AsyncIterator[Ledger]:
-    pool = make_pool(database_url, min_size=1, max_size=4)
-    await pool.open(wait=True)
-    instance = Ledger(EventStore(pool), clock)
-    await instance.start()
-    yield instance
-    await instance.stop()
-    await pool.close()
+    async with bootstrap.postgres_ledger(
+        database_url, clock, shards=2, pool_min_size=1, pool_max_size=4
+    ) as instance:
+        yield instance
 
 
 @dataclass

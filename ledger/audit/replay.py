@@ -25,11 +25,17 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from ledger.domain.account import AccountState, Balances, evolve
-from ledger.domain.events import UnknownEventType, event_from_data
-from ledger.domain.program import ProgramState, evolve_program
-from ledger.store.chain import GENESIS_HASH, canonical_from_texts, hash_of, json_string
-from ledger.store.records import PROGRAM_STREAM
+from ledger.codec import events as event_codec
+from ledger.codec.chain import (
+    GENESIS_HASH,
+    balances_tuple,
+    canonical_from_texts,
+    hash_of,
+    json_string,
+)
+from ledger.codec.events import UnknownEventType
+from ledger.domain.account import Balances
+from ledger.domain.kinds import ACCOUNT, Kind, kind_of
 from ledger.store.sql import query
 
 if TYPE_CHECKING:
@@ -104,9 +110,10 @@ class _StreamReplay:
     program_json: str
     stream_json: str
     version: int = 0
+    kind: Kind[Any] | None = None
+    """None when the stream id names no kind (reported, and the stream is not folded)."""
+    state: Any = None
     last_hash: bytes = GENESIS_HASH
-    account: AccountState = field(default_factory=AccountState)
-    program: ProgramState = field(default_factory=ProgramState)
     broken: bool = False
     """After a chain or decoding break, later checks of the stream would only repeat it."""
 
@@ -294,6 +301,12 @@ def _merge(
             if current is not None:
                 pending_state = _close(current, pending_state, state_rows, result, keep_balances)
             current = _StreamReplay(row[0], row[1], json_string(row[0]), json_string(row[1]))
+            try:
+                current.kind = kind_of(row[1])
+                current.state = current.kind.initial()
+            except ValueError as error:
+                _report(result, current, row, "unreplayable", str(error))
+                current.broken = True
             result.streams += 1
         result.events += 1
         _check_event(current, row, result)
@@ -332,21 +345,19 @@ def _check_event(stream: _StreamReplay, row: tuple[Any, ...], result: ReplayResu
         stream.broken = True
         return
     stream.last_hash = stored_hash
+    kind = stream.kind
+    assert kind is not None
     try:
-        data = orjson.loads(data_text)
-        if stream.stream_id == PROGRAM_STREAM:
-            stream.program = evolve_program(stream.program, event_type, data)
-            return
-        event = event_from_data(event_type, schema_version, data)
-        available_before = stream.account.balances.available
-        stream.account = evolve(stream.account, event)
-        stream.account.check_invariants()
+        event = event_codec.decode(event_type, schema_version, orjson.loads(data_text))
+        available_before = kind.balances(stream.state).available
+        stream.state = kind.evolve(stream.state, event)
+        kind.check_invariants(stream.state)
     except (UnknownEventType, KeyError, TypeError, ValueError, AssertionError) as error:
         _report(result, stream, row, "unreplayable", f"{type(error).__name__}: {error}")
         stream.broken = True
         return
-    balances = stream.account.balances
-    if balances.as_tuple() != stored_balances:
+    balances = kind.balances(stream.state)
+    if balances_tuple(balances) != stored_balances:
         _report(
             result,
             stream,
@@ -385,8 +396,8 @@ def _close(
     keep_balances: bool,
 ) -> TupleRow | None:
     key = (stream.program_id, stream.stream_id)
-    if keep_balances and stream.stream_id != PROGRAM_STREAM:
-        result.final_balances[key] = stream.account.balances
+    if keep_balances and stream.kind is ACCOUNT:
+        result.final_balances[key] = ACCOUNT.balances(stream.state)
     while pending_state is not None and (pending_state[0], pending_state[1]) < key:
         _orphan_state(pending_state, result)
         pending_state = next(state_rows, None)
@@ -404,16 +415,18 @@ def _close(
                 *key, stream.version, "", "state_mismatch", f"state row at version {version}"
             )
         )
-    elif stream.stream_id != PROGRAM_STREAM and balances != stream.account.balances:
-        result.add(
-            Discrepancy(
-                *key,
-                stream.version,
-                "",
-                "state_mismatch",
-                f"state row balances {balances}, replayed {stream.account.balances}",
+    elif stream.kind is not None and not stream.broken:
+        replayed = stream.kind.balances(stream.state)
+        if balances != replayed:
+            result.add(
+                Discrepancy(
+                    *key,
+                    stream.version,
+                    "",
+                    "state_mismatch",
+                    f"state row balances {balances}, replayed {replayed}",
+                )
             )
-        )
     return next(state_rows, None)
 
 

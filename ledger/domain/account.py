@@ -1,7 +1,6 @@
 """A member account: its state, and `evolve`, which folds one event into it."""
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ledger.domain import lots as lot_math
 from ledger.domain.events import (
@@ -35,29 +34,6 @@ class Balances:
     lifetime_redeemed: int = 0
     expired: int = 0
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
-        """The values in field order, as the columns of ledger.events hold them."""
-        return (
-            self.available,
-            self.pending,
-            self.held,
-            self.lifetime_earned,
-            self.lifetime_redeemed,
-            self.expired,
-        )
-
-    def to_data(self) -> dict[str, int]:
-        # Spelled out rather than dataclasses.asdict (this runs for every event written), in
-        # jsonb's key order, the canonical order of the hash chain.
-        return {
-            "held": self.held,
-            "expired": self.expired,
-            "pending": self.pending,
-            "available": self.available,
-            "lifetime_earned": self.lifetime_earned,
-            "lifetime_redeemed": self.lifetime_redeemed,
-        }
-
 
 @dataclass(frozen=True)
 class PendingEarn:
@@ -74,20 +50,12 @@ class Hold:
 
 
 @dataclass(frozen=True)
-class Order:
-    amount_minor: int
-    currency_code: str
-    points: int
-    refunded_minor: int = 0
-    points_clawed_back: int = 0
-    points_written_off: int = 0
-    """Clawback a refund could not take (spent points, per the program's policy): settled,
-    so a later refund of the same order does not chase it again."""
-
-
-@dataclass(frozen=True)
 class AccountState:
-    """Everything `decide` needs about one account. Folded from its events alone.
+    """Everything `decide` needs about one account, folded from its events alone, and kept in
+    the stream's snapshot. Bounded whatever the member's history: orders are not kept here
+    (a command that names one reads that order's events, see orders.py); lots are one per
+    expiry day, pending points one per order inside the return window, holds at most
+    MAX_OPEN_RESERVATIONS.
 
     Invariant: when available >= 0 the lots hold exactly `available` points; when the program
     let a refund take it below zero, the lots are empty and new points pay that off first.
@@ -100,7 +68,6 @@ class AccountState:
     lots: Lots = ()
     pending: dict[str, PendingEarn] = field(default_factory=dict)
     holds: dict[str, Hold] = field(default_factory=dict)
-    orders: dict[str, Order] = field(default_factory=dict)
 
     def check_invariants(self) -> None:
         b = self.balances
@@ -115,60 +82,6 @@ class AccountState:
             assert lot_math.total(self.lots) == b.available, "lots drift"
         else:
             assert not self.lots, "negative balance with lots left"
-
-    # --- snapshot (the streams table keeps this so loading costs one row) -------------------
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "enrolled": self.enrolled,
-            "member_id": self.member_id,
-            "referral_code": self.referral_code,
-            "balances": self.balances.to_data(),
-            "lots": [p.to_data() for p in self.lots],
-            "pending": {
-                k: {"points": v.points, "release_at": v.release_at, "expires_on": v.expires_on}
-                for k, v in self.pending.items()
-            },
-            "holds": {
-                k: {
-                    "points": v.points,
-                    "expires_at": v.expires_at,
-                    "taken": [p.to_data() for p in v.taken],
-                }
-                for k, v in self.holds.items()
-            },
-            "orders": {
-                k: {
-                    "amount_minor": v.amount_minor,
-                    "currency_code": v.currency_code,
-                    "points": v.points,
-                    "refunded_minor": v.refunded_minor,
-                    "points_clawed_back": v.points_clawed_back,
-                    "points_written_off": v.points_written_off,
-                }
-                for k, v in self.orders.items()
-            },
-        }
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "AccountState":
-        return cls(
-            enrolled=data["enrolled"],
-            member_id=data["member_id"],
-            referral_code=data["referral_code"],
-            balances=Balances(**data["balances"]),
-            lots=tuple(LotPortion.from_data(p) for p in data["lots"]),
-            pending={k: PendingEarn(**v) for k, v in data["pending"].items()},
-            holds={
-                k: Hold(
-                    points=v["points"],
-                    expires_at=v["expires_at"],
-                    taken=tuple(LotPortion.from_data(p) for p in v["taken"]),
-                )
-                for k, v in data["holds"].items()
-            },
-            orders={k: Order(**v) for k, v in data["orders"].items()},
-        )
 
 
 def _credit(state: AccountState, portions: Lots, earned: int = 0) -> AccountState:
@@ -232,11 +145,6 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 return _credit(state, _lot(event.expires_on, delta), earned=delta)
             return _debit(state, event.taken, event.negative_points, redeemed=-delta)
         case PurchaseRecorded():
-            orders = {
-                **state.orders,
-                event.order_id: Order(event.amount_minor, event.currency_code, event.points),
-            }
-            state = replace(state, orders=orders)
             if event.release_at is not None and event.points:
                 pending = {
                     **state.pending,
@@ -259,16 +167,6 @@ def evolve(state: AccountState, event: Event) -> AccountState:
             )
             return _credit(state, _lot(event.expires_on, event.points))
         case PurchaseRefunded():
-            order = state.orders[event.order_id]
-            orders = {
-                **state.orders,
-                event.order_id: replace(
-                    order,
-                    refunded_minor=order.refunded_minor + event.amount_minor,
-                    points_clawed_back=order.points_clawed_back + event.points_clawed_back,
-                    points_written_off=order.points_written_off + event.points_not_recovered,
-                ),
-            }
             pending = dict(state.pending)
             if event.from_pending:
                 entry = pending[event.order_id]
@@ -279,7 +177,6 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                     del pending[event.order_id]
             state = replace(
                 state,
-                orders=orders,
                 pending=pending,
                 balances=_bump(
                     state.balances,

@@ -6,15 +6,17 @@ from typing import ClassVar
 
 from ledger.domain import limits
 from ledger.domain.errors import Violations
-from ledger.domain.program import PROGRAM_ID_PATTERN, ProgramSettings
+from ledger.domain.patterns import (
+    CODE_PATTERN,
+    CURRENCY_PATTERN,
+    EXTERNAL_ID_PATTERN,
+    MEMBER_ID_PATTERN,
+    PROGRAM_ID_PATTERN,
+)
+from ledger.domain.settings import ProgramSettings
 
-MEMBER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
-CODE_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
-CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-# Caller-chosen ids (orders, reservations, references): printable, no spaces or controls.
 FIRST_PRINTABLE = 0x20
 MAX_CURRENCY_EXPONENT = 4
-EXTERNAL_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 def check_points(violations: Violations, name: str, points: int) -> None:
@@ -41,6 +43,13 @@ def check_amount(violations: Violations, name: str, amount_minor: int) -> None:
         violations.add(
             name, f"must be more than 0 and at most {limits.MAX_AMOUNT_MINOR_UNITS:,} minor units"
         )
+
+
+def validate(command: "Command") -> None:
+    """Raises InvalidArgument naming every bad field of `command`."""
+    violations = Violations()
+    command.validate(violations)
+    violations.raise_if_any()
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,9 @@ class TransferPoints(Command):
     transfer_id: str
 
     def validate(self, violations: Violations) -> None:
+        check_pattern(
+            violations, "destination_account", self.destination_member_id, MEMBER_ID_PATTERN
+        )
         check_points(violations, "points", self.points)
 
 

@@ -1,4 +1,5 @@
-"""`decide`: given an account's state, its program and a command at a time, the events to append.
+"""`decide` for account streams: given an account's state, its program, the orders the command
+names and a command at a time, the events to append; and `result`, what those events answer.
 
 Pure: no I/O and no clock; `now` is passed in. Raises a LedgerError when the command cannot be
 applied, and then nothing at all is appended.
@@ -6,7 +7,9 @@ applied, and then nothing at all is appended.
 
 import base64
 import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from ledger.domain import clock, limits
 from ledger.domain import lots as lot_math
@@ -17,7 +20,6 @@ from ledger.domain.commands import (
     Command,
     CommitReservation,
     ConfirmOrder,
-    CreateProgram,
     EarnPoints,
     Enroll,
     ImportHistory,
@@ -27,15 +29,13 @@ from ledger.domain.commands import (
     ReservePoints,
     Sweep,
     TransferPoints,
-    UpdateProgram,
+    validate,
 )
 from ledger.domain.errors import (
     AlreadyExists,
-    Conflict,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Violations,
 )
 from ledger.domain.events import (
     Event,
@@ -50,20 +50,25 @@ from ledger.domain.events import (
     PointsReserved,
     PointsTransferredIn,
     PointsTransferredOut,
-    ProgramCreated,
-    ProgramUpdated,
     PurchaseRecorded,
     PurchaseRefunded,
     ReservationCommitted,
     ReservationReleased,
 )
-from ledger.domain.program import NegativeBalancePolicy, ProgramState
-
-
-def validate(command: Command) -> None:
-    violations = Violations()
-    command.validate(violations)
-    violations.raise_if_any()
+from ledger.domain.orders import Order
+from ledger.domain.program import ProgramState
+from ledger.domain.results import (
+    DONE,
+    CancelResult,
+    CommitResult,
+    ConfirmResult,
+    ImportResult,
+    PurchaseResult,
+    RefundResult,
+    ReservationResult,
+    Result,
+)
+from ledger.domain.settings import NegativeBalancePolicy
 
 
 def referral_code(program_id: str, member_id: str) -> str:
@@ -73,40 +78,25 @@ def referral_code(program_id: str, member_id: str) -> str:
     return base64.b32encode(digest)[:10].decode()
 
 
-# --- program stream -------------------------------------------------------------------------
-
-
-def decide_program(state: ProgramState, command: Command) -> list[Event]:
-    validate(command)
-    match command:
-        case CreateProgram():
-            if state.exists:
-                raise AlreadyExists(
-                    f"program {command.program_id} exists", reason="PROGRAM_ALREADY_EXISTS"
-                )
-            return [ProgramCreated(command.program_id, command.settings.to_data())]
-        case UpdateProgram():
-            if not state.exists:
-                raise NotFound(
-                    "no such program", field_name="program.name", reason="PROGRAM_NOT_FOUND"
-                )
-            if command.expected_revision and command.expected_revision != state.revision:
-                raise Conflict(
-                    f"program is at revision {state.revision}, not {command.expected_revision}",
-                    reason="REVISION_MISMATCH",
-                    current_revision=str(state.revision),
-                )
-            return [ProgramUpdated(command.settings.to_data())]
-    raise AssertionError(f"not a program command: {command!r}")
-
-
 # --- account streams ------------------------------------------------------------------------
 
 
+def order_named(command: Command) -> str | None:
+    """The order whose events `decide` needs to see for `command`, if any."""
+    if isinstance(command, (RecordPurchase, ConfirmOrder, RefundPurchase)):
+        return command.order_id
+    return None
+
+
 def decide(
-    state: AccountState, program: ProgramState, command: Command, now: datetime
+    state: AccountState,
+    program: ProgramState,
+    command: Command,
+    now: datetime,
+    orders: Mapping[str, Order],
 ) -> list[Event]:
-    """Events for `command` on one account, after whatever housekeeping is due at `now`."""
+    """Events for `command` on one account, after whatever housekeeping is due at `now`.
+    `orders` holds the order the command names (order_named), if it was ever recorded."""
     validate(command)
     _require_program(program, command)
     if isinstance(command, Enroll):
@@ -117,7 +107,7 @@ def decide(
     events = housekeeping(state, now)
     for event in events:
         state = evolve(state, event)
-    decided = _decide_on_account(state, program, command, now)
+    decided = _decide_on_account(state, program, command, now, orders)
     return events + decided + _expired_after(state, decided, now)
 
 
@@ -147,7 +137,7 @@ def decide_transfer(
     """Both halves of a transfer; the store appends them in one transaction."""
     validate(command)
     _require_program(program, command)
-    _require_account(source, "source_account")
+    _require_account(source, command.account_field)
     _require_account(destination, "destination_account")
     if source.member_id == destination.member_id:
         raise InvalidArgument.of("destination_account", "must differ from source_account")
@@ -236,15 +226,19 @@ def _enroll(state: AccountState, command: Enroll) -> list[Event]:
 
 
 def _decide_on_account(
-    state: AccountState, program: ProgramState, command: Command, now: datetime
+    state: AccountState,
+    program: ProgramState,
+    command: Command,
+    now: datetime,
+    orders: Mapping[str, Order],
 ) -> list[Event]:
     match command:
         case RecordPurchase():
-            return [_purchase(state, program, command, now)]
+            return [_purchase(program, command, now, orders.get(command.order_id))]
         case ConfirmOrder():
-            return _confirm(state, command)
+            return _confirm(state, command, orders.get(command.order_id))
         case RefundPurchase():
-            return [_refund(state, program, command)]
+            return [_refund(state, program, command, orders.get(command.order_id))]
         case EarnPoints():
             expires_on = clock.expiry_day(now, program.settings.points_expiry_days)
             return [PointsEarned(command.points, command.reason, expires_on, program.revision)]
@@ -269,9 +263,9 @@ def _decide_on_account(
 
 
 def _purchase(
-    state: AccountState, program: ProgramState, command: RecordPurchase, now: datetime
+    program: ProgramState, command: RecordPurchase, now: datetime, order: Order | None
 ) -> PurchaseRecorded:
-    if command.order_id in state.orders:
+    if order is not None:
         raise AlreadyExists(
             "order already recorded", reason="ORDER_ALREADY_RECORDED", order_id=command.order_id
         )
@@ -308,15 +302,16 @@ def _purchase(
     )
 
 
-def _order(state: AccountState, order_id: str) -> None:
-    if order_id not in state.orders:
+def _recorded(order: Order | None) -> Order:
+    if order is None:
         raise NotFound(
             "no such order in this account", field_name="order_id", reason="ORDER_NOT_FOUND"
         )
+    return order
 
 
-def _confirm(state: AccountState, command: ConfirmOrder) -> list[Event]:
-    _order(state, command.order_id)
+def _confirm(state: AccountState, command: ConfirmOrder, order: Order | None) -> list[Event]:
+    _recorded(order)
     entry = state.pending.get(command.order_id)
     if entry is None:
         return []  # already available (window passed, confirmed before, or refunded): nothing to do
@@ -324,10 +319,9 @@ def _confirm(state: AccountState, command: ConfirmOrder) -> list[Event]:
 
 
 def _refund(
-    state: AccountState, program: ProgramState, command: RefundPurchase
+    state: AccountState, program: ProgramState, command: RefundPurchase, found: Order | None
 ) -> PurchaseRefunded:
-    _order(state, command.order_id)
-    order = state.orders[command.order_id]
+    order = _recorded(found)
     if command.currency_code != order.currency_code:
         raise InvalidArgument.of(
             "amount.currency_code", f"the order was paid in {order.currency_code}"
@@ -464,3 +458,52 @@ def _import(
         events.append(event)
         state = evolve(state, event)
     return events
+
+
+# --- what the events answer -------------------------------------------------------------------
+
+
+def result(command: Command, events: Sequence[Event]) -> Result:
+    """What `command` answers, from the events it appended (housekeeping included): the one
+    place that knows which event carries which answer."""
+    match command:
+        case RecordPurchase():
+            recorded = _only(events, PurchaseRecorded)
+            return PurchaseResult(
+                recorded.points, recorded.release_at is not None and recorded.points > 0
+            )
+        case ConfirmOrder():
+            released = sum(
+                event.points
+                for event in events
+                if isinstance(event, PendingPointsReleased) and event.order_id == command.order_id
+            )
+            return ConfirmResult(released)
+        case RefundPurchase():
+            refunded = _only(events, PurchaseRefunded)
+            return RefundResult(refunded.points_clawed_back, refunded.points_not_recovered)
+        case ReservePoints():
+            reserved = _only(events, PointsReserved)
+            return ReservationResult(reserved.reservation_id, reserved.points, reserved.expires_at)
+        case CommitReservation():
+            committed = _only(events, ReservationCommitted)
+            return CommitResult(committed.points_redeemed, committed.points_released)
+        case CancelReservation():
+            released = sum(
+                event.points_released
+                for event in events
+                if isinstance(event, ReservationReleased)
+                and event.reservation_id == command.reservation_id
+            )
+            return CancelResult(released)
+        case ImportHistory():
+            return ImportResult(sum(isinstance(event, HistoryImported) for event in events))
+    return DONE
+
+
+_E = TypeVar("_E", bound=Event)
+
+
+def _only(events: Sequence[Event], kind: type[_E]) -> _E:
+    (found,) = (event for event in events if isinstance(event, kind))
+    return found

@@ -1,16 +1,15 @@
 """Events: what happened, as decided. Replay never re-runs a rule; it only folds these.
 
-Every event type carries a schema version. Data is JSON-native (int, str, bool, None, lists
-and dicts of those) so its canonical bytes are well defined; dates are ISO-8601 strings
-("2026-11-22"), instants are UTC ISO-8601 with microseconds and a Z suffix. Older schema
-versions are upcast on read in `upcast`, so old events stay readable forever.
+Each event type has a name and a schema version, which are stored with it; how an event is
+written as data and read back (and how older schema versions are upcast) is the codec's
+business (ledger/codec/events.py). Dates are ISO-8601 strings ("2026-11-22"), instants UTC
+ISO-8601 with microseconds and a Z suffix, so every value has one spelling.
 """
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-JsonDict = dict[str, Any]
+from ledger.domain.settings import ProgramSettings
 
 
 @dataclass(frozen=True)
@@ -19,14 +18,6 @@ class LotPortion:
 
     expires_on: str | None
     points: int
-
-    def to_data(self) -> JsonDict:
-        # Key order is jsonb's (shorter keys first), the canonical order of the hash chain.
-        return {"points": self.points, "expires_on": self.expires_on}
-
-    @classmethod
-    def from_data(cls, data: JsonDict) -> "LotPortion":
-        return cls(expires_on=data["expires_on"], points=data["points"])
 
 
 Lots = tuple[LotPortion, ...]
@@ -37,38 +28,10 @@ class Event:
     event_type: ClassVar[str] = ""
     schema_version: ClassVar[int] = 1
 
-    def to_data(self) -> JsonDict:
-        data: JsonDict = {}
-        for name in self._field_names():
-            value = getattr(self, name)
-            if isinstance(value, tuple):
-                value = [portion.to_data() for portion in value]
-            data[name] = value
-        return data
-
-    @classmethod
-    def _field_names(cls) -> tuple[str, ...]:
-        """Field names in jsonb's key order (byte length, then bytewise), so to_data() comes
-        out already in the order the hash chain's canonical text needs."""
-        names: tuple[str, ...] | None = cls.__dict__.get("_names")
-        if names is None:
-            names = tuple(
-                sorted(
-                    (item.name for item in dataclasses.fields(cls)),
-                    key=lambda name: (len(name.encode()), name.encode()),
-                )
-            )
-            cls._names = names  # type: ignore[attr-defined]
-        return names
-
     @property
     def points_delta(self) -> int:
         """Change of available plus pending points, as listed on ledger entries."""
         return 0
-
-
-def _lots(raw: list[JsonDict]) -> Lots:
-    return tuple(LotPortion.from_data(portion) for portion in raw)
 
 
 # --- program stream -------------------------------------------------------------------------
@@ -78,13 +41,13 @@ def _lots(raw: list[JsonDict]) -> Lots:
 class ProgramCreated(Event):
     event_type: ClassVar[str] = "ProgramCreated"
     program_id: str
-    settings: JsonDict
+    settings: ProgramSettings
 
 
 @dataclass(frozen=True)
 class ProgramUpdated(Event):
     event_type: ClassVar[str] = "ProgramUpdated"
-    settings: JsonDict
+    settings: ProgramSettings
 
 
 # --- account streams ------------------------------------------------------------------------
@@ -311,49 +274,3 @@ EVENT_TYPES: dict[str, type[Event]] = {
         HistoryImported,
     )
 }
-
-_LOT_FIELDS = frozenset({"from_available", "taken", "restored", "lots"})
-
-
-class UnknownEventType(Exception):
-    """The log holds a type this code does not know: a newer writer, or damage."""
-
-
-def upcast(event_type: str, schema_version: int, data: JsonDict) -> JsonDict:
-    """Brings stored data of an older schema version up to the current one.
-
-    Every type is at version 1 so far; when a type changes, add its step here and keep the
-    old events untouched in the log.
-    """
-    cls = EVENT_TYPES.get(event_type)
-    if cls is None:
-        raise UnknownEventType(event_type)
-    if schema_version > cls.schema_version:
-        raise UnknownEventType(f"{event_type} v{schema_version}")
-    return data
-
-
-def event_from_data(event_type: str, schema_version: int, data: JsonDict) -> Event:
-    data = upcast(event_type, schema_version, data)
-    cls = EVENT_TYPES[event_type]
-    names, lot_names = _shape(cls)
-    if data.keys() != names:
-        missing, unexpected = sorted(names - data.keys()), sorted(data.keys() - names)
-        raise TypeError(f"{event_type} data: missing {missing}, unexpected {unexpected}")
-    # The fields were just checked, and these classes have no __post_init__: the frozen
-    # __init__ (a setattr per field) would only repeat the work, once per event replayed.
-    event = object.__new__(cls)
-    event.__dict__.update(data)
-    for name in lot_names:
-        event.__dict__[name] = _lots(data[name])
-    return event
-
-
-def _shape(cls: type[Event]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """An event class's field names, and which of them hold lots."""
-    shape: tuple[frozenset[str], tuple[str, ...]] | None = cls.__dict__.get("_shape")
-    if shape is None:
-        names = frozenset(cls._field_names())
-        shape = (names, tuple(sorted(names & _LOT_FIELDS)))
-        cls._shape = shape  # type: ignore[attr-defined]
-    return shape

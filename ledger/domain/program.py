@@ -1,105 +1,15 @@
-"""A loyalty program's settings, and the events that record their history.
+"""A program's own stream: its settings through time.
 
 Program changes are events in the program's own stream, so the rules in force at any time
 can be audited; earn events also name the program revision that computed them.
 """
 
-import dataclasses
-import re
-import unicodedata
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
 
-from ledger.domain import limits
-from ledger.domain.errors import Violations
-
-PROGRAM_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-
-
-class NegativeBalancePolicy(Enum):
-    """What a refund does when the points it claws back are already spent."""
-
-    PENDING_ONLY = "pending_only"
-    WITHIN_BALANCE = "within_balance"
-    ALLOW_NEGATIVE = "allow_negative"
-
-
-@dataclass(frozen=True)
-class EarnRate:
-    """`points` for every `per_major_units` whole units of `currency_code`."""
-
-    currency_code: str
-    points: int
-    per_major_units: int = 1
-
-
-@dataclass(frozen=True)
-class ProgramSettings:
-    display_name: str = ""
-    earn_rates: tuple[EarnRate, ...] = ()
-    return_window_days: int = 0
-    points_expiry_days: int = 0
-    negative_balance_policy: NegativeBalancePolicy = NegativeBalancePolicy.WITHIN_BALANCE
-    max_hold_ttl_seconds: int = limits.DEFAULT_HOLD_TTL_SECONDS
-
-    def rate_for(self, currency_code: str) -> EarnRate | None:
-        for rate in self.earn_rates:
-            if rate.currency_code == currency_code:
-                return rate
-        return None
-
-    def validate(self, violations: Violations, prefix: str = "program") -> None:
-        if len(self.display_name) > limits.MAX_DISPLAY_NAME_LENGTH:
-            violations.add(
-                f"{prefix}.display_name", f"at most {limits.MAX_DISPLAY_NAME_LENGTH} characters"
-            )
-        elif any(unicodedata.category(char) == "Cc" for char in self.display_name):
-            violations.add(f"{prefix}.display_name", "must not hold control characters")
-        if len(self.earn_rates) > limits.MAX_EARN_RATES:
-            violations.add(f"{prefix}.earn_rates", f"at most {limits.MAX_EARN_RATES} rates")
-        seen: set[str] = set()
-        for index, rate in enumerate(self.earn_rates):
-            where = f"{prefix}.earn_rates[{index}]"
-            if rate.currency_code in seen:
-                violations.add(f"{where}.currency_code", "one rate per currency")
-            seen.add(rate.currency_code)
-            if not 0 <= rate.points <= limits.MAX_RATE_POINTS:
-                violations.add(f"{where}.points", f"must be 0 to {limits.MAX_RATE_POINTS}")
-            if not 1 <= rate.per_major_units <= limits.MAX_RATE_PER_MAJOR_UNITS:
-                violations.add(
-                    f"{where}.per_major_units",
-                    f"must be 1 to {limits.MAX_RATE_PER_MAJOR_UNITS}",
-                )
-        if not 0 <= self.return_window_days <= limits.MAX_RETURN_WINDOW_DAYS:
-            violations.add(
-                f"{prefix}.return_window_days", f"must be 0 to {limits.MAX_RETURN_WINDOW_DAYS}"
-            )
-        if not 0 <= self.points_expiry_days <= limits.MAX_POINTS_EXPIRY_DAYS:
-            violations.add(
-                f"{prefix}.points_expiry_days", f"must be 0 to {limits.MAX_POINTS_EXPIRY_DAYS}"
-            )
-        if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
-            violations.add(
-                f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"
-            )
-
-    def to_data(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["negative_balance_policy"] = self.negative_balance_policy.value
-        data["earn_rates"] = [dataclasses.asdict(rate) for rate in self.earn_rates]
-        return data
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "ProgramSettings":
-        return cls(
-            display_name=data["display_name"],
-            earn_rates=tuple(EarnRate(**rate) for rate in data["earn_rates"]),
-            return_window_days=data["return_window_days"],
-            points_expiry_days=data["points_expiry_days"],
-            negative_balance_policy=NegativeBalancePolicy(data["negative_balance_policy"]),
-            max_hold_ttl_seconds=data["max_hold_ttl_seconds"],
-        )
+from ledger.domain.commands import Command, CreateProgram, UpdateProgram, validate
+from ledger.domain.errors import AlreadyExists, Conflict, NotFound
+from ledger.domain.events import Event, ProgramCreated, ProgramUpdated
+from ledger.domain.settings import ProgramSettings
 
 
 @dataclass(frozen=True)
@@ -114,29 +24,39 @@ class ProgramState:
     def exists(self) -> bool:
         return self.revision > 0
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "revision": self.revision,
-            "program_id": self.program_id,
-            "settings": self.settings.to_data(),
-        }
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "ProgramState":
-        return cls(
-            revision=data["revision"],
-            program_id=data["program_id"],
-            settings=ProgramSettings.from_data(data["settings"]),
-        )
+def evolve(state: ProgramState, event: Event) -> ProgramState:
+    match event:
+        case ProgramCreated():
+            return ProgramState(state.revision + 1, event.program_id, event.settings)
+        case ProgramUpdated():
+            return ProgramState(state.revision + 1, state.program_id, event.settings)
+    raise AssertionError(f"program streams do not hold {type(event).__name__}")
 
 
-def evolve_program(state: ProgramState, event_type: str, data: dict[str, Any]) -> ProgramState:
-    """Folds a ProgramCreated or ProgramUpdated event (given as type and data, so this module
-    does not depend on the event classes)."""
-    assert event_type in {"ProgramCreated", "ProgramUpdated"}, event_type
-    program_id = data.get("program_id", state.program_id)
-    return ProgramState(
-        revision=state.revision + 1,
-        program_id=program_id,
-        settings=ProgramSettings.from_data(data["settings"]),
-    )
+def decide(state: ProgramState, command: Command) -> list[Event]:
+    validate(command)
+    match command:
+        case CreateProgram():
+            if state.exists:
+                raise AlreadyExists(
+                    f"program {command.program_id} exists", reason="PROGRAM_ALREADY_EXISTS"
+                )
+            return [ProgramCreated(command.program_id, command.settings)]
+        case UpdateProgram():
+            if not state.exists:
+                raise NotFound(
+                    "no such program", field_name="program.name", reason="PROGRAM_NOT_FOUND"
+                )
+            if command.expected_revision and command.expected_revision != state.revision:
+                raise Conflict(
+                    f"program is at revision {state.revision}, not {command.expected_revision}",
+                    reason="REVISION_MISMATCH",
+                    current_revision=str(state.revision),
+                )
+            return [ProgramUpdated(command.settings)]
+    raise AssertionError(f"not a program command: {command!r}")
+
+
+def check_invariants(state: ProgramState) -> None:
+    assert state.exists == bool(state.program_id), state

@@ -1,27 +1,12 @@
-"""Database errors translated to ledger errors, by SQLSTATE and constraint name only."""
+"""Database errors translated to the event log's errors, by SQLSTATE and constraint name only."""
 
 import psycopg
 from psycopg import errors as pg_errors
 
-from ledger.domain.errors import Conflict, LedgerError
+from ledger.domain.errors import Conflict
+from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavailable
 
 APPEND_ONLY_SQLSTATE = "LG001"
-
-
-class StoreUnavailable(LedgerError):
-    """The database cannot be reached or is shutting down: retry later with the same request."""
-
-    reason = "STORE_UNAVAILABLE"
-
-
-class StoreTimeout(LedgerError):
-    """A statement ran out of its time (the caller's deadline or statement_timeout)."""
-
-    reason = "STORE_TIMEOUT"
-
-
-class DuplicateRequest(Exception):
-    """Another writer stored the same request id first; the caller re-reads its answer."""
 
 
 def translate(error: psycopg.Error) -> Exception:

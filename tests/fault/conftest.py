@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.store.migrate import migrate
+from ledger.bootstrap import migrate
 from tests.fault.postgres import PostgresInstance
 
 

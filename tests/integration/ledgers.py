@@ -5,13 +5,12 @@ from contextlib import asynccontextmanager
 
 import psycopg
 
+from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.domain.commands import CreateProgram, EarnPoints, Enroll
-from ledger.domain.program import EarnRate, ProgramSettings
+from ledger.domain.decisions import Target
+from ledger.domain.settings import EarnRate, ProgramSettings
 from ledger.requests import Request
-from ledger.store.eventstore import EventStore
-from ledger.store.pool import make_pool
-from ledger.store.records import PROGRAM_STREAM
 from tests.conftest import FakeClock, request_id, unique
 
 
@@ -31,15 +30,10 @@ def count_events(database_url: str, program_id: str, event_type: str | None = No
 async def running_ledger(
     database_url: str, clock: FakeClock, shards: int = 2
 ) -> AsyncIterator[Ledger]:
-    pool = make_pool(database_url, min_size=1, max_size=4)
-    await pool.open(wait=True)
-    ledger = Ledger(EventStore(pool), clock, shards=shards)
-    await ledger.start()
-    try:
+    async with bootstrap.postgres_ledger(
+        database_url, clock, shards=shards, pool_min_size=1, pool_max_size=4
+    ) as ledger:
         yield ledger
-    finally:
-        await ledger.stop()
-        await pool.close()
 
 
 async def new_program(ledger: Ledger, **settings: object) -> str:
@@ -48,17 +42,17 @@ async def new_program(ledger: Ledger, **settings: object) -> str:
         program_id,
         ProgramSettings(earn_rates=(EarnRate("USD", 1),), **settings),  # type: ignore[arg-type]
     )
-    await ledger.execute(Request(program_id, PROGRAM_STREAM, command, request_id()))
+    await ledger.execute(Request(Target(program_id), command, request_id()))
     return program_id
 
 
 async def new_member(ledger: Ledger, program_id: str, points: int = 0) -> str:
     member_id = unique("member")
     await ledger.execute(
-        Request(program_id, member_id, Enroll(program_id, member_id), request_id())
+        Request(Target(program_id, member_id), Enroll(program_id, member_id), request_id())
     )
     if points:
         await ledger.execute(
-            Request(program_id, member_id, EarnPoints(points, "bonus"), request_id())
+            Request(Target(program_id, member_id), EarnPoints(points, "bonus"), request_id())
         )
     return member_id

@@ -9,9 +9,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ledger.audit.replay import replay
+from ledger.codec.chain import jsonb_text
 from ledger.domain.commands import AdjustPoints
+from ledger.domain.decisions import Target
 from ledger.requests import Request
-from ledger.store.chain import jsonb_text
 from tests.conftest import FakeClock, request_id
 from tests.integration.ledgers import new_member, new_program, running_ledger
 
@@ -50,8 +51,7 @@ async def test_writers_the_replay_and_the_auditors_sql_agree_on_every_hash(
         for index, note in enumerate(NOTES):
             await ledger.execute(
                 Request(
-                    program_id,
-                    member_id,
+                    Target(program_id, member_id),
                     AdjustPoints(index + 1, "goodwill", note, f"agent-{index}"),
                     request_id(),
                 )

@@ -7,6 +7,7 @@ import psycopg
 
 from ledger.audit.replay import replay
 from ledger.domain.commands import EarnPoints, RedeemPoints
+from ledger.domain.decisions import Target
 from ledger.domain.errors import FailedPrecondition
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
@@ -53,7 +54,9 @@ async def test_redemptions_racing_through_two_ledger_processes_never_overspend(
         async def redeem(index: int) -> bool:
             ledger = first if index % 2 else second
             try:
-                await ledger.execute(Request(program_id, member_id, RedeemPoints(10), request_id()))
+                await ledger.execute(
+                    Request(Target(program_id, member_id), RedeemPoints(10), request_id())
+                )
             except FailedPrecondition:
                 return False
             return True
@@ -80,7 +83,9 @@ async def test_writers_in_three_processes_leave_contiguous_versions_and_an_intac
         await asyncio.gather(
             *(
                 ledgers[index % 3].execute(
-                    Request(program_id, member_id, EarnPoints(1 + index, "bonus"), request_id())
+                    Request(
+                        Target(program_id, member_id), EarnPoints(1 + index, "bonus"), request_id()
+                    )
                 )
                 for index in range(60)
             )

@@ -9,10 +9,13 @@ import psycopg
 
 from ledger.application import Ledger
 from ledger.batch import Batch
+from ledger.codec.batch import append_document
+from ledger.domain import decisions
 from ledger.domain.commands import EarnPoints
+from ledger.domain.decisions import Target
+from ledger.eventlog.port import EventLog
+from ledger.eventlog.records import Position
 from ledger.requests import Request
-from ledger.store.eventstore import EventStore, append_parameters
-from ledger.store.records import Position
 from ledger.store.sql import query
 from tests.conftest import FakeClock, request_id
 from tests.integration.ledgers import new_member, new_program, running_ledger
@@ -23,7 +26,7 @@ EARNS_PER_WRITER = 25
 
 async def _slow_writer(
     database_url: str,
-    store: EventStore,
+    log: EventLog,
     clock: FakeClock,
     program_id: str,
     member_id: str,
@@ -34,16 +37,16 @@ async def _slow_writer(
     rng = random.Random(seed)
     async with await psycopg.AsyncConnection.connect(database_url) as connection:
         for _ in range(EARNS_PER_WRITER):
-            request = Request(program_id, member_id, EarnPoints(1, "bonus"), request_id())
-            rows, answered = await store.load(request.streams, [request.key])
-            batch = Batch(rows, answered, clock())
+            request = Request(Target(program_id, member_id), EarnPoints(1, "bonus"), request_id())
+            needed = decisions.reads(request.target, request.command)
+            loaded = await log.load(needed.streams, [request.key])
+            batch = Batch(loaded.streams, loaded.requests, loaded.orders, clock())
             batch.apply(request)
             async with connection.transaction():
                 await connection.execute("SELECT pg_current_xact_id()")
                 await asyncio.sleep(rng.uniform(0, 0.02))
                 await connection.execute(
-                    query("append"),
-                    append_parameters(batch.events, batch.stream_writes(), batch.requests),
+                    query("append"), {"batch": append_document(batch.commit())}
                 )
 
 
@@ -55,7 +58,7 @@ async def _follow(ledger: Ledger, program_id: str, done: asyncio.Event) -> list[
         records = await ledger.read_all(position, 100, program_id)
         for record in records:
             seen.append(record.event_id)
-            position = Position(record.transaction_id, record.position)
+            position = Position.of(record)
         if finished and not records:
             return seen
         if not records:
@@ -72,7 +75,7 @@ async def test_a_reader_sees_every_event_of_eight_concurrent_writers_exactly_onc
         reader = asyncio.create_task(_follow(ledger, program_id, done))
         await asyncio.gather(
             *(
-                _slow_writer(database_url, ledger.store, clock, program_id, member, seed)
+                _slow_writer(database_url, ledger.log, clock, program_id, member, seed)
                 for seed, member in enumerate(members)
             )
         )

@@ -5,6 +5,7 @@ import asyncio
 import grpc
 
 from ledger.domain.commands import RedeemPoints
+from ledger.domain.decisions import Target
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
@@ -40,7 +41,7 @@ async def test_the_same_request_through_two_processes_at_once_appends_once(
         program_id = await new_program(first)
         member_id = await new_member(first, program_id, points=100)
         before = count_events(database_url, program_id)
-        request = Request(program_id, member_id, RedeemPoints(30), request_id())
+        request = Request(Target(program_id, member_id), RedeemPoints(30), request_id())
 
         outcomes = await asyncio.gather(
             *((first if index % 2 else second).execute(request) for index in range(6))

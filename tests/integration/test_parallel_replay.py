@@ -15,6 +15,7 @@ import pytest
 
 from ledger.audit.replay import ReplayResult, replay, worker_start_method
 from ledger.domain.commands import EarnPoints
+from ledger.domain.decisions import Target
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id
 from tests.integration.ledgers import new_member, new_program, running_ledger
@@ -33,7 +34,7 @@ async def tampered(database_url: str, clock: FakeClock) -> tuple[str, list[str]]
         for index, member_id in enumerate(members):
             for _ in range(index % 4):
                 await ledger.execute(
-                    Request(program_id, member_id, EarnPoints(5, "bonus"), request_id())
+                    Request(Target(program_id, member_id), EarnPoints(5, "bonus"), request_id())
                 )
     with psycopg.connect(database_url) as connection:
         connection.execute("SET session_replication_role = replica")

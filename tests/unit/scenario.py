@@ -3,9 +3,14 @@
 `given(*events)` folds facts into an account state (checking the state's invariants after
 every event), `when(state, command, now=...)` asks `decide` for the events a command appends,
 and `then(state, events)` folds those in, again checking invariants. Time is always passed in.
+
+The state the tests fold also keeps the orders its events recorded: the ledger reads an
+order's events from the log when a command names it, and hands `decide` that order; here
+`when` hands it the order folded along the way.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ledger.domain import clock
@@ -20,12 +25,10 @@ from ledger.domain.events import (
     PointsEarned,
     PurchaseRecorded,
 )
-from ledger.domain.program import (
-    EarnRate,
-    NegativeBalancePolicy,
-    ProgramSettings,
-    ProgramState,
-)
+from ledger.domain.frozen import replace
+from ledger.domain.orders import Order, evolve_order, order_id_of
+from ledger.domain.program import ProgramState
+from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
 
 PROGRAM_ID = "p"
 MEMBER = "member-1"
@@ -73,16 +76,31 @@ def program(
 PROGRAM = program()
 
 
-def fold(state: AccountState, events: Iterable[Event]) -> AccountState:
+@dataclass(frozen=True)
+class Folded(AccountState):
+    """An account state with the orders its events recorded."""
+
+    orders: dict[str, Order] = field(default_factory=dict)
+
+
+def fold(state: AccountState, events: Iterable[Event]) -> Folded:
+    folded = state if isinstance(state, Folded) else Folded(**vars(state))
     for event in events:
-        state = evolve(state, event)
-        state.check_invariants()
-    return state
+        evolved = evolve(folded, event)
+        assert isinstance(evolved, Folded), "evolve keeps the state's class (it copies it)"
+        folded = evolved
+        folded.check_invariants()
+        order_id = order_id_of(event)
+        if order_id is not None:
+            order = evolve_order(folded.orders.get(order_id), event)
+            if order is not None:
+                folded = replace(folded, orders={**folded.orders, order_id: order})
+    return folded
 
 
-def given(*events: Event) -> AccountState:
+def given(*events: Event) -> Folded:
     """The state of an account whose stream holds `events`."""
-    return fold(AccountState(), events)
+    return fold(Folded(), events)
 
 
 def when(
@@ -93,10 +111,11 @@ def when(
     program: ProgramState = PROGRAM,
 ) -> list[Event]:
     """The events `command` appends at `now` (raises the LedgerError that refuses it)."""
-    return decide(state, program, command, now)
+    orders = state.orders if isinstance(state, Folded) else {}
+    return decide(state, program, command, now, orders)
 
 
-def then(state: AccountState, events: Iterable[Event]) -> AccountState:
+def then(state: AccountState, events: Iterable[Event]) -> Folded:
     """`state` after `events`, its invariants checked after each."""
     return fold(state, events)
 

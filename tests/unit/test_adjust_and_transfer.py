@@ -86,7 +86,7 @@ def test_negative_adjustment_beyond_available_is_refused() -> None:
 def transfer(
     source: AccountState, destination: AccountState, points: int, now: timedelta = timedelta()
 ) -> tuple[list[Event], list[Event]]:
-    command = TransferPoints(destination.member_id, points, "t-1")
+    command = TransferPoints(destination.member_id or OTHER_MEMBER, points, "t-1")
     return decide_transfer(source, destination, PROGRAM, command, T0 + now)
 
 

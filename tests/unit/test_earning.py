@@ -9,7 +9,7 @@ from ledger.domain.account import Balances
 from ledger.domain.commands import EarnPoints, RecordPurchase
 from ledger.domain.errors import AlreadyExists, InvalidArgument
 from ledger.domain.events import PointsEarned, PurchaseRecorded
-from ledger.domain.program import EarnRate
+from ledger.domain.settings import EarnRate
 
 from .scenario import (
     EXPIRES,

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.store.chain import jsonb_document
+from ledger.codec.chain import jsonb_document
 
 # What json.dumps writes with jsonb's separators and raw (not escaped) non-ASCII text; the
 # integration test test_canonical_text.py holds this spelling to PostgreSQL's own.

@@ -12,6 +12,7 @@ from hypothesis import given as for_all
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from ledger.codec import snapshots
 from ledger.domain import clock
 from ledger.domain.account import AccountState
 from ledger.domain.commands import (
@@ -42,7 +43,8 @@ from ledger.domain.events import (
     ReservationCommitted,
     ReservationReleased,
 )
-from ledger.domain.program import NegativeBalancePolicy
+from ledger.domain.kinds import ACCOUNT
+from ledger.domain.settings import NegativeBalancePolicy
 
 from .scenario import T0, enrolled, fold, given, program, when
 
@@ -205,4 +207,5 @@ def test_any_sequence_of_commands_keeps_balances_equal_to_the_events_and_invaria
         if policy is not NegativeBalancePolicy.ALLOW_NEGATIVE:
             assert state.balances.available >= 0
 
-    assert AccountState.from_data(state.to_data()) == state
+    snapshot = snapshots.decode(ACCOUNT, snapshots.encode(ACCOUNT, state))
+    assert snapshot == AccountState(**{k: v for k, v in vars(state).items() if k != "orders"})

@@ -23,7 +23,7 @@ from ledger.domain.events import (
     PointsReserved,
     PurchaseRefunded,
 )
-from ledger.domain.program import EarnRate, NegativeBalancePolicy
+from ledger.domain.settings import EarnRate, NegativeBalancePolicy
 
 from .scenario import EXPIRES, enrolled, fields, given, lot, program, purchased, then, when
 

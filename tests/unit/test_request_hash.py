@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.codec.requests import CONTENT_ENCODER, content_hash, content_json
 from ledger.domain import commands
-from ledger.domain.commands import EarnPoints
-from ledger.requests import _CONTENT_ENCODER, Request, content_json
+from ledger.domain.commands import CreateProgram, EarnPoints, TransferPoints
+from ledger.domain.decisions import Target
+from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
 
 
 def _is_command_type(value: Any) -> bool:
@@ -20,25 +22,75 @@ def _is_command_type(value: Any) -> bool:
     )
 
 
-def test_the_content_hash_of_a_request_is_pinned() -> None:
-    request = Request("shop", "member-1", EarnPoints(25, "birthday"), "req-1", actor="pos")
+MEMBER = Target("shop", "member-1")
 
+
+def test_the_content_hash_of_a_request_is_pinned() -> None:
     # sha256 of {"command":"EarnPoints","destination_stream_id":null,"fields":{"points":25,
     # "reason":"birthday"},"program_id":"shop","stream_id":"member-1"}, as one line
-    assert request.content_hash().hex() == (
+    assert content_hash(MEMBER, EarnPoints(25, "birthday")).hex() == (
         "06b5cc3faffef693acd514f85c2a9006445f4a2952f7cb7fbf67f95de3ba06fa"
     )
 
 
-def test_who_sent_a_request_and_under_which_trace_is_not_part_of_it() -> None:
-    first = Request("shop", "member-1", EarnPoints(25, "birthday"), "req-1", actor="pos")
-    retry = Request(
-        "shop", "member-1", EarnPoints(25, "birthday"), "req-1", actor="web", trace_id="ab"
+def test_the_content_documents_of_a_transfer_and_of_a_program_are_pinned() -> None:
+    transfer = content_json(
+        {
+            "command": "TransferPoints",
+            "fields": TransferPoints("member-2", 5, "t-1"),
+            "program_id": "shop",
+            "stream_id": "member-1",
+            "destination_stream_id": "member-2",
+        }
     )
-    other = Request("shop", "member-1", EarnPoints(26, "birthday"), "req-1", actor="pos")
+    assert transfer == (
+        b'{"command":"TransferPoints","destination_stream_id":"member-2","fields":'
+        b'{"destination_member_id":"member-2","points":5,"transfer_id":"t-1"},'
+        b'"program_id":"shop","stream_id":"member-1"}'
+    )
+    settings = ProgramSettings("Shop", (EarnRate("USD", 1),), 14, 365)
+    created = content_json(
+        {
+            "command": "CreateProgram",
+            "fields": CreateProgram("shop", settings),
+            "program_id": "shop",
+            "stream_id": "$program",
+            "destination_stream_id": None,
+        }
+    )
+    assert created == (
+        b'{"command":"CreateProgram","destination_stream_id":null,"fields":{"program_id":'
+        b'"shop","settings":{"display_name":"Shop","earn_rates":[{"currency_code":"USD",'
+        b'"per_major_units":1,"points":1}],"max_hold_ttl_seconds":900,'
+        b'"negative_balance_policy":"within_balance","points_expiry_days":365,'
+        b'"return_window_days":14}},"program_id":"shop","stream_id":"$program"}'
+    )
+    assert NegativeBalancePolicy.WITHIN_BALANCE.value == "within_balance"
 
-    assert first.content_hash() == retry.content_hash()
-    assert first.content_hash() != other.content_hash()
+
+def test_a_request_hashes_the_document_of_its_target() -> None:
+    import hashlib
+
+    from ledger.codec.requests import content_document
+
+    transfer = TransferPoints("member-2", 5, "t-1")
+    assert (
+        content_hash(MEMBER, transfer)
+        == hashlib.sha256(content_json(content_document(MEMBER, transfer))).digest()
+    )
+    assert content_document(MEMBER, transfer)["destination_stream_id"] == "member-2"
+    program = CreateProgram("shop", ProgramSettings())
+    assert content_document(Target("shop"), program)["stream_id"] == "$program"
+
+
+def test_what_a_request_asks_decides_its_hash() -> None:
+    first = content_hash(MEMBER, EarnPoints(25, "birthday"))
+    retry = content_hash(MEMBER, EarnPoints(25, "birthday"))
+    other = content_hash(MEMBER, EarnPoints(26, "birthday"))
+    elsewhere = content_hash(Target("shop", "member-2"), EarnPoints(25, "birthday"))
+
+    assert first == retry
+    assert len({first, other, elsewhere}) == 3
 
 
 # Every command type, with whatever values its fields' types admit (hypothesis reads the
@@ -64,4 +116,4 @@ def test_the_fast_encoding_writes_the_standard_librarys_bytes(
         "destination_stream_id": data.draw(st.none() | st.text()),
     }
 
-    assert content_json(document) == _CONTENT_ENCODER.encode(document).encode("utf-8")
+    assert content_json(document) == CONTENT_ENCODER.encode(document).encode("utf-8")

@@ -20,10 +20,12 @@ from ledger.domain.commands import (
     TransferPoints,
     UpdateProgram,
 )
-from ledger.domain.decide import decide_program, decide_transfer
+from ledger.domain.decide import decide_transfer
 from ledger.domain.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from ledger.domain.events import MemberEnrolled, ProgramCreated, ProgramUpdated
-from ledger.domain.program import EarnRate, ProgramSettings, ProgramState
+from ledger.domain.program import ProgramState
+from ledger.domain.program import decide as decide_program
+from ledger.domain.settings import EarnRate, ProgramSettings
 
 from .scenario import (
     MEMBER,
@@ -229,7 +231,7 @@ def test_creating_a_program_records_its_settings() -> None:
 
     events = decide_program(ProgramState(), CreateProgram(PROGRAM_ID, settings))
 
-    assert events == [ProgramCreated(PROGRAM_ID, settings.to_data())]
+    assert events == [ProgramCreated(PROGRAM_ID, settings)]
 
 
 def test_creating_a_program_twice_is_refused() -> None:
@@ -244,7 +246,7 @@ def test_updating_a_program_at_the_expected_revision_records_new_settings() -> N
 
     events = decide_program(PROGRAM, UpdateProgram(settings, expected_revision=1))
 
-    assert events == [ProgramUpdated(settings.to_data())]
+    assert events == [ProgramUpdated(settings)]
 
 
 def test_updating_a_program_at_another_revision_is_a_conflict() -> None:

@@ -13,7 +13,7 @@ WITH new_events AS (
         recorded_at, points_available, points_pending, points_held, points_lifetime_earned,
         points_lifetime_redeemed, points_expired, hash
     )
-    -- Each element is the event's canonical document (ledger/store/chain.py) plus its hash.
+    -- Each element is the event's canonical document (ledger/codec/chain.py) plus its hash.
     SELECT e.program_id, e.stream_id, e.version, e.event_id, e.event_type, e.schema_version,
         e.data, e.metadata, e.recorded_at,
         (e.balances_after ->> 'available')::bigint,

@@ -1,7 +1,7 @@
 -- Every event of the streams in one key range (or of one program's), stream by stream in
 -- version order, for replay. Read through a cursor a batch at a time: memory stays flat
 -- however long the log is.
--- The texts come as the canonical text (ledger/store/chain.py) needs them: jsonb as printed,
+-- The texts come as the canonical text (ledger/codec/chain.py) needs them: jsonb as printed,
 -- recorded_at already spelled as instants are in events.
 SELECT program_id, stream_id, version, event_id::text, event_type, schema_version,
     data::text, metadata::text,

@@ -12,9 +12,9 @@ That is: object keys ordered by byte length, then bytewise; ", " between members
 after keys; strings escaped only for '"', '\\' and control characters (\b \f \n \r \t, else
 \u00xx); integers in decimal; no floats. Why this form: an auditor can recompute every hash
 with one SELECT (docs/HASH_CHAIN.md), and the replay assembles it from the text the database
-prints for each column, with no JSON encoding in Python. Writers render the same text here with the
-standard library. The chain is per stream, so writers to different accounts never wait for
-each other.
+prints for each column, with no JSON encoding in Python. Writers render the same text here
+with the standard library. The chain is per stream, so writers to different accounts never
+wait for each other.
 """
 
 import hashlib
@@ -26,10 +26,23 @@ from typing import Any
 
 from ledger.domain.account import Balances
 from ledger.domain.clock import instant
-from ledger.store.records import EventRecord
+from ledger.eventlog.records import EventRecord
 
 HASH_BYTES = 32
 GENESIS_HASH = bytes(HASH_BYTES)
+
+
+def balances_tuple(balances: Balances) -> tuple[int, int, int, int, int, int]:
+    """The balances in the order of the log's points_* columns (available, pending, held,
+    lifetime earned, lifetime redeemed, expired), as the replay reads them back."""
+    return (
+        balances.available,
+        balances.pending,
+        balances.held,
+        balances.lifetime_earned,
+        balances.lifetime_redeemed,
+        balances.expired,
+    )
 
 
 def canonical_json(record: EventRecord, *, in_order: bool = False) -> str:
@@ -78,7 +91,7 @@ def canonical_text(
         jsonb_document(data),
         jsonb_document(metadata),
         instant(recorded_at),
-        balances.as_tuple(),
+        balances_tuple(balances),
     )
 
 
@@ -156,6 +169,11 @@ def _jsonb_key(key: str) -> tuple[int, bytes]:
     return (len(encoded), encoded)
 
 
+def jsonb_ordered(value: Any) -> Any:
+    """`value` with the keys of every object in jsonb's order."""
+    return _jsonb_ordered(value)
+
+
 def _jsonb_ordered(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _jsonb_ordered(value[key]) for key in sorted(value, key=_jsonb_key)}
@@ -164,14 +182,6 @@ def _jsonb_ordered(value: Any) -> Any:
     return value
 
 
-def canonical_bytes(record: EventRecord) -> bytes:
-    return canonical_json(record).encode("utf-8")
-
-
 def hash_of(previous_hash: bytes, canonical: str) -> bytes:
     assert len(previous_hash) == HASH_BYTES
     return hashlib.sha256(previous_hash + canonical.encode("utf-8")).digest()
-
-
-def chain_hash(previous_hash: bytes, record: EventRecord) -> bytes:
-    return hash_of(previous_hash, canonical_json(record))

@@ -1,11 +1,15 @@
-"""Snapshots and stored events round-trip through their JSON data without loss."""
+"""Snapshots, stored events and stored answers round-trip through their JSON data without loss,
+and event data comes out in the canonical key order the hash chain needs."""
 
-import dataclasses
 import json
 from typing import Any
 
 import pytest
 
+from ledger.codec import events as event_codec
+from ledger.codec import snapshots
+from ledger.codec.chain import jsonb_ordered
+from ledger.codec.events import UnknownEventType
 from ledger.domain.account import AccountState
 from ledger.domain.events import (
     EVENT_TYPES,
@@ -23,10 +27,11 @@ from ledger.domain.events import (
     PurchaseRefunded,
     ReservationCommitted,
     ReservationReleased,
-    UnknownEventType,
-    event_from_data,
 )
-from ledger.domain.program import NegativeBalancePolicy, ProgramState, evolve_program
+from ledger.domain.kinds import ACCOUNT
+from ledger.domain.kinds import PROGRAM as PROGRAM_KIND
+from ledger.domain.program import ProgramState, evolve
+from ledger.domain.settings import NegativeBalancePolicy
 
 from .scenario import (
     EXPIRES,
@@ -43,8 +48,8 @@ from .scenario import (
 TWO_LOTS = (lot("2026-06-01", 2), lot(None, 3))
 
 ONE_OF_EACH: list[Event] = [
-    ProgramCreated(PROGRAM_ID, PROGRAM.settings.to_data()),
-    ProgramUpdated(PROGRAM.settings.to_data()),
+    ProgramCreated(PROGRAM_ID, PROGRAM.settings),
+    ProgramUpdated(PROGRAM.settings),
     enrolled(),
     purchased("o-1", 1_999, 19),
     PendingPointsReleased("o-1", 19, EXPIRES, "confirmed"),
@@ -74,24 +79,33 @@ def test_the_samples_cover_every_event_type() -> None:
 
 @pytest.mark.parametrize("event", ONE_OF_EACH, ids=lambda event: type(event).event_type)
 def test_every_event_type_round_trips_through_its_data(event: Event) -> None:
-    data = through_json(event.to_data())
+    data = through_json(event_codec.encode(event))
 
-    restored = event_from_data(event.event_type, event.schema_version, data)
+    restored = event_codec.decode(event.event_type, event.schema_version, data)
 
     assert restored == event
-    assert restored.to_data() == event.to_data()
+    assert event_codec.encode(restored) == event_codec.encode(event)
 
 
 def test_an_unknown_event_type_is_refused_on_read() -> None:
     with pytest.raises(UnknownEventType):
-        event_from_data("PointsMinted", 1, {})
+        event_codec.decode("PointsMinted", 1, {})
 
 
 def test_an_event_of_a_newer_schema_version_is_refused_on_read() -> None:
     event = earned(5)
 
     with pytest.raises(UnknownEventType):
-        event_from_data(event.event_type, event.schema_version + 1, event.to_data())
+        event_codec.decode(event.event_type, event.schema_version + 1, event_codec.encode(event))
+
+
+def test_data_with_a_missing_or_unexpected_field_is_refused_on_read() -> None:
+    data = event_codec.encode(earned(5))
+
+    with pytest.raises(TypeError):
+        event_codec.decode("PointsEarned", 1, {**data, "pointz": 5})
+    with pytest.raises(TypeError):
+        event_codec.decode("PointsEarned", 1, {k: v for k, v in data.items() if k != "points"})
 
 
 def test_account_state_round_trips_through_its_snapshot_data() -> None:
@@ -108,9 +122,9 @@ def test_account_state_round_trips_through_its_snapshot_data() -> None:
         PointsRedeemed(3, "", (lot(EXPIRES, 3),)),
     )
 
-    restored = AccountState.from_data(through_json(state.to_data()))
+    restored = snapshots.decode(ACCOUNT, through_json(snapshots.encode(ACCOUNT, state)))
 
-    assert restored == state
+    assert restored == AccountState(**{k: v for k, v in vars(state).items() if k != "orders"})
     restored.check_invariants()
 
 
@@ -122,45 +136,49 @@ def test_a_negative_balance_round_trips_through_its_snapshot_data() -> None:
         PurchaseRefunded("o-1", 10_000, 100, 0, (lot(EXPIRES, 20),), 80, 0),
     )
 
-    assert AccountState.from_data(through_json(state.to_data())) == state
+    restored = snapshots.decode(ACCOUNT, through_json(snapshots.encode(ACCOUNT, state)))
+    assert restored.balances == state.balances and restored.lots == state.lots
 
 
 def test_an_empty_account_round_trips_through_its_snapshot_data() -> None:
-    assert AccountState.from_data(through_json(AccountState().to_data())) == AccountState()
+    empty = AccountState()
+    assert snapshots.decode(ACCOUNT, through_json(snapshots.encode(ACCOUNT, empty))) == empty
 
 
 def test_program_state_round_trips_and_folds_from_its_events() -> None:
     updated = program(revision=2, policy=NegativeBalancePolicy.ALLOW_NEGATIVE, points_expiry_days=0)
 
-    folded = evolve_program(ProgramState(), "ProgramCreated", ONE_OF_EACH[0].to_data())
-    folded = evolve_program(folded, "ProgramUpdated", {"settings": updated.settings.to_data()})
+    folded = evolve(ProgramState(), ONE_OF_EACH[0])
+    folded = evolve(folded, ProgramUpdated(updated.settings))
 
     assert folded == updated
-    assert ProgramState.from_data(through_json(folded.to_data())) == folded
+    assert (
+        snapshots.decode(PROGRAM_KIND, through_json(snapshots.encode(PROGRAM_KIND, folded)))
+        == folded
+    )
 
 
-def test_every_event_type_writes_its_data_in_canonical_key_order() -> None:
-    """The writers hash event data without re-sorting it (chain.canonical_json in_order), so
-    every event's to_data() must already be in jsonb's key order, lots included."""
-    from ledger.domain.events import EVENT_TYPES, LotPortion
-    from ledger.store.chain import _jsonb_ordered
+@pytest.mark.parametrize("event", ONE_OF_EACH, ids=lambda event: type(event).event_type)
+def test_every_event_type_writes_its_data_in_canonical_key_order(event: Event) -> None:
+    """The writers hash event data without re-sorting it (chain.canonical_text in_order), so
+    the encoded data must already be in jsonb's key order at every level."""
+    data = event_codec.encode(event)
 
-    lots = (LotPortion("2027-01-01", 5), LotPortion(None, 7))
-    for event_type, cls in EVENT_TYPES.items():
-        if event_type.startswith("Program"):
-            continue  # program events nest settings and are re-sorted by the writer
-        values: dict[str, Any] = {}
-        for item in dataclasses.fields(cls):
-            annotation = str(item.type)
-            if "Lots" in annotation:
-                values[item.name] = lots
-            elif "int" in annotation:
-                values[item.name] = 1
-            else:
-                values[item.name] = "2027-01-01"
-        data = cls(**values).to_data()
-        assert list(data) == list(_jsonb_ordered(data)), event_type
-        for value in data.values():
-            if isinstance(value, list):
-                for element in value:
-                    assert list(element) == list(_jsonb_ordered(element)), event_type
+    assert json.dumps(data) == json.dumps(jsonb_ordered(data))
+
+
+def test_an_old_snapshot_with_every_order_still_reads() -> None:
+    """State rows written before orders left the snapshot (log v1) keep an "orders" object."""
+    state = given(enrolled(), purchased("o-1", 5_000, 50))
+    data = snapshots.encode(ACCOUNT, state)
+    old = {**data, "orders": {"o-1": {"amount_minor": 5_000, "currency_code": "USD"}}}
+
+    assert snapshots.decode(ACCOUNT, through_json(old)) == snapshots.decode(ACCOUNT, data)
+
+
+def test_an_old_program_snapshot_still_reads() -> None:
+    """Program rows written before kinds had snapshot codecs nest the state under "program"."""
+    data = snapshots.encode(PROGRAM_KIND, PROGRAM)
+    old = {"program": data, "updated_at": "2026-03-01T12:00:00.000000Z"}
+
+    assert snapshots.decode(PROGRAM_KIND, through_json(old)) == PROGRAM

@@ -1,0 +1,65 @@
+"""The one place that wires the ledger: a pool, the PostgreSQL event log and the ledger for the
+server, the CLI and the tests; or the ledger over an in-memory log. Nothing else builds them,
+and nothing outside ledger/ needs to know ledger.store exists."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from ledger.application import Clock, Ledger
+from ledger.eventlog.memory import InMemoryEventLog
+from ledger.store import embedded
+from ledger.store import migrate as migrations
+from ledger.store.eventstore import PostgresEventLog
+from ledger.store.pool import make_pool
+
+
+def database_url() -> str:
+    """$DATABASE_URL when set, else the embedded PostgreSQL of this checkout (started if
+    needed)."""
+    return embedded.database_url_from_env_or_embedded()
+
+
+def migrate(url: str) -> list[str]:
+    """Applies the schema migrations not applied yet; returns their names."""
+    return migrations.migrate(url)
+
+
+@asynccontextmanager
+async def postgres_ledger(
+    url: str,
+    now: Clock,
+    *,
+    shards: int = 1,
+    pool_min_size: int = 2,
+    pool_max_size: int = 10,
+    role: str | None = None,
+    wait: bool = True,
+) -> AsyncIterator[Ledger]:
+    """A started ledger on the PostgreSQL at `url`; stopped (queued commands finished) and
+    its connections closed on exit. With wait=False the ledger starts before the database
+    answers: commands fail UNAVAILABLE until it does."""
+    pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
+    await pool.open(wait=wait)
+    try:
+        ledger = Ledger(PostgresEventLog(pool), now, shards=shards)
+        await ledger.start()
+        try:
+            yield ledger
+        finally:
+            await ledger.stop()
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def memory_ledger(
+    now: Clock, *, log: InMemoryEventLog | None = None, shards: int = 1
+) -> AsyncIterator[Ledger]:
+    """A started ledger over an in-memory log (a new one unless given, so that several
+    ledgers, as several processes would, can share one)."""
+    ledger = Ledger(log if log is not None else InMemoryEventLog(), now, shards=shards)
+    await ledger.start()
+    try:
+        yield ledger
+    finally:
+        await ledger.stop()

@@ -1,0 +1,153 @@
+"""Events <-> the JSON data stored in ledger.events.data.
+
+Data is JSON-native (int, str, bool, None, lists and objects of those), with its keys in
+jsonb's order (byte length, then bytewise) at every level, the order the hash chain's
+canonical text needs: writers render it without sorting. A stored event is read back through
+`decode`, which brings older schema versions up to the current one (`upcast`) so old events
+stay readable forever; the log itself is never rewritten.
+"""
+
+import dataclasses
+from typing import Any
+
+from ledger.codec.chain import jsonb_ordered
+from ledger.domain.events import EVENT_TYPES, Event, LotPortion, Lots
+from ledger.domain.frozen import build
+from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
+
+JsonDict = dict[str, Any]
+
+_LOT_FIELDS = frozenset({"from_available", "taken", "restored", "lots"})
+_SETTINGS_FIELDS = frozenset({"settings"})
+
+
+class UnknownEventType(Exception):
+    """The log holds a type (or a schema version) this code does not know: a newer writer,
+    or damage."""
+
+
+def _jsonb_key(name: str) -> tuple[int, bytes]:
+    encoded = name.encode()
+    return (len(encoded), encoded)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    names: tuple[str, ...]
+    """Field names in jsonb's key order."""
+    name_set: frozenset[str]
+    lot_names: tuple[str, ...]
+    settings_names: tuple[str, ...]
+
+
+def _shape_of(cls: type[Event]) -> _Shape:
+    names = tuple(sorted((item.name for item in dataclasses.fields(cls)), key=_jsonb_key))
+    name_set = frozenset(names)
+    return _Shape(
+        names,
+        name_set,
+        tuple(sorted(name_set & _LOT_FIELDS)),
+        tuple(sorted(name_set & _SETTINGS_FIELDS)),
+    )
+
+
+_SHAPES: dict[type[Event], _Shape] = {cls: _shape_of(cls) for cls in EVENT_TYPES.values()}
+
+
+# --- lots and settings ----------------------------------------------------------------------
+
+
+def lots_data(lots: Lots) -> list[JsonDict]:
+    # Key order is jsonb's (shorter keys first).
+    return [{"points": portion.points, "expires_on": portion.expires_on} for portion in lots]
+
+
+def lots_of(data: list[JsonDict]) -> Lots:
+    return tuple(LotPortion(portion["expires_on"], portion["points"]) for portion in data)
+
+
+def settings_data(settings: ProgramSettings) -> JsonDict:
+    data: JsonDict = jsonb_ordered(
+        {
+            "display_name": settings.display_name,
+            "earn_rates": [
+                {
+                    "currency_code": rate.currency_code,
+                    "points": rate.points,
+                    "per_major_units": rate.per_major_units,
+                }
+                for rate in settings.earn_rates
+            ],
+            "return_window_days": settings.return_window_days,
+            "points_expiry_days": settings.points_expiry_days,
+            "negative_balance_policy": settings.negative_balance_policy.value,
+            "max_hold_ttl_seconds": settings.max_hold_ttl_seconds,
+        }
+    )
+    return data
+
+
+def settings_of(data: JsonDict) -> ProgramSettings:
+    return ProgramSettings(
+        display_name=data["display_name"],
+        earn_rates=tuple(
+            EarnRate(rate["currency_code"], rate["points"], rate["per_major_units"])
+            for rate in data["earn_rates"]
+        ),
+        return_window_days=data["return_window_days"],
+        points_expiry_days=data["points_expiry_days"],
+        negative_balance_policy=NegativeBalancePolicy(data["negative_balance_policy"]),
+        max_hold_ttl_seconds=data["max_hold_ttl_seconds"],
+    )
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def encode(event: Event) -> JsonDict:
+    """The stored data of `event`, keys in jsonb order."""
+    shape = _SHAPES[type(event)]
+    values = event.__dict__
+    data: JsonDict = {}
+    for name in shape.names:
+        value = values[name]
+        if isinstance(value, tuple):
+            value = lots_data(value)
+        elif isinstance(value, ProgramSettings):
+            value = settings_data(value)
+        data[name] = value
+    return data
+
+
+def upcast(event_type: str, schema_version: int, data: JsonDict) -> JsonDict:
+    """Brings stored data of an older schema version up to the current one.
+
+    Every type is at version 1 so far; when a type changes, add its step here and keep the
+    old events untouched in the log.
+    """
+    cls = EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise UnknownEventType(event_type)
+    if schema_version > cls.schema_version:
+        raise UnknownEventType(f"{event_type} v{schema_version}")
+    return data
+
+
+def decode(event_type: str, schema_version: int, data: JsonDict) -> Event:
+    """The event stored as `data`; TypeError if its fields are not the type's."""
+    data = upcast(event_type, schema_version, data)
+    cls = EVENT_TYPES[event_type]
+    shape = _SHAPES[cls]
+    if data.keys() != shape.name_set:
+        missing, unexpected = (
+            sorted(shape.name_set - data.keys()),
+            sorted(data.keys() - shape.names),
+        )
+        raise TypeError(f"{event_type} data: missing {missing}, unexpected {unexpected}")
+    if shape.lot_names or shape.settings_names:
+        data = dict(data)
+        for name in shape.lot_names:
+            data[name] = lots_of(data[name])
+        for name in shape.settings_names:
+            data[name] = settings_of(data[name])
+    return build(cls, **data)

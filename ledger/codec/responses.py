@@ -1,0 +1,110 @@
+"""A command's answer <-> the JSON stored with its request id, given back to every retry.
+
+    {"result": {"type": <result class>, <its fields>},
+     "accounts": {<member id>: <account view>}, "program": <program view> | null}
+
+Answers stored before results were typed (log v1) hold the events the command appended
+instead of "result": their result is worked out from those events and the retried command,
+by the same domain function that works it out when a command is decided.
+"""
+
+from typing import Any
+
+from ledger.codec import events as event_codec
+from ledger.codec.events import lots_data, lots_of, settings_data, settings_of
+from ledger.codec.snapshots import balances_data, balances_of
+from ledger.domain import results
+from ledger.domain.commands import Command
+from ledger.domain.decide import result as result_of
+from ledger.domain.frozen import build
+from ledger.domain.program import ProgramState
+from ledger.outcomes import AccountView, Outcome, ProgramView
+
+JsonDict = dict[str, Any]
+
+_RESULT_TYPES: dict[str, type[results.Result]] = {
+    cls.__name__: cls
+    for cls in (
+        results.Result,
+        results.PurchaseResult,
+        results.ConfirmResult,
+        results.RefundResult,
+        results.ReservationResult,
+        results.CommitResult,
+        results.CancelResult,
+        results.ImportResult,
+    )
+}
+
+
+def encode(outcome: Outcome) -> JsonDict:
+    return {
+        "result": {"type": type(outcome.result).__name__, **vars(outcome.result)},
+        "accounts": {key: _account_data(view) for key, view in outcome.accounts.items()},
+        "program": _program_data(outcome.program) if outcome.program else None,
+    }
+
+
+def decode(data: JsonDict, command: Command) -> Outcome:
+    """The stored answer to `command` (the retry's command: the same content as the one
+    answered, since its request hash matched)."""
+    if "result" in data:
+        stored = dict(data["result"])
+        cls = _RESULT_TYPES[stored.pop("type")]
+        result = results.DONE if cls is results.Result else build(cls, **stored)
+    else:
+        appended = [
+            event_codec.decode(event["event_type"], 1, event["data"]) for event in data["events"]
+        ]
+        result = result_of(command, appended)
+    return Outcome(
+        result=result,
+        accounts={key: _account_of(view) for key, view in data["accounts"].items()},
+        program=_program_of(data["program"]) if data["program"] else None,
+    )
+
+
+def _account_data(view: AccountView) -> JsonDict:
+    return {
+        "program_id": view.program_id,
+        "member_id": view.member_id,
+        "version": view.version,
+        "balances": balances_data(view.balances),
+        "expiring": lots_data(view.expiring),
+        "referral_code": view.referral_code,
+        "created_at": view.created_at,
+    }
+
+
+def _account_of(data: JsonDict) -> AccountView:
+    return AccountView(
+        program_id=data["program_id"],
+        member_id=data["member_id"],
+        version=data["version"],
+        balances=balances_of(data["balances"]),
+        expiring=lots_of(data["expiring"]),
+        referral_code=data["referral_code"],
+        created_at=data["created_at"],
+    )
+
+
+def _program_data(view: ProgramView) -> JsonDict:
+    state = view.state
+    return {
+        "state": {
+            "revision": state.revision,
+            "program_id": state.program_id,
+            "settings": settings_data(state.settings),
+        },
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+    }
+
+
+def _program_of(data: JsonDict) -> ProgramView:
+    state = data["state"]
+    return ProgramView(
+        ProgramState(state["revision"], state["program_id"], settings_of(state["settings"])),
+        data["created_at"],
+        data["updated_at"],
+    )

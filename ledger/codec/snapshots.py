@@ -1,0 +1,118 @@
+"""Each stream kind's state <-> the JSON snapshot kept in its stream's state row.
+
+A snapshot is a cache of the stream's events (the audit compares them), so its format may
+change between releases as long as rows written before still read: each decoder below says
+which older shapes it accepts.
+"""
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from ledger.codec.events import lots_data, lots_of, settings_data, settings_of
+from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
+from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, Kind
+from ledger.domain.program import ProgramState
+
+JsonDict = dict[str, Any]
+_State = TypeVar("_State")
+
+
+def balances_data(balances: Balances) -> dict[str, int]:
+    # Spelled out rather than dataclasses.asdict (this runs for every command written), in
+    # jsonb's key order.
+    return {
+        "held": balances.held,
+        "expired": balances.expired,
+        "pending": balances.pending,
+        "available": balances.available,
+        "lifetime_earned": balances.lifetime_earned,
+        "lifetime_redeemed": balances.lifetime_redeemed,
+    }
+
+
+def balances_of(data: dict[str, int]) -> Balances:
+    return Balances(
+        available=data["available"],
+        pending=data["pending"],
+        held=data["held"],
+        lifetime_earned=data["lifetime_earned"],
+        lifetime_redeemed=data["lifetime_redeemed"],
+        expired=data["expired"],
+    )
+
+
+def _encode_account(state: AccountState) -> JsonDict:
+    return {
+        "enrolled": state.enrolled,
+        "member_id": state.member_id,
+        "referral_code": state.referral_code,
+        "balances": balances_data(state.balances),
+        "lots": lots_data(state.lots),
+        "pending": {
+            order_id: {
+                "points": entry.points,
+                "release_at": entry.release_at,
+                "expires_on": entry.expires_on,
+            }
+            for order_id, entry in state.pending.items()
+        },
+        "holds": {
+            reservation_id: {
+                "points": hold.points,
+                "expires_at": hold.expires_at,
+                "taken": lots_data(hold.taken),
+            }
+            for reservation_id, hold in state.holds.items()
+        },
+    }
+
+
+def _decode_account(data: JsonDict) -> AccountState:
+    # Rows written before orders left the snapshot also hold "orders" (every order the member
+    # ever made); it is ignored: a command that names an order reads that order's events.
+    return AccountState(
+        enrolled=data["enrolled"],
+        member_id=data["member_id"],
+        referral_code=data["referral_code"],
+        balances=balances_of(data["balances"]),
+        lots=lots_of(data["lots"]),
+        pending={
+            order_id: PendingEarn(entry["points"], entry["release_at"], entry["expires_on"])
+            for order_id, entry in data["pending"].items()
+        },
+        holds={
+            reservation_id: Hold(hold["points"], hold["expires_at"], lots_of(hold["taken"]))
+            for reservation_id, hold in data["holds"].items()
+        },
+    )
+
+
+def _encode_program(state: ProgramState) -> JsonDict:
+    return {
+        "revision": state.revision,
+        "program_id": state.program_id,
+        "settings": settings_data(state.settings),
+    }
+
+
+def _decode_program(data: JsonDict) -> ProgramState:
+    # Rows written before kinds had snapshot codecs nest the state under "program", beside the
+    # time of the last change (now the row's own updated_at).
+    if "program" in data:
+        data = data["program"]
+    return ProgramState(data["revision"], data["program_id"], settings_of(data["settings"]))
+
+
+_CODECS: dict[str, tuple[Callable[[Any], JsonDict], Callable[[JsonDict], Any]]] = {
+    ACCOUNT.name: (_encode_account, _decode_account),
+    PROGRAM.name: (_encode_program, _decode_program),
+}
+assert _CODECS.keys() == {kind.name for kind in KINDS}, "every kind has a snapshot codec"
+
+
+def encode(kind: Kind[_State], state: _State) -> JsonDict:
+    return _CODECS[kind.name][0](state)
+
+
+def decode(kind: Kind[_State], data: JsonDict) -> _State:
+    return cast(_State, _CODECS[kind.name][1](data))

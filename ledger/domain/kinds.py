@@ -1,0 +1,103 @@
+"""The kinds of stream the log holds, and the keys that name them.
+
+A stream is keyed by (program_id, stream_id). Each kind registers what the ledger needs to
+keep one of its streams without knowing what is inside: its empty state, `evolve`, the
+balances the log stores beside each of its events, when the sweep is next due on it, and its
+invariants. The snapshot codec of each kind lives with the other stored bytes
+(ledger/codec/snapshots.py), keyed by the kind's name.
+
+Stream ids are spelled here and only here: an account's stream id is its member id; streams
+of every other kind have ids starting with '$', which no member id can hold.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ledger.domain import account, program
+from ledger.domain.account import AccountState, Balances
+from ledger.domain.decide import next_due_at
+from ledger.domain.events import Event
+from ledger.domain.program import ProgramState
+
+StreamKey = tuple[str, str]
+"""(program_id, stream_id)"""
+
+_PROGRAM_STREAM_ID = "$program"
+
+_State = TypeVar("_State")
+
+NO_BALANCES = Balances()
+
+
+@dataclass(frozen=True)
+class Kind(Generic[_State]):
+    name: str
+    initial: Callable[[], _State]
+    evolve: Callable[[_State, Event], _State]
+    balances: Callable[[_State], Balances]
+    """What the log stores as `balances_after` of each event (zero outside accounts)."""
+    next_due_at: Callable[[_State], str | None]
+    """When the sweep next has something to append to the stream (None: never)."""
+    check_invariants: Callable[[_State], None]
+    read_by_others: bool
+    """Decisions on other streams read it without appending to it, so a stale copy is not
+    caught by the append's version check: a cached copy must be re-read now and then."""
+
+
+def _account_balances(state: AccountState) -> Balances:
+    return state.balances
+
+
+def _never_due(_state: Any) -> None:
+    return None
+
+
+def _no_balances(_state: Any) -> Balances:
+    return NO_BALANCES
+
+
+ACCOUNT: Kind[AccountState] = Kind(
+    name="account",
+    initial=AccountState,
+    evolve=account.evolve,
+    balances=_account_balances,
+    next_due_at=next_due_at,
+    check_invariants=AccountState.check_invariants,
+    read_by_others=False,
+)
+
+PROGRAM: Kind[ProgramState] = Kind(
+    name="program",
+    initial=ProgramState,
+    evolve=program.evolve,
+    balances=_no_balances,
+    next_due_at=_never_due,
+    check_invariants=program.check_invariants,
+    read_by_others=True,
+)
+
+KINDS: tuple[Kind[Any], ...] = (ACCOUNT, PROGRAM)
+
+
+def program_key(program_id: str) -> StreamKey:
+    return (program_id, _PROGRAM_STREAM_ID)
+
+
+def account_key(program_id: str, member_id: str) -> StreamKey:
+    assert not member_id.startswith("$"), member_id
+    return (program_id, member_id)
+
+
+def kind_of(stream_id: str) -> Kind[Any]:
+    """The kind of a stream; ValueError for an id no kind spells (damage, or a newer writer)."""
+    if not stream_id.startswith("$"):
+        return ACCOUNT
+    if stream_id == _PROGRAM_STREAM_ID:
+        return PROGRAM
+    raise ValueError(f"no kind of stream is spelled {stream_id!r}")
+
+
+def member_of(stream_id: str) -> str | None:
+    """The member whose account the stream is, or None for a stream of another kind."""
+    return None if stream_id.startswith("$") else stream_id

@@ -1,0 +1,26 @@
+"""The shapes of every identifier the ledger accepts, defined once.
+
+Each is a regular expression over the whole value (used with fullmatch); the service builds
+its resource-name patterns (programs/{program_id}/accounts/{member_id}) from the same texts.
+Member ids never hold '$': stream ids starting with '$' name streams of other kinds.
+"""
+
+import re
+from typing import Final
+
+PROGRAM_ID: Final = r"[a-z][a-z0-9-]{0,63}"
+MEMBER_ID: Final = r"[A-Za-z0-9._:@+-]{1,128}"
+CODE: Final = r"[a-z0-9_]{1,64}"
+"""Reason codes, import kinds: lower-case words."""
+CURRENCY_CODE: Final = r"[A-Z]{3}"
+EXTERNAL_ID: Final = r"[\x21-\x7e]{1,128}"
+"""Caller-chosen ids (orders, reservations, request ids): printable ASCII, no spaces or
+controls (PostgreSQL cannot even store a NUL)."""
+EVENT_TYPE: Final = r"[A-Z][A-Za-z0-9]{0,63}"
+
+PROGRAM_ID_PATTERN: Final = re.compile(f"^{PROGRAM_ID}$")
+MEMBER_ID_PATTERN: Final = re.compile(f"^{MEMBER_ID}$")
+CODE_PATTERN: Final = re.compile(f"^{CODE}$")
+CURRENCY_PATTERN: Final = re.compile(f"^{CURRENCY_CODE}$")
+EXTERNAL_ID_PATTERN: Final = re.compile(f"^{EXTERNAL_ID}$")
+EVENT_TYPE_PATTERN: Final = re.compile(f"^{EVENT_TYPE}$")

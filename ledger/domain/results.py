@@ -1,0 +1,55 @@
+"""What a decision answers its caller, beside the accounts it changed: typed, so no caller
+has to know which events a command appends or read their data."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Result:
+    """A command that answers nothing beyond the state it left (enroll, earn, redeem...)."""
+
+
+DONE = Result()
+
+
+@dataclass(frozen=True)
+class PurchaseResult(Result):
+    points: int
+    pending: bool
+    """True while the points wait for the return window (or a confirmation)."""
+
+
+@dataclass(frozen=True)
+class ConfirmResult(Result):
+    points_released: int
+    """Pending points of the order that became available with this command (0 when they
+    already were)."""
+
+
+@dataclass(frozen=True)
+class RefundResult(Result):
+    points_clawed_back: int
+    points_not_recovered: int
+
+
+@dataclass(frozen=True)
+class ReservationResult(Result):
+    reservation_id: str
+    points: int
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class CommitResult(Result):
+    points_redeemed: int
+    points_released: int
+
+
+@dataclass(frozen=True)
+class CancelResult(Result):
+    points_released: int
+
+
+@dataclass(frozen=True)
+class ImportResult(Result):
+    events_imported: int

@@ -1,0 +1,76 @@
+"""A loyalty program's settings: what the rules of one program revision say."""
+
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+
+from ledger.domain import limits
+from ledger.domain.errors import Violations
+
+
+class NegativeBalancePolicy(Enum):
+    """What a refund does when the points it claws back are already spent."""
+
+    PENDING_ONLY = "pending_only"
+    WITHIN_BALANCE = "within_balance"
+    ALLOW_NEGATIVE = "allow_negative"
+
+
+@dataclass(frozen=True)
+class EarnRate:
+    """`points` for every `per_major_units` whole units of `currency_code`."""
+
+    currency_code: str
+    points: int
+    per_major_units: int = 1
+
+
+@dataclass(frozen=True)
+class ProgramSettings:
+    display_name: str = ""
+    earn_rates: tuple[EarnRate, ...] = ()
+    return_window_days: int = 0
+    points_expiry_days: int = 0
+    negative_balance_policy: NegativeBalancePolicy = NegativeBalancePolicy.WITHIN_BALANCE
+    max_hold_ttl_seconds: int = limits.DEFAULT_HOLD_TTL_SECONDS
+
+    def rate_for(self, currency_code: str) -> EarnRate | None:
+        for rate in self.earn_rates:
+            if rate.currency_code == currency_code:
+                return rate
+        return None
+
+    def validate(self, violations: Violations, prefix: str = "program") -> None:
+        if len(self.display_name) > limits.MAX_DISPLAY_NAME_LENGTH:
+            violations.add(
+                f"{prefix}.display_name", f"at most {limits.MAX_DISPLAY_NAME_LENGTH} characters"
+            )
+        elif any(unicodedata.category(char) == "Cc" for char in self.display_name):
+            violations.add(f"{prefix}.display_name", "must not hold control characters")
+        if len(self.earn_rates) > limits.MAX_EARN_RATES:
+            violations.add(f"{prefix}.earn_rates", f"at most {limits.MAX_EARN_RATES} rates")
+        seen: set[str] = set()
+        for index, rate in enumerate(self.earn_rates):
+            where = f"{prefix}.earn_rates[{index}]"
+            if rate.currency_code in seen:
+                violations.add(f"{where}.currency_code", "one rate per currency")
+            seen.add(rate.currency_code)
+            if not 0 <= rate.points <= limits.MAX_RATE_POINTS:
+                violations.add(f"{where}.points", f"must be 0 to {limits.MAX_RATE_POINTS}")
+            if not 1 <= rate.per_major_units <= limits.MAX_RATE_PER_MAJOR_UNITS:
+                violations.add(
+                    f"{where}.per_major_units",
+                    f"must be 1 to {limits.MAX_RATE_PER_MAJOR_UNITS}",
+                )
+        if not 0 <= self.return_window_days <= limits.MAX_RETURN_WINDOW_DAYS:
+            violations.add(
+                f"{prefix}.return_window_days", f"must be 0 to {limits.MAX_RETURN_WINDOW_DAYS}"
+            )
+        if not 0 <= self.points_expiry_days <= limits.MAX_POINTS_EXPIRY_DAYS:
+            violations.add(
+                f"{prefix}.points_expiry_days", f"must be 0 to {limits.MAX_POINTS_EXPIRY_DAYS}"
+            )
+        if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
+            violations.add(
+                f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"
+            )

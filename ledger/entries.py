@@ -1,0 +1,22 @@
+"""Ledger entries as callers list them: a stored event, whose stream it is, and what it did
+to the points (read from the event itself, so no caller needs to know event types)."""
+
+from dataclasses import dataclass
+
+from ledger.codec import events as event_codec
+from ledger.domain.kinds import member_of
+from ledger.eventlog.records import EventRecord
+
+
+@dataclass(frozen=True)
+class Entry:
+    record: EventRecord
+    member_id: str | None
+    """The member whose account the event is in; None for a program's own stream."""
+    points_delta: int
+    """Change of available plus pending points."""
+
+
+def entry_of(record: EventRecord) -> Entry:
+    event = event_codec.decode(record.event_type, record.schema_version, record.data)
+    return Entry(record, member_of(record.stream_id), event.points_delta)

@@ -1,0 +1,212 @@
+"""An event log in memory: the EventLog port without a database.
+
+For tests of the ledger's own logic (group commit, retries, caches, the "unsure" paths) in
+milliseconds, and for trying the ledger out. Held to the same contract suite as the
+PostgreSQL store (tests/contract). Values are copied on the way in and out, as a database
+would, so no caller can change what is stored by keeping a reference. One commit at a time
+runs between two awaits of the event loop, so appends are atomic and the global order is
+simply the order of commits.
+"""
+
+import asyncio
+import bisect
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ledger.domain import clock
+from ledger.domain.account import Balances
+from ledger.domain.errors import Conflict
+from ledger.domain.kinds import StreamKey
+from ledger.eventlog.errors import DuplicateRequest, StoreTimeout
+from ledger.eventlog.port import MAX_READ_BATCH
+from ledger.eventlog.records import (
+    Commit,
+    EventRecord,
+    Loaded,
+    OrderKey,
+    Position,
+    RequestKey,
+    RequestRow,
+    StreamRow,
+)
+
+
+def _copy(document: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(document))
+    return copied
+
+
+class InMemoryEventLog:
+    def __init__(self) -> None:
+        self._streams: dict[StreamKey, StreamRow] = {}
+        self._due: dict[StreamKey, str] = {}
+        self._events: dict[StreamKey, list[EventRecord]] = {}
+        self._all: list[EventRecord] = []
+        self._requests: dict[RequestKey, RequestRow] = {}
+        self._commits = 0
+        self.appends = 0
+        """Commits accepted, for tests that count round trips."""
+        self.loads = 0
+
+    async def load(
+        self,
+        streams: Collection[StreamKey],
+        requests: Collection[RequestKey],
+        orders: Collection[OrderKey] = (),
+        *,
+        deadline: float | None = None,
+    ) -> Loaded:
+        await _turn(deadline)
+        self.loads += 1
+        return Loaded(
+            streams={key: self._row(key) for key in streams if key in self._streams},
+            requests={
+                key: replace(self._requests[key], response=_copy(self._requests[key].response))
+                for key in requests
+                if key in self._requests
+            },
+            orders={key: self._order_events(key) for key in orders},
+        )
+
+    async def append(self, commit: Commit, *, deadline: float | None = None) -> None:
+        await _turn(deadline)
+        next_version: dict[StreamKey, int] = {}
+        for event in commit.events:
+            key = event.stream
+            expected = next_version.get(key, len(self._events.get(key, ())) + 1)
+            if event.version != expected:
+                # A writer that read the stream at an older version appends versions that
+                # exist: the PostgreSQL store's primary key refuses them the same way.
+                assert event.version < expected, f"version gap in {key}: {event.version}"
+                raise Conflict("another writer appended to the stream first")
+            next_version[key] = expected + 1
+        for write in commit.requests:
+            if write.key in self._requests:
+                raise DuplicateRequest(write.request_id)
+        self._commits += 1
+        self.appends += 1
+        for position, event in enumerate(commit.events, start=len(self._all) + 1):
+            stored = replace(
+                event,
+                data=_copy(event.data),
+                metadata=_copy(event.metadata),
+                transaction_id=self._commits,
+                position=position,
+                canonical="",
+            )
+            self._events.setdefault(event.stream, []).append(stored)
+            self._all.append(stored)
+        for stream in commit.streams:
+            key = (stream.program_id, stream.stream_id)
+            known = self._streams.get(key)
+            self._streams[key] = StreamRow(
+                stream.program_id,
+                stream.stream_id,
+                stream.version,
+                stream.last_hash,
+                _copy(stream.state),
+                known.created_at if known else stream.updated_at,
+                stream.updated_at,
+            )
+            if stream.next_due_at is None:
+                self._due.pop(key, None)
+            else:
+                self._due[key] = stream.next_due_at
+        for write in commit.requests:
+            self._requests[write.key] = RequestRow(
+                write.program_id,
+                write.stream_id,
+                write.request_id,
+                write.request_hash,
+                _copy(write.response),
+                write.recorded_at,
+            )
+
+    async def get_stream(
+        self, key: StreamKey, *, deadline: float | None = None
+    ) -> StreamRow | None:
+        await _turn(deadline)
+        return self._row(key) if key in self._streams else None
+
+    async def list_entries(
+        self,
+        key: StreamKey,
+        *,
+        after_version: int,
+        limit: int,
+        event_types: Sequence[str] = (),
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        deadline: float | None = None,
+    ) -> list[EventRecord]:
+        await _turn(deadline)
+        found = [
+            event
+            for event in self._events.get(key, ())[max(after_version, 0) :]
+            if (not event_types or event.event_type in event_types)
+            and (start_time is None or event.recorded_at >= start_time)
+            and (end_time is None or event.recorded_at < end_time)
+        ]
+        return found[: min(limit, MAX_READ_BATCH)]
+
+    async def balance_as_of(
+        self, key: StreamKey, as_of: datetime, *, deadline: float | None = None
+    ) -> tuple[int, Balances] | None:
+        await _turn(deadline)
+        before = [event for event in self._events.get(key, ()) if event.recorded_at <= as_of]
+        if not before:
+            return None
+        last = max(before, key=lambda event: (event.recorded_at, event.version))
+        return last.version, last.balances
+
+    async def read_all(
+        self,
+        after: Position,
+        limit: int = MAX_READ_BATCH,
+        program_id: str | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> list[EventRecord]:
+        await _turn(deadline)
+        found: list[EventRecord] = []
+        start = bisect.bisect_right(self._all, after, key=Position.of)
+        for index in range(start, len(self._all)):
+            if len(found) >= min(limit, MAX_READ_BATCH):
+                break
+            event = self._all[index]
+            if program_id is None or event.program_id == program_id:
+                found.append(event)
+        return found
+
+    async def due_streams(self, now: datetime, limit: int) -> list[StreamKey]:
+        await _turn(None)
+        current = clock.instant(now)
+        due = sorted((at, key) for key, at in self._due.items() if at <= current)
+        return [key for _, key in due[:limit]]
+
+    async def ping(self, *, deadline: float | None = None) -> None:
+        await _turn(deadline)
+
+    def _row(self, key: StreamKey) -> StreamRow:
+        row = self._streams[key]
+        return replace(row, state=_copy(row.state))
+
+    def _order_events(self, key: OrderKey) -> list[EventRecord]:
+        stream, order_id = key
+        return [
+            event
+            for event in self._events.get(stream, ())
+            if event.data.get("order_id") == order_id
+        ]
+
+
+async def _turn(deadline: float | None) -> None:
+    """One turn of the event loop, as a round trip to a database would give."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise StoreTimeout("the caller's deadline passed")
+    await asyncio.sleep(0)

@@ -1,0 +1,99 @@
+"""What the ledger asks of an event log.
+
+An implementation keeps streams of events (one per account, one per program...), each with a
+state row holding its head (version, last hash) and a snapshot, and the stored answer of
+every accepted request. Everything one commit holds is appended atomically; a commit whose
+events do not continue their streams (another writer appended first) fails whole with
+ledger.domain.errors.Conflict, and one that repeats a stored request id with DuplicateRequest.
+
+`deadline` is an instant of time.monotonic() (the event loop's clock) past which the caller
+has stopped waiting: the call fails with StoreTimeout instead, and whatever it started in the
+log is cancelled (an append cut off that way may or may not have committed, as after a lost
+connection: the caller retries with the same request ids).
+"""
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from ledger.domain.account import Balances
+from ledger.domain.kinds import StreamKey
+from ledger.eventlog.records import (
+    Commit,
+    EventRecord,
+    Loaded,
+    OrderKey,
+    Position,
+    RequestKey,
+    StreamRow,
+)
+
+MAX_READ_BATCH = 1_000
+"""Events one read returns at most; readers page through longer logs."""
+
+
+class EventLog(Protocol):
+    async def load(
+        self,
+        streams: Collection[StreamKey],
+        requests: Collection[RequestKey],
+        orders: Collection[OrderKey] = (),
+        *,
+        deadline: float | None = None,
+    ) -> Loaded:
+        """The state rows of `streams` (missing: not in the result), the stored answers of
+        `requests`, and the events of `orders`, as of one moment per kind of thing asked."""
+        ...
+
+    async def append(self, commit: Commit, *, deadline: float | None = None) -> None:
+        """Appends the commit's events, writes its state rows and stores its answers, all or
+        nothing. Raises Conflict, DuplicateRequest, StoreUnavailable or StoreTimeout."""
+        ...
+
+    async def get_stream(
+        self, key: StreamKey, *, deadline: float | None = None
+    ) -> StreamRow | None: ...
+
+    async def list_entries(
+        self,
+        key: StreamKey,
+        *,
+        after_version: int,
+        limit: int,
+        event_types: Sequence[str] = (),
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        deadline: float | None = None,
+    ) -> list[EventRecord]:
+        """A page of one stream's events after `after_version`, oldest first, of the given
+        types (all if none) recorded in [start_time, end_time)."""
+        ...
+
+    async def balance_as_of(
+        self, key: StreamKey, as_of: datetime, *, deadline: float | None = None
+    ) -> tuple[int, Balances] | None:
+        """(version, balances) stored on the stream's last event recorded at or before
+        `as_of`; None if there is none."""
+        ...
+
+    async def read_all(
+        self,
+        after: Position,
+        limit: int = MAX_READ_BATCH,
+        program_id: str | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> list[EventRecord]:
+        """Events after `after` in the global order. Never returns an event while one that
+        will come before it in that order may still be committed: a reader that stores the
+        last position it saw never skips an event."""
+        ...
+
+    async def due_streams(self, now: datetime, limit: int) -> list[StreamKey]:
+        """Streams with something due by `now` (their snapshot's next due instant), oldest
+        first."""
+        ...
+
+    async def ping(self, *, deadline: float | None = None) -> None:
+        """Returns when the log answers; raises StoreUnavailable or StoreTimeout."""
+        ...
