@@ -40,7 +40,7 @@ _RESULT_TYPES: dict[str, type[results.Result]] = {
 def encode(outcome: Outcome) -> JsonDict:
     return {
         "result": {"type": type(outcome.result).__name__, **vars(outcome.result)},
-        "accounts": {key: _account_data(view) for key, view in outcome.accounts.items()},
+        "accounts": {key: account_data(view) for key, view in outcome.accounts.items()},
         "program": _program_data(outcome.program) if outcome.program else None,
     }
 
@@ -64,7 +64,7 @@ def decode(data: JsonDict, command: Command) -> Outcome:
     )
 
 
-def _account_data(view: AccountView) -> JsonDict:
+def account_data(view: AccountView) -> JsonDict:
     return {
         "program_id": view.program_id,
         "member_id": view.member_id,

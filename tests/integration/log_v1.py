@@ -21,18 +21,19 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.audit.replay import replay
+from ledger.codec import responses
+from ledger.codec.chain import GENESIS_HASH, canonical_json, hash_of
+from ledger.codec.requests import content_hash as request_content_hash
 from ledger.domain import commands
+from ledger.domain.decisions import Target
 from ledger.domain.errors import LedgerError
-from ledger.domain.program import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.domain.kinds import member_of
+from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.eventlog.records import EventRecord, Position
 from ledger.requests import Request
-from ledger.store.chain import GENESIS_HASH, canonical_json, hash_of
-from ledger.store.embedded import database_url_from_env_or_embedded
-from ledger.store.eventstore import EventStore
-from ledger.store.migrate import migrate
-from ledger.store.pool import make_pool
-from ledger.store.records import EventRecord, Position
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "log_v1"
 
@@ -42,8 +43,10 @@ destination_stream_id, actor, trace_id and command: {type, fields}. `fields` are
 fields as the request content hash covers them (enums as their values, tuples as lists)."""
 
 Answer = dict[str, Any]
-"""A command's answer as today's ledger stores it in ledger.requests.response: {events,
-accounts, program}."""
+"""A command's answer in plain data: {events, accounts, program} as the v1 ledger stored it in
+ledger.requests.response (events: the ones the request appended, read back from the log, as
+{stream_id, version, event_type, data}), plus {result}: the typed result the ledger answers
+now, as {type, <its fields>}."""
 
 # --- the fixture's tables ---------------------------------------------------------------------
 
@@ -78,11 +81,11 @@ LOADS = (
 def database_server() -> str:
     """$DATABASE_URL when set, else the checkout's embedded PostgreSQL (for the generator;
     tests use the `server_url` fixture)."""
-    return database_url_from_env_or_embedded()
+    return bootstrap.database_url()
 
 
 def migrate_database(url: str) -> None:
-    migrate(url)
+    bootstrap.migrate(url)
 
 
 @contextmanager
@@ -151,13 +154,11 @@ def _command(kind: str, fields: dict[str, Any]) -> commands.Command:
 
 def request_of(entry: Entry) -> Request:
     return Request(
-        entry["program_id"],
-        entry["stream_id"],
+        Target(entry["program_id"], member_of(entry["stream_id"])),
         _command(entry["command"]["type"], entry["command"]["fields"]),
         entry["request_id"],
         actor=entry["actor"],
         trace_id=entry["trace_id"],
-        destination_stream_id=entry["destination_stream_id"],
     )
 
 
@@ -173,11 +174,14 @@ def _plain(value: Any) -> Any:
 
 def entry_of(request: Request) -> Entry:
     """The manifest's spelling of `request`: request_of(entry_of(r)) == r."""
+    command = request.command
     return {
         "request_id": request.request_id,
-        "program_id": request.program_id,
-        "stream_id": request.stream_id,
-        "destination_stream_id": request.destination_stream_id,
+        "program_id": request.target.program_id,
+        "stream_id": request.target.stream[1],
+        "destination_stream_id": command.destination_member_id
+        if isinstance(command, commands.TransferPoints)
+        else None,
         "actor": request.actor,
         "trace_id": request.trace_id,
         "command": {"type": type(request.command).__name__, "fields": _plain(request.command)},
@@ -186,7 +190,8 @@ def entry_of(request: Request) -> Entry:
 
 def content_hash(entry: Entry) -> bytes:
     """The request content hash of the manifest's request, as the ledger computes it now."""
-    return request_of(entry).content_hash()
+    request = request_of(entry)
+    return request_content_hash(request.target, request.command)
 
 
 def command_types() -> list[str]:
@@ -200,12 +205,36 @@ def command_types() -> list[str]:
 class LedgerSession:
     """A ledger started on a database, spoken to in the manifest's terms."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, url: str) -> None:
         self._ledger = ledger
+        self._url = url
 
     async def execute(self, entry: Entry) -> Answer:
         outcome = await self._ledger.execute(request_of(entry))
-        return outcome.to_data()
+        answer = responses.encode(outcome)
+        return {
+            "events": await self._appended(entry),
+            "accounts": answer["accounts"],
+            "program": answer["program"],
+            "result": answer["result"],
+        }
+
+    async def _appended(self, entry: Entry) -> list[dict[str, Any]]:
+        """The events appended under the entry's request id to its stream (and to a transfer's
+        destination), as v1 answers listed them."""
+        streams = [entry["stream_id"], entry["destination_stream_id"] or entry["stream_id"]]
+        async with await psycopg.AsyncConnection.connect(self._url) as connection:
+            cursor = await connection.execute(
+                "SELECT stream_id, version, event_type, data FROM ledger.events"
+                " WHERE program_id = %s AND stream_id = ANY(%s)"
+                " AND metadata ->> 'request_id' = %s ORDER BY transaction_id, position",
+                [entry["program_id"], streams, entry["request_id"]],
+            )
+            rows = await cursor.fetchall()
+        return [
+            {"stream_id": row[0], "version": row[1], "event_type": row[2], "data": row[3]}
+            for row in rows
+        ]
 
     async def refusal(self, entry: Entry) -> str:
         """The reason code the ledger refuses `entry` with (fails if it is accepted)."""
@@ -222,7 +251,7 @@ class LedgerSession:
     async def account(self, program_id: str, member_id: str) -> dict[str, Any]:
         """The account as GetAccount reads it from its state row (AccountView as data)."""
         view = await self._ledger.get_account(program_id, member_id, "name")
-        return view.to_data()
+        return responses.account_data(view)
 
     async def program_revision(self, program_id: str) -> int:
         view = await self._ledger.get_program(program_id, "name")
@@ -233,15 +262,10 @@ class LedgerSession:
 async def open_ledger(url: str, now: Callable[[], datetime]) -> AsyncIterator[LedgerSession]:
     # One shard: requests sent one after another are appended in that order, so the
     # generator writes the same log on every run.
-    pool = make_pool(url, min_size=1, max_size=2)
-    await pool.open(wait=True)
-    ledger = Ledger(EventStore(pool), now, shards=1)
-    await ledger.start()
-    try:
-        yield LedgerSession(ledger)
-    finally:
-        await ledger.stop()
-        await pool.close()
+    async with bootstrap.postgres_ledger(
+        url, now, shards=1, pool_min_size=1, pool_max_size=2
+    ) as ledger:
+        yield LedgerSession(ledger, url)
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -285,18 +309,13 @@ class Rehashed:
 
 async def rehash_stored_events(url: str) -> list[Rehashed]:
     """Every stored event read back through the store, with the hash the writer's canonical
-    text (ledger/store/chain.py) gives it, stream by stream in version order."""
-    pool = make_pool(url, min_size=1, max_size=1)
-    await pool.open(wait=True)
-    try:
-        store = EventStore(pool)
-        records: list[EventRecord] = []
+    text (ledger/codec/chain.py) gives it, stream by stream in version order."""
+    records: list[EventRecord] = []
+    async with bootstrap.postgres_ledger(url, _no_clock, pool_min_size=1) as ledger:
         after = Position()
-        while batch := await store.read_all(after):
+        while batch := await ledger.read_all(after, 1_000):
             records += batch
-            after = Position(batch[-1].transaction_id, batch[-1].position)
-    finally:
-        await pool.close()
+            after = Position.of(batch[-1])
     records.sort(key=lambda record: (record.program_id, record.stream_id, record.version))
     found: list[Rehashed] = []
     previous = GENESIS_HASH
@@ -322,3 +341,7 @@ async def rehash_stored_events(url: str) -> list[Rehashed]:
         )
         previous = record.hash
     return found
+
+
+def _no_clock() -> datetime:
+    raise AssertionError("reading the log needs no time")

@@ -334,9 +334,77 @@ async def test_a_retry_of_every_stored_request_gets_its_stored_answer_and_writes
         answers = {key: await ledger.execute(entries[key]) for key in sorted(stored)}
         reused = await ledger.refusal(other_content)
 
-    assert [key for key, answer in answers.items() if answer != stored[key][1]] == []
+    # What the v1 ledger stored is what a retry gets now: the same events appended (none
+    # more), the same accounts and program, and the result those events answer.
+    assert [
+        key
+        for key, answer in answers.items()
+        if {name: answer[name] for name in ("events", "accounts", "program")} != stored[key][1]
+    ] == []
+    assert [
+        key
+        for key, answer in answers.items()
+        if answer["result"] != _v1_result(entries[key], stored[key][1]["events"])
+    ] == []
     assert reused == "REQUEST_ID_REUSED"
     assert _log_snapshot(log_to_carry_on) == before
+
+
+def _v1_result(entry: Entry, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a v1 answer's events say the command answered, as the API reports it."""
+    fields = entry["command"]["fields"]
+
+    def only(event_type: str) -> dict[str, Any]:
+        found: list[dict[str, Any]] = [
+            event["data"] for event in events if event["event_type"] == event_type
+        ]
+        (data,) = found
+        return data
+
+    def released(event_type: str, key: str, points: str) -> int:
+        return sum(
+            event["data"][points]
+            for event in events
+            if event["event_type"] == event_type and event["data"][key] == fields[key]
+        )
+
+    match entry["command"]["type"]:
+        case "RecordPurchase":
+            data = only("PurchaseRecorded")
+            pending = data["release_at"] is not None and data["points"] > 0
+            return {"type": "PurchaseResult", "points": data["points"], "pending": pending}
+        case "ConfirmOrder":
+            points = released("PendingPointsReleased", "order_id", "points")
+            return {"type": "ConfirmResult", "points_released": points}
+        case "RefundPurchase":
+            data = only("PurchaseRefunded")
+            return {
+                "type": "RefundResult",
+                "points_clawed_back": data["points_clawed_back"],
+                "points_not_recovered": data["points_not_recovered"],
+            }
+        case "ReservePoints":
+            data = only("PointsReserved")
+            return {
+                "type": "ReservationResult",
+                "reservation_id": data["reservation_id"],
+                "points": data["points"],
+                "expires_at": data["expires_at"],
+            }
+        case "CommitReservation":
+            data = only("ReservationCommitted")
+            return {
+                "type": "CommitResult",
+                "points_redeemed": data["points_redeemed"],
+                "points_released": data["points_released"],
+            }
+        case "CancelReservation":
+            points = released("ReservationReleased", "reservation_id", "points_released")
+            return {"type": "CancelResult", "points_released": points}
+        case "ImportHistory":
+            imported = sum(event["event_type"] == "HistoryImported" for event in events)
+            return {"type": "ImportResult", "events_imported": imported}
+    return {"type": "Result"}
 
 
 def _entry(request_id: str, program_id: str, stream_id: str, kind: str, **fields: Any) -> Entry:
