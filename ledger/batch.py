@@ -172,9 +172,10 @@ class Batch:
             earlier = self._earlier_answer(request, request_hash)
             if earlier is not None:
                 return earlier
-        for key in decisions.reads(request.target, request.command).streams:
+        needed = decisions.reads(request.target, request.command)
+        for key in needed.streams:
             self.slot(key)
-        decision = decisions.decide(request.target, request.command, self, self._now)
+        decision = decisions.decide(request.target, request.command, self, self._now, needed)
         appended = 0
         accounts: dict[str, AccountView] = {}
         program: ProgramView | None = None

@@ -1,5 +1,6 @@
 """A command addressed to a program or an account, with who asked and its idempotency key."""
 
+import functools
 from dataclasses import dataclass
 
 from ledger.domain.commands import Command
@@ -45,7 +46,7 @@ class Request:
                     self.command.account_field, "must not hold control characters"
                 )
 
-    @property
+    @functools.cached_property
     def key(self) -> RequestKey:
         assert self.request_id is not None
         program_id, stream_id = self.target.stream

@@ -7,6 +7,7 @@ gets back. A decision may read a stream without appending to it (an account comm
 program) and may append to several (a transfer; a referral credit next).
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,8 +34,9 @@ class Target:
     program_id: str
     member_id: str | None = None
 
-    @property
+    @functools.cached_property
     def stream(self) -> StreamKey:
+        """The stream the command is addressed to (asked for several times per command)."""
         if self.member_id is None:
             return program_key(self.program_id)
         return account_key(self.program_id, self.member_id)
@@ -76,9 +78,17 @@ def reads(target: Target, command: Command) -> Reads:
     return Reads((program, account))
 
 
-def decide(target: Target, command: Command, streams: Streams, now: datetime) -> Decision:
-    """Raises a LedgerError, and appends nothing, when the command cannot be applied."""
-    needed = reads(target, command)
+def decide(
+    target: Target,
+    command: Command,
+    streams: Streams,
+    now: datetime,
+    needed: Reads | None = None,
+) -> Decision:
+    """Raises a LedgerError, and appends nothing, when the command cannot be applied.
+    `needed`: what `reads` answered for this command, if the caller kept it."""
+    if needed is None:
+        needed = reads(target, command)
     program = streams.state(needed.streams[0])
     assert isinstance(program, ProgramState)
     if target.member_id is None:
