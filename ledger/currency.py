@@ -50,11 +50,3 @@ def to_minor_units(units: int, nanos: int, currency_code: str, field_name: str) 
         )
     return units * 10**exponent + nanos // nanos_per_minor, exponent
 
-
-def from_minor_units(amount_minor: int, currency_code: str) -> tuple[int, int]:
-    """(units, nanos) of an amount in minor units."""
-    exponent = minor_unit_exponent(currency_code)
-    assert exponent is not None, currency_code
-    units, rest = divmod(abs(amount_minor), 10**exponent)
-    sign = -1 if amount_minor < 0 else 1
-    return sign * units, sign * rest * (NANOS_PER_UNIT // 10**exponent)

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from ledger.domain.commands import Command
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument
+from ledger.domain.limits import MAX_ID_LENGTH
 from ledger.domain.patterns import EXTERNAL_ID_PATTERN
 from ledger.eventlog.records import RequestKey
-
-MAX_REQUEST_ID_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,8 @@ class Request:
             return
         if not self.request_id:
             raise InvalidArgument.of("request_id", "is required")
-        if len(self.request_id) > MAX_REQUEST_ID_LENGTH:
-            raise InvalidArgument.of("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters")
+        if len(self.request_id) > MAX_ID_LENGTH:
+            raise InvalidArgument.of("request_id", f"at most {MAX_ID_LENGTH} characters")
         if not self.request_id.isprintable():
             raise InvalidArgument.of("request_id", "must be printable (no control characters)")
         raise InvalidArgument.of("request_id", f"must match {EXTERNAL_ID_PATTERN.pattern}")

@@ -8,12 +8,14 @@ Member ids never hold '$': stream ids starting with '$' name streams of other ki
 import re
 from typing import Final
 
-PROGRAM_ID: Final = r"[a-z][a-z0-9-]{0,63}"
-MEMBER_ID: Final = r"[A-Za-z0-9._:@+-]{1,128}"
-CODE: Final = r"[a-z0-9_]{1,64}"
+from ledger.domain.limits import MAX_CODE_LENGTH, MAX_ID_LENGTH, MAX_PROGRAM_ID_LENGTH
+
+PROGRAM_ID: Final = rf"[a-z][a-z0-9-]{{0,{MAX_PROGRAM_ID_LENGTH - 1}}}"
+MEMBER_ID: Final = rf"[A-Za-z0-9._:@+-]{{1,{MAX_ID_LENGTH}}}"
+CODE: Final = rf"[a-z0-9_]{{1,{MAX_CODE_LENGTH}}}"
 """Reason codes, import kinds: lower-case words."""
 CURRENCY_CODE: Final = r"[A-Z]{3}"
-EXTERNAL_ID: Final = r"[\x21-\x7e]{1,128}"
+EXTERNAL_ID: Final = rf"[\x21-\x7e]{{1,{MAX_ID_LENGTH}}}"
 """Caller-chosen ids (orders, reservations, request ids): printable ASCII, no spaces or
 controls (PostgreSQL cannot even store a NUL)."""
 EVENT_TYPE: Final = r"[A-Z][A-Za-z0-9]{0,63}"

@@ -48,6 +48,7 @@ class InMemoryEventLog:
         self._events: dict[StreamKey, list[EventRecord]] = {}
         self._all: list[EventRecord] = []
         self._requests: dict[RequestKey, RequestRow] = {}
+        self._orders: dict[OrderKey, list[EventRecord]] = {}
         self._commits = 0
         self.appends = 0
         """Commits accepted, for tests that count round trips."""
@@ -101,6 +102,9 @@ class InMemoryEventLog:
             )
             self._events.setdefault(event.stream, []).append(stored)
             self._all.append(stored)
+            order_id = stored.data.get("order_id")
+            if isinstance(order_id, str):
+                self._orders.setdefault((event.stream, order_id), []).append(stored)
         for stream in commit.streams:
             key = (stream.program_id, stream.stream_id)
             known = self._streams.get(key)
@@ -197,12 +201,7 @@ class InMemoryEventLog:
         return replace(row, state=_copy(row.state))
 
     def _order_events(self, key: OrderKey) -> list[EventRecord]:
-        stream, order_id = key
-        return [
-            event
-            for event in self._events.get(stream, ())
-            if event.data.get("order_id") == order_id
-        ]
+        return list(self._orders.get(key, ()))
 
 
 async def _turn(deadline: float | None) -> None:
