@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ceilings, peer, seed
+from benchmarks import baseline, ceilings, history, peer, seed
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
-from ledger.store.embedded import database_url_from_env_or_embedded
+from ledger import bootstrap
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,15 @@ class Sizes:
     peer_seconds: float
     repeats: int
     """Readings per figure where one reading is short enough for outside load to decide it."""
+    history_orders: int
+    """Purchases of the member with a long history."""
+    against_baseline: bool
+    """Measure the code before the renovation too (benchmarks/baseline.py)."""
 
 
-FULL = Sizes(8, 64, 2_000, 50, 1_000_000, 100_000, 8, 5)
-SMOKE = Sizes(1.5, 16, 200, 2, 4_000, 2_000, 1.5, 1)
+FULL = Sizes(8, 64, 2_000, 50, 1_000_000, 100_000, 8, 5, 10_000, True)
+SMOKE = Sizes(1.5, 16, 200, 2, 4_000, 2_000, 1.5, 1, 200, False)
+SHORT_HISTORY_ORDERS = 10
 RESULTS = ROOT / ".bench" / "results.json"
 REPORT = ROOT / "docs" / "BENCHMARKS.md"
 
@@ -82,8 +87,8 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _accounts_file(accounts: list[str]) -> Path:
-    path = ROOT / ".bench" / "accounts.json"
+def _accounts_file(accounts: list[str], name: str = "accounts") -> Path:
+    path = ROOT / ".bench" / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(accounts))
     return path
@@ -150,6 +155,109 @@ def bench_earn(
         "earn_per_second": earn,
         "earn_p50_ms": earn_p50,
     }
+
+
+def bench_against_baseline(
+    server_url: str, service: Service, accounts: list[str], sizes: Sizes
+) -> list[Figure]:
+    """Earn against health on today's service and on the service before the renovation, each
+    on a database of its own, alternated; the two ratios compared."""
+    with baseline.baseline_tree() as tree:
+        if tree is None:
+            _log("  baseline commit not in this clone: figure left out")
+            return []
+        with fresh_database(server_url, "bench_baseline", migrated=False) as old_url:
+            baseline.migrate(tree, old_url)
+            with Service.running(old_url, baseline.python_path(tree)) as old:
+                _, old_accounts = asyncio.run(
+                    seed.new_program_with_accounts(old.target, sizes.accounts)
+                )
+                paths = {
+                    "today": _accounts_file(accounts, "today"),
+                    "before": _accounts_file(old_accounts, "before"),
+                }
+                targets = {"today": service.target, "before": old.target}
+                runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+                for name, target in targets.items():  # warm both up
+                    run_load(
+                        target,
+                        "earn",
+                        callers=sizes.callers,
+                        seconds=sizes.load_seconds / 2,
+                        accounts_file=paths[name],
+                    )
+                for _ in range(sizes.repeats):
+                    for name, target in targets.items():
+                        for kind in ("health", "earn"):
+                            runs.setdefault((name, kind), []).append(
+                                run_load(
+                                    target,
+                                    kind,
+                                    callers=sizes.callers,
+                                    seconds=sizes.load_seconds,
+                                    accounts_file=paths[name],
+                                )
+                            )
+    rate = {
+        key: statistics.median(run["per_second"] for run in found) for key, found in runs.items()
+    }
+    today = rate[("today", "earn")] / rate[("today", "health")]
+    before = rate[("before", "earn")] / rate[("before", "health")]
+    return [
+        Figure(
+            "Earn/health ratio of today's code vs the code before the renovation (17e3e96)",
+            today,
+            before,
+            "x of health",
+            ">= 0.9x",
+            today >= 0.9 * before,
+            f"{sizes.callers} callers; each service on a database of its own with its own"
+            f" migrations; medians of {sizes.repeats} alternated runs: today health"
+            f" {_rates(runs[('today', 'health')])}, earn {_rates(runs[('today', 'earn')])};"
+            f" before health {_rates(runs[('before', 'health')])},"
+            f" earn {_rates(runs[('before', 'earn')])} calls/s",
+        )
+    ]
+
+
+def bench_history(service: Service, database_url: str, sizes: Sizes) -> list[Figure]:
+    """A member with a long purchase history against one with a short one: the snapshot
+    written with every command, and the latency of an earn."""
+    short, long = asyncio.run(
+        history.members_with_purchases(service.target, (SHORT_HISTORY_ORDERS, sizes.history_orders))
+    )
+    seed.settle(database_url)
+    short_bytes = history.snapshot_bytes(database_url, short)
+    long_bytes = history.snapshot_bytes(database_url, long)
+    readings: dict[str, list[float]] = {short: [], long: []}
+    for _ in range(2):
+        for account in (long, short):
+            readings[account].append(_p50(service, "earn", [account], sizes, callers=8))
+    long_p50, short_p50 = statistics.mean(readings[long]), statistics.mean(readings[short])
+    return [
+        Figure(
+            f"Snapshot of a member with {sizes.history_orders:,} purchases vs"
+            f" {SHORT_HISTORY_ORDERS} (bytes)",
+            long_bytes,
+            short_bytes,
+            "bytes",
+            "<= 1.0x",
+            long_bytes <= short_bytes,
+            "the account's state row, written with every command; both members earned"
+            f" {history.POINTS:,} points in all",
+        ),
+        Figure(
+            f"Earn p50 of a member with {sizes.history_orders:,} purchases vs"
+            f" {SHORT_HISTORY_ORDERS} (ms)",
+            long_p50,
+            short_p50,
+            "ms",
+            "<= 1.2x",
+            long_p50 <= 1.2 * short_p50,
+            f"8 callers on the one account, alternated twice, each the median of {sizes.repeats}"
+            " runs",
+        ),
+    ]
 
 
 def bench_import(service: Service, database_url: str, program_id: str, sizes: Sizes) -> Figure:
@@ -325,7 +433,7 @@ def bench_peer(server_url: str, ours_per_second: float, sizes: Sizes) -> Figure:
 
 
 def run(sizes: Sizes) -> list[Figure]:
-    server_url = database_url_from_env_or_embedded()
+    server_url = bootstrap.database_url()
     figures: list[Figure] = []
     with (
         fresh_database(server_url, "bench") as database_url,
@@ -338,6 +446,11 @@ def run(sizes: Sizes) -> list[Figure]:
         _log("earn vs health")
         earn_figures, earn = bench_earn(service, accounts, sizes)
         figures += earn_figures
+        if sizes.against_baseline:
+            _log("earn vs health, today and before the renovation")
+            figures += bench_against_baseline(server_url, service, accounts, sizes)
+        _log("long purchase history")
+        figures += bench_history(service, database_url, sizes)
         early_replay = _replay(database_url)
         _log("bulk import")
         figures.append(bench_import(service, database_url, program_id, sizes))

@@ -20,22 +20,23 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from ledger.store.migrate import migrate
+from ledger import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 60.0
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A new, migrated database on the server, dropped afterwards."""
+def fresh_database(server_url: str, prefix: str, *, migrated: bool = True) -> Iterator[str]:
+    """A new database on the server (migrated to today's schema unless told), dropped
+    afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_conninfo(server_url, dbname=name)
     try:
-        migrate(url)
+        if migrated:
+            bootstrap.migrate(url)
         yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -74,7 +75,9 @@ class Service:
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, database_url: str) -> Iterator["Service"]:
+    def running(cls, database_url: str, python_path: str | None = None) -> Iterator["Service"]:
+        """`python_path`: serve another tree's code (benchmarks/baseline.py) instead of
+        today's."""
         port = free_port()
         env = {
             **os.environ,
@@ -82,11 +85,22 @@ class Service:
             "LEDGER_SWEEP_INTERVAL_SECONDS": "0",
             "LEDGER_LOG_LEVEL": "WARNING",
         }
+        if python_path is not None:
+            env["PYTHONPATH"] = python_path
         process = subprocess.Popen(
-            [str(BIN / "loyalty-ledger"), "serve", "--no-migrate", "--listen", f"127.0.0.1:{port}"],
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "serve",
+                "--no-migrate",
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            cwd=python_path.split(":")[0] if python_path else ROOT,
         )
         service = cls(process, f"127.0.0.1:{port}")
         try:
