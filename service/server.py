@@ -16,10 +16,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
+from ledger.projections.catalog import PROJECTIONS
+from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import EventStore
 from ledger.store.pool import make_pool
 from service.config import Settings
 from service.decoding import SERVICE, add_ledger_service
+from service.directory import AccountDirectory
+from service.projection_workers import ProjectionWorkers
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
@@ -42,6 +46,7 @@ class RunningServer:
     pool: AsyncConnectionPool[Any]
     health: health.aio.HealthServicer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    projections: ProjectionWorkers | None = None
 
     async def stop(self, grace_seconds: float) -> None:
         """Stops taking calls, lets in-flight calls finish (up to the grace), then the rest."""
@@ -50,6 +55,10 @@ class RunningServer:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.projections is not None:
+            # The runners finish the page in hand; closing their connections frees their
+            # locks for a standby elsewhere at once.
+            await self.projections.stop()
         await self.ledger.stop()
         await self.pool.close()
 
@@ -72,7 +81,9 @@ async def start_server(
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
     )
-    add_ledger_service(LedgerServicer(ledger), server)
+    add_ledger_service(
+        LedgerServicer(ledger, AccountDirectory(ledger, MemberDirectory(pool))), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -92,6 +103,11 @@ async def start_server(
         running.tasks.append(
             asyncio.create_task(_sweep_forever(ledger, settings.sweep_interval_seconds))
         )
+    if settings.run_projections:
+        running.projections = ProjectionWorkers(
+            database_url, list(PROJECTIONS.values()), settings.database_role
+        )
+        running.projections.start()
     log.info("serving", address=settings.listen_address, port=port)
     return running
 

@@ -27,6 +27,7 @@ from ledger.store.records import PROGRAM_STREAM, Position
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import mapping
+from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
 
@@ -80,8 +81,9 @@ def _trace_id() -> str:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, directory: AccountDirectory) -> None:
         self._ledger = ledger
+        self._directory = directory
 
     async def _execute(
         self,
@@ -395,6 +397,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         as_of = mapping.datetime_of(request.as_of_time, "as_of_time")
         version, values = await self._ledger.balance_as_of(program_id, member_id, as_of)
         return pb.GetBalanceAsOfResponse(balances=mapping.balances(values), version=version)
+
+    @unary
+    async def ListAccounts(
+        self, request: pb.ListAccountsRequest, context: Any
+    ) -> pb.ListAccountsResponse:
+        return await self._directory.list_accounts(request)
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
