@@ -10,26 +10,21 @@ INSERT INTO {view} AS d (
     points_available, points_pending, points_held, points_lifetime_earned,
     points_lifetime_redeemed, points_expired
 )
-SELECT latest.program_id, latest.stream_id, latest.version, times.enroll_time,
-    times.last_activity_time, latest.points_available, latest.points_pending,
-    latest.points_held, latest.points_lifetime_earned, latest.points_lifetime_redeemed,
-    latest.points_expired
-FROM (
-    SELECT DISTINCT ON (program_id, stream_id) *
-    FROM page
-    WHERE stream_id <> ALL (%(non_account_streams)s::text[])
-    ORDER BY program_id, stream_id, version DESC
-) AS latest
-JOIN (
-    SELECT program_id, stream_id,
-        min(recorded_at) FILTER (WHERE version = 1) AS enroll_time,
-        max(recorded_at) FILTER (
-            WHERE coalesce(command, '') <> ALL (%(housekeeping_commands)s::text[])
-        ) AS last_activity_time
-    FROM page
-    WHERE stream_id <> ALL (%(non_account_streams)s::text[])
-    GROUP BY program_id, stream_id
-) AS times USING (program_id, stream_id)
+-- One sort of the page serves the window and DISTINCT ON. No join: its plan would rest on a
+-- row estimate for the page that PostgreSQL cannot make (it guesses 1 row for a range at the
+-- top of the global order), and the nested loop it then picks is quadratic in the page.
+SELECT DISTINCT ON (program_id, stream_id)
+    program_id, stream_id, version,
+    min(recorded_at) FILTER (WHERE version = 1) OVER account AS enroll_time,
+    max(recorded_at) FILTER (
+        WHERE coalesce(command, '') <> ALL (%(housekeeping_commands)s::text[])
+    ) OVER account AS last_activity_time,
+    points_available, points_pending, points_held, points_lifetime_earned,
+    points_lifetime_redeemed, points_expired
+FROM page
+WHERE stream_id <> ALL (%(non_account_streams)s::text[])
+WINDOW account AS (PARTITION BY program_id, stream_id)
+ORDER BY program_id, stream_id, version DESC
 ON CONFLICT (program_id, member_id) DO UPDATE SET
     version = excluded.version,
     enroll_time = d.enroll_time,
