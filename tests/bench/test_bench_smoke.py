@@ -27,6 +27,14 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
     assert completed.returncode == 0, completed.stderr[-3000:]
     figures = json.loads((ROOT / ".bench" / "results.json").read_text())
     names = " ".join(figure["name"] for figure in figures)
-    for measured in ("Earn through gRPC", "Bulk import", "Replay", "eventsourcing", "memory"):
+    for measured in (
+        "Earn through gRPC",
+        "Bulk import",
+        "Replay",
+        "eventsourcing",
+        "memory",
+        "Member directory catch-up",
+        "Member directory rebuild",
+    ):
         assert measured in names
     assert all(figure["ours"] > 0 and figure["ceiling"] > 0 for figure in figures)
