@@ -1,15 +1,21 @@
 """The projection checkpoint's guarantees, against the real PostgreSQL: one session leads a
-projection at a time, and a page applied from a checkpoint that moved meanwhile (as a second
-writer would) is rolled back whole, view rows and all."""
+projection at a time, a page applied from a checkpoint that moved meanwhile (as a second
+writer would) is rolled back whole, view rows and all, and the service's own role has every
+grant a runner and a rebuild need."""
 
 import asyncio
+import io
 
 from ledger.application import Ledger
+from ledger.projections.catalog import MEMBER_DIRECTORY
 from ledger.store.projection_sessions import PageStatements, PostgresRunnerSession, connect
 from ledger.store.records import Position
+from service.projection_workers import rebuild_projection
 from tests.integration.ledgers import new_member, new_program
 from tests.projections.event_counts import EVENT_COUNTS
 from tests.projections.helpers import event_counts_by_stream, live_status
+
+APP_ROLE = "loyalty_ledger_app"
 
 
 async def test_only_one_session_leads_a_projection_until_it_closes(event_counts: str) -> None:
@@ -58,3 +64,24 @@ async def test_a_page_from_a_checkpoint_that_moved_is_rolled_back_whole(
     assert page is None, "a page from a stale checkpoint must not commit"
     assert event_counts_by_stream(event_counts) == counted, "its view rows were rolled back"
     assert (await live_status(event_counts, "event_counts")).checkpoint == before.checkpoint
+
+
+async def test_the_application_role_may_run_and_rebuild_the_member_directory(
+    database_url: str, ledger: Ledger
+) -> None:
+    program_id = await new_program(ledger)
+    await new_member(ledger, program_id, points=10)
+    runner = await PostgresRunnerSession.open(
+        database_url, MEMBER_DIRECTORY, runner="app", role=APP_ROLE
+    )
+    try:
+        for _ in range(100):
+            if await runner.try_lead():
+                break
+            await asyncio.sleep(0.05)
+        while (await runner.apply_page(1_000)).events:
+            pass
+    finally:
+        await runner.close()
+    result = await rebuild_projection(database_url, MEMBER_DIRECTORY, io.StringIO(), role=APP_ROLE)
+    assert result.events > 0
