@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.domain.errors import InvalidArgument
 from ledger.projections.member_directory import Bounds
@@ -64,3 +66,28 @@ def test_a_filter_error_names_the_filter_field_and_says_what_is_wrong() -> None:
     ((violation),) = refused.value.violations
     assert violation.field == "filter"
     assert "avialable" in violation.description
+
+
+_PIECES = st.sampled_from(
+    [
+        "available", "held", "version", "enroll_time", "last_activity_time", "balance",
+        "=", "<", "<=", ">", ">=", "!=", ":", "AND", "OR", "and", "(", ")", "-", "0", "7",
+        "-12", "99999999999999999999", '"2026-01-01T00:00:00Z"', '"2026-13-01T00:00:00Z"',
+        '"2026-01-01T00:00:00.123456789+23:59"', '"x"', '"', "\\", "\u00e9", "\x00", " ",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=120), st.lists(_PIECES, max_size=14).map(" ".join)))
+def test_any_text_either_parses_or_is_refused_naming_the_filter_field(text: str) -> None:
+    try:
+        parsed = parse_filter(text)
+    except InvalidArgument as refused:
+        assert refused.reason == "INVALID_FILTER"
+        assert [violation.field for violation in refused.violations] == ["filter"]
+        return
+    for integers in parsed.integers.values():
+        assert integers.lowest is not None or integers.highest is not None
+    for times in parsed.times.values():
+        assert times.lowest is not None or times.highest is not None
