@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, ceilings, history, peer, seed
+from benchmarks import baseline, ceilings, history, peer, projections, seed
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
 from ledger import bootstrap
@@ -470,6 +470,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures += bench_flat_history(
             service, database_url, long_account[0], short_account[0], accounts, sizes, empty_p50
         )
+        _log("projections")
+        figures += [Figure(**figure) for figure in projections.figures(database_url, sizes.repeats)]
     _log("peer")
     figures.append(bench_peer(server_url, earn["earn_per_second"], sizes))
     return figures

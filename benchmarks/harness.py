@@ -83,6 +83,9 @@ class Service:
             **os.environ,
             "DATABASE_URL": database_url,
             "LEDGER_SWEEP_INTERVAL_SECONDS": "0",
+            # Figures measure one thing each: the projection runner has figures of its own
+            # (benchmarks/projections.py) and does not share the cores with the earn load.
+            "LEDGER_RUN_PROJECTIONS": "0",
             "LEDGER_LOG_LEVEL": "WARNING",
         }
         if python_path is not None:

@@ -29,10 +29,11 @@ from ledger.domain.errors import Conflict, LedgerError, NotFound
 from ledger.domain.kinds import ACCOUNT, PROGRAM, StreamKey, account_key, member_of
 from ledger.domain.kinds import program_key as program_stream
 from ledger.entries import Entry, entry_of
-from ledger.eventlog.errors import DuplicateRequest, StoreTimeout
+from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavailable
 from ledger.eventlog.port import EventLog
 from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position
 from ledger.outcomes import AccountView, Outcome, ProgramView
+from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
 from ledger.requests import Request
 
 MAX_BATCH = 256
@@ -83,10 +84,19 @@ class _Queued:
 
 class Ledger:
     def __init__(
-        self, log: EventLog, now: Clock, *, shards: int = 2, max_batch: int = MAX_BATCH
+        self,
+        log: EventLog,
+        now: Clock,
+        *,
+        shards: int = 2,
+        max_batch: int = MAX_BATCH,
+        directory: DirectoryReader | None = None,
     ) -> None:
+        """`directory`: where the member directory projection is read (None: not kept, and
+        list_accounts fails UNAVAILABLE)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
+        self._directory = directory
         self._now = now
         self._max_batch = max_batch
         self._queues: list[asyncio.Queue[_Queued]] = [
@@ -367,6 +377,12 @@ class Ledger:
         deadline: float | None = None,
     ) -> list[EventRecord]:
         return await self.log.read_all(after, limit, program_id, deadline=deadline)
+
+    async def list_accounts(self, query: DirectoryQuery) -> list[DirectoryEntry]:
+        """A page of the member directory, a projection a moment behind the log."""
+        if self._directory is None:
+            raise StoreUnavailable("this ledger keeps no member directory")
+        return await self._directory.list_accounts(query)
 
     async def ping(self, *, deadline: float | None = None) -> None:
         """Returns when the event log answers (the health check)."""

@@ -9,6 +9,7 @@ from ledger.application import Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
 from ledger.store import embedded
 from ledger.store import migrate as migrations
+from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
 
@@ -41,7 +42,7 @@ async def postgres_ledger(
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
     await pool.open(wait=wait)
     try:
-        ledger = Ledger(PostgresEventLog(pool), now, shards=shards)
+        ledger = Ledger(PostgresEventLog(pool), now, shards=shards, directory=MemberDirectory(pool))
         await ledger.start()
         try:
             yield ledger

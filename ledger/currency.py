@@ -49,4 +49,3 @@ def to_minor_units(units: int, nanos: int, currency_code: str, field_name: str) 
             reason="TOO_MANY_DECIMALS",
         )
     return units * 10**exponent + nanos // nanos_per_minor, exponent
-

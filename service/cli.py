@@ -22,6 +22,7 @@ from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
+from service.projections_cli import add_projection_commands
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 CLIENT_TIMEOUT_SECONDS = 10.0
@@ -228,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--program", help="only this program's streams")
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     audit.set_defaults(run=_audit)
+    add_projection_commands(commands)
 
     def client(name: str, help_text: str, *arguments: tuple[str, dict[str, Any]]) -> None:
         sub = commands.add_parser(name, help=help_text)

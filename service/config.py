@@ -9,6 +9,17 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw.strip() else default
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "on", "yes"}:
+        return True
+    if raw in {"0", "false", "off", "no"}:
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true/false, on/off), not {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     listen_address: str = "127.0.0.1:50051"
@@ -21,6 +32,8 @@ class Settings:
     sweep_interval_seconds: int = 60
     shutdown_grace_seconds: int = 10
     health_check_interval_seconds: float = 1.0
+    run_projections: bool = True
+    """Run the projection runners (the member directory behind ListAccounts) in-process."""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -36,4 +49,5 @@ class Settings:
             shutdown_grace_seconds=_int(
                 "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
             ),
+            run_projections=_bool("LEDGER_RUN_PROJECTIONS", cls.run_projections),
         )

@@ -16,8 +16,11 @@ from grpc_reflection.v1alpha import reflection
 from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
+from ledger.projections.catalog import PROJECTIONS
+from ledger.projections.workers import ProjectionWorkers
 from service.config import Settings
 from service.decoding import SERVICE, add_ledger_service
+from service.directory import AccountDirectory
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
@@ -40,6 +43,7 @@ class RunningServer:
     health: health.aio.HealthServicer
     resources: contextlib.AsyncExitStack
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    projections: ProjectionWorkers | None = None
 
     async def stop(self, grace_seconds: float) -> None:
         """Stops taking calls, lets in-flight calls finish (up to the grace), then the rest."""
@@ -48,6 +52,10 @@ class RunningServer:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.projections is not None:
+            # The runners finish the page in hand; closing their connections frees their
+            # locks for a standby elsewhere at once.
+            await self.projections.stop()
         await self.resources.aclose()
 
 
@@ -76,7 +84,7 @@ async def start_server(
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
     )
-    add_ledger_service(LedgerServicer(ledger), server)
+    add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -96,6 +104,11 @@ async def start_server(
         running.tasks.append(
             asyncio.create_task(_sweep_forever(ledger, settings.sweep_interval_seconds))
         )
+    if settings.run_projections:
+        running.projections = ProjectionWorkers(
+            database_url, list(PROJECTIONS.values()), settings.database_role
+        )
+        running.projections.start()
     log.info("serving", address=settings.listen_address, port=port)
     return running
 

@@ -30,6 +30,7 @@ from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import mapping
+from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
 
@@ -97,8 +98,9 @@ def _result(outcome: Outcome, kind: type[_R]) -> _R:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, directory: AccountDirectory) -> None:
         self._ledger = ledger
+        self._directory = directory
 
     async def _execute(
         self,
@@ -426,6 +428,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             program_id, member_id, as_of, deadline=_deadline(context)
         )
         return pb.GetBalanceAsOfResponse(balances=mapping.balances(values), version=version)
+
+    @unary
+    async def ListAccounts(
+        self, request: pb.ListAccountsRequest, context: Any
+    ) -> pb.ListAccountsResponse:
+        return await self._directory.list_accounts(request)
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -23,7 +23,9 @@ from ledger.domain.program import ProgramState
 StreamKey = tuple[str, str]
 """(program_id, stream_id)"""
 
-_PROGRAM_STREAM_ID = "$program"
+OTHER_KINDS_PREFIX = "$"
+"""Every stream id of a kind other than account starts with it (member ids cannot)."""
+_PROGRAM_STREAM_ID = f"{OTHER_KINDS_PREFIX}program"
 
 _State = TypeVar("_State")
 
@@ -85,13 +87,13 @@ def program_key(program_id: str) -> StreamKey:
 
 
 def account_key(program_id: str, member_id: str) -> StreamKey:
-    assert not member_id.startswith("$"), member_id
+    assert not member_id.startswith(OTHER_KINDS_PREFIX), member_id
     return (program_id, member_id)
 
 
 def kind_of(stream_id: str) -> Kind[Any]:
     """The kind of a stream; ValueError for an id no kind spells (damage, or a newer writer)."""
-    if not stream_id.startswith("$"):
+    if not stream_id.startswith(OTHER_KINDS_PREFIX):
         return ACCOUNT
     if stream_id == _PROGRAM_STREAM_ID:
         return PROGRAM
@@ -100,4 +102,4 @@ def kind_of(stream_id: str) -> Kind[Any]:
 
 def member_of(stream_id: str) -> str | None:
     """The member whose account the stream is, or None for a stream of another kind."""
-    return None if stream_id.startswith("$") else stream_id
+    return None if stream_id.startswith(OTHER_KINDS_PREFIX) else stream_id

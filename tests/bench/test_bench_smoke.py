@@ -34,6 +34,8 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "eventsourcing",
         "memory",
         "Snapshot",
+        "Member directory catch-up",
+        "Member directory rebuild",
     ):
         assert measured in names
     assert all(figure["ours"] > 0 and figure["ceiling"] > 0 for figure in figures)

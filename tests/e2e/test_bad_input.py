@@ -529,7 +529,14 @@ async def test_every_mutation_requires_a_request_id(s: Setup, rpc: Call) -> None
 
 
 async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
-    reads = {"GetProgram", "GetAccount", "ListLedgerEntries", "GetBalanceAsOf", "StreamEvents"}
+    reads = {
+        "GetProgram",
+        "GetAccount",
+        "ListLedgerEntries",
+        "GetBalanceAsOf",
+        "StreamEvents",
+        "ListAccounts",
+    }
     service = pb.DESCRIPTOR.services_by_name["LedgerService"]
     assert {method.name for method in service.methods} - reads == {n for n, _ in MUTATIONS}
 

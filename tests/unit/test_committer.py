@@ -22,7 +22,6 @@ from ledger.domain.commands import (
 )
 from ledger.domain.decisions import Target
 from ledger.domain.errors import Conflict, NotFound
-from ledger.domain.kinds import member_of
 from ledger.domain.results import PurchaseResult, RefundResult
 from ledger.domain.settings import EarnRate, ProgramSettings
 from ledger.eventlog.errors import StoreTimeout, StoreUnavailable

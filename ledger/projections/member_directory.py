@@ -1,0 +1,84 @@
+"""The member directory as its readers see it: a page of accounts and the filters it takes.
+
+The directory holds, per account, the state after the account's latest event: balances and
+stream version (copied from the log, which stores the balances after every event), the
+enrolment time (its first event) and the last activity time (its latest event not appended
+by the housekeeping sweep). It lags the log by as long as its runner takes to apply what was
+appended: it is eventually consistent.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from ledger.domain.account import Balances
+
+T = TypeVar("T", int, datetime)
+
+INTEGER_FIELDS = (
+    "available",
+    "pending",
+    "held",
+    "lifetime_earned",
+    "lifetime_redeemed",
+    "expired",
+    "version",
+)
+"""Fields a query may bound by integers: the six balances (in points) and the version."""
+TIME_FIELDS = ("enroll_time", "last_activity_time")
+"""Fields a query may bound by instants."""
+MAX_LIMIT = 1_001
+"""Rows one query returns at most (a page of 1,000 and one more, to tell if more follow)."""
+
+
+@dataclass(frozen=True)
+class Bounds(Generic[T]):
+    """lowest <= value <= highest; None leaves that side open."""
+
+    lowest: T | None = None
+    highest: T | None = None
+
+    def narrowed(self, lowest: T | None, highest: T | None) -> "Bounds[T]":
+        """Both bounds at once: the tighter of each side."""
+        if lowest is not None and self.lowest is not None:
+            lowest = max(lowest, self.lowest)
+        if highest is not None and self.highest is not None:
+            highest = min(highest, self.highest)
+        return Bounds(
+            self.lowest if lowest is None else lowest,
+            self.highest if highest is None else highest,
+        )
+
+
+@dataclass(frozen=True)
+class DirectoryQuery:
+    program_id: str
+    after_member_id: str
+    """Accounts with a member id greater than this ("" from the start)."""
+    limit: int
+    integers: dict[str, Bounds[int]] = field(default_factory=dict)
+    """By field name, one of INTEGER_FIELDS."""
+    times: dict[str, Bounds[datetime]] = field(default_factory=dict)
+    """By field name, one of TIME_FIELDS. An account without a last activity time matches
+    no bound on it."""
+
+    def __post_init__(self) -> None:
+        assert 1 <= self.limit <= MAX_LIMIT, self.limit
+        assert set(self.integers) <= set(INTEGER_FIELDS), self.integers
+        assert set(self.times) <= set(TIME_FIELDS), self.times
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    member_id: str
+    version: int
+    enroll_time: datetime | None
+    """None only before the account's first event is applied, which a row never is."""
+    last_activity_time: datetime | None
+    balances: Balances
+
+
+class DirectoryReader(Protocol):
+    """Where the directory is read from (ledger/store/directory.py on PostgreSQL)."""
+
+    async def list_accounts(self, query: DirectoryQuery) -> list[DirectoryEntry]: ...

@@ -1,0 +1,192 @@
+"""ListAccounts' `filter`: a small subset of AIP-160, parsed into bounds on the directory.
+
+    filter     := comparison { "AND" comparison }
+    comparison := FIELD OPERATOR VALUE
+    OPERATOR   := "=" | "<" | "<=" | ">" | ">="
+
+Integer fields take an integer; time fields an RFC 3339 timestamp in double quotes. Each
+comparison becomes an inclusive bound (`available > 5` is `available >= 6`), and the bounds
+of one field are intersected, so the whole filter is a pair of bounds per field: parameters
+of one fixed query, never SQL text. Timestamps finer than the directory's microseconds keep
+their exact meaning (`> 12:00:00.0000005` is `>= 12:00:00.000001`).
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+from ledger.domain.errors import InvalidArgument
+from ledger.projections.member_directory import INTEGER_FIELDS, TIME_FIELDS, Bounds
+
+MAX_FILTER_LENGTH = 1_000
+MAX_COMPARISONS = 20
+MAX_INTEGER = 2**63 - 1
+REASON = "INVALID_FILTER"
+FIELD = "filter"
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
+      | (?P<operator><=|>=|!=|=|<|>|:)
+      | (?P<integer>[+-]?[0-9]+)
+      | "(?P<string>[^"\\]*)"
+      | (?P<other>\S)
+    )""",
+    re.VERBOSE,
+)
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+)
+_OPERATORS = ("=", "<", "<=", ">", ">=")
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    integers: dict[str, Bounds[int]] = field(default_factory=dict)
+    times: dict[str, Bounds[datetime]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    at: int
+    """Offset in the filter, from 0, for the error."""
+
+
+def _bad(description: str) -> InvalidArgument:
+    return InvalidArgument.of(FIELD, description, reason=REASON)
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens = []
+    offset = 0
+    while offset < len(text) and not text[offset:].isspace():
+        match = _TOKEN.match(text, offset)
+        assert match is not None and match.lastgroup is not None
+        kind = match.lastgroup
+        if kind == "other":
+            raise _bad(f"unexpected {match.group(kind)!r} at offset {match.start(kind)}")
+        tokens.append(_Token(kind, match.group(kind), match.start(kind)))
+        offset = match.end()
+    return tokens
+
+
+def parse_filter(text: str) -> AccountFilter:
+    """The bounds a filter sets; an empty filter sets none."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise _bad(f"at most {MAX_FILTER_LENGTH} characters")
+    tokens = _tokens(text)
+    result = AccountFilter()
+    if not tokens:
+        return result
+    comparisons = 0
+    index = 0
+    while True:
+        comparisons += 1
+        if comparisons > MAX_COMPARISONS:
+            raise _bad(f"at most {MAX_COMPARISONS} comparisons")
+        _comparison(tokens[index : index + 3], result)
+        index += 3
+        if index == len(tokens):
+            return result
+        joiner = tokens[index]
+        if joiner.text in {"OR", "NOT", "or", "not", "and"} or joiner.kind != "word":
+            raise _bad(f"only AND joins comparisons; found {joiner.text!r} at offset {joiner.at}")
+        if joiner.text != "AND":
+            raise _bad(f"expected AND at offset {joiner.at}, found {joiner.text!r}")
+        index += 1
+        if index == len(tokens):
+            raise _bad("a comparison must follow AND")
+
+
+def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
+    if not tokens or tokens[0].kind != "word":
+        where = f"at offset {tokens[0].at}" if tokens else "at the end"
+        raise _bad(f"expected a field name {where}")
+    name = tokens[0]
+    if name.text not in INTEGER_FIELDS and name.text not in TIME_FIELDS:
+        known = ", ".join((*INTEGER_FIELDS, *TIME_FIELDS))
+        raise _bad(f"unknown field {name.text!r}; fields: {known}")
+    if len(tokens) < 2 or tokens[1].kind != "operator":  # noqa: PLR2004
+        raise _bad(f"expected an operator ({' '.join(_OPERATORS)}) after {name.text!r}")
+    operator = tokens[1]
+    if operator.text not in _OPERATORS:
+        raise _bad(f"operator {operator.text!r} is not supported; use {' '.join(_OPERATORS)}")
+    if len(tokens) < 3:  # noqa: PLR2004
+        raise _bad(f"expected a value after {name.text} {operator.text}")
+    value = tokens[2]
+    if name.text in INTEGER_FIELDS:
+        number = _integer(name.text, value)
+        lowest, highest = _integer_bounds(operator.text, number)
+        current = result.integers.get(name.text, Bounds[int]())
+        result.integers[name.text] = current.narrowed(lowest, highest)
+    else:
+        moment, finer = _timestamp(name.text, value)
+        low, high = _time_bounds(operator.text, moment, finer)
+        current_time = result.times.get(name.text, Bounds[datetime]())
+        result.times[name.text] = current_time.narrowed(low, high)
+
+
+def _integer(name: str, token: _Token) -> int:
+    if token.kind != "integer":
+        raise _bad(f"{name} takes an integer, found {token.text!r} at offset {token.at}")
+    number = int(token.text)
+    if not -MAX_INTEGER <= number <= MAX_INTEGER:
+        raise _bad(f"{token.text} is out of range for {name}")
+    return number
+
+
+def _integer_bounds(operator: str, number: int) -> tuple[int | None, int | None]:
+    return {
+        "=": (number, number),
+        ">": (number + 1, None),
+        ">=": (number, None),
+        "<": (None, number - 1),
+        "<=": (None, number),
+    }[operator]
+
+
+def _timestamp(name: str, token: _Token) -> tuple[datetime, bool]:
+    """The instant, to the microsecond below it, and whether the text was finer than that."""
+    match = _RFC3339.fullmatch(token.text) if token.kind == "string" else None
+    if match is None:
+        raise _bad(
+            f"{name} takes an RFC 3339 timestamp in double quotes, such as"
+            f' "2026-01-31T09:30:00Z"; found {token.text!r} at offset {token.at}'
+        )
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    digits = (match.group(7) or "").ljust(9, "0")
+    zone = match.group(8)
+    try:
+        offset = timedelta(0)
+        if zone not in {"Z", "z"}:
+            sign = 1 if zone[0] == "+" else -1
+            offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        moment = datetime(
+            year, month, day, hour, minute, second, int(digits[:6]), tzinfo=timezone(offset)
+        ).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _bad(f"{token.text!r} is not a valid instant") from None
+    return moment, int(digits[6:]) > 0
+
+
+def _time_bounds(
+    operator: str, moment: datetime, finer: bool
+) -> tuple[datetime | None, datetime | None]:
+    """Inclusive bounds at microseconds with the comparison's exact meaning, where `moment`
+    is the value rounded down and `finer` says whether anything was rounded off."""
+    try:
+        after = moment + _ONE_MICROSECOND  # the first stored instant after the value
+        before = moment if finer else moment - _ONE_MICROSECOND  # the last one before it
+    except OverflowError:
+        raise _bad(f"{moment.isoformat()} is out of range") from None
+    at_least = after if finer else moment
+    return {
+        "=": (at_least, moment),
+        ">": (after, None),
+        ">=": (at_least, None),
+        "<": (None, before),
+        "<=": (None, moment),
+    }[operator]
