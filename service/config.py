@@ -9,6 +9,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw.strip() else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
 @dataclass(frozen=True)
 class Settings:
     listen_address: str = "127.0.0.1:50051"
@@ -21,6 +26,12 @@ class Settings:
     sweep_interval_seconds: int = 60
     shutdown_grace_seconds: int = 10
     health_check_interval_seconds: float = 1.0
+    feed_poll_seconds: float = 1.0
+    """StreamEvents' shared feed reads at least this often without a notification."""
+    read_horizon_check_seconds: float = 30.0
+    """How often the read horizon is checked (0: never); see service/horizon.py."""
+    read_horizon_warn_seconds: float = 60.0
+    """A transaction holding readers back this long is logged as a warning."""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -35,5 +46,12 @@ class Settings:
             ),
             shutdown_grace_seconds=_int(
                 "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
+            ),
+            feed_poll_seconds=_float("LEDGER_FEED_POLL_SECONDS", cls.feed_poll_seconds),
+            read_horizon_check_seconds=_float(
+                "LEDGER_READ_HORIZON_CHECK_SECONDS", cls.read_horizon_check_seconds
+            ),
+            read_horizon_warn_seconds=_float(
+                "LEDGER_READ_HORIZON_WARN_SECONDS", cls.read_horizon_warn_seconds
             ),
         )

@@ -17,6 +17,7 @@ from ledger.domain.errors import (
     LedgerError,
     NotFound,
 )
+from ledger.feed import FeedClosed, TooManySubscribers
 from ledger.store.errors import StoreTimeout, StoreUnavailable
 
 ERROR_DOMAIN = "loyalty.v1"
@@ -38,6 +39,8 @@ STATUS_OF: list[tuple[type[LedgerError], grpc.StatusCode]] = [
     (Conflict, grpc.StatusCode.ABORTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (StoreTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (FeedClosed, grpc.StatusCode.UNAVAILABLE),
+    (TooManySubscribers, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 

@@ -16,10 +16,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
+from ledger.feed import EventFeed, FeedLimits
 from ledger.store.eventstore import EventStore
+from ledger.store.global_order import PostgresGlobalOrder
+from ledger.store.notifications import AppendListener
 from ledger.store.pool import make_pool
 from service.config import Settings
 from service.decoding import SERVICE, add_ledger_service
+from service.horizon import watch_read_horizon
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
@@ -41,12 +45,19 @@ class RunningServer:
     ledger: Ledger
     pool: AsyncConnectionPool[Any]
     health: health.aio.HealthServicer
+    feed: EventFeed
+    notifications: AppendListener
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace_seconds: float) -> None:
         """Stops taking calls, lets in-flight calls finish (up to the grace), then the rest."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace_seconds)
+        stopping = asyncio.create_task(self.server.stop(grace_seconds))
+        # A live stream never finishes by itself: closing the feed ends each one (UNAVAILABLE,
+        # resume from the last position elsewhere), so they do not hold the server to its grace.
+        await self.feed.close()
+        await stopping
+        await self.notifications.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -55,7 +66,10 @@ class RunningServer:
 
 
 async def start_server(
-    settings: Settings, database_url: str, now: Callable[[], datetime] = utc_now
+    settings: Settings,
+    database_url: str,
+    now: Callable[[], datetime] = utc_now,
+    feed_limits: FeedLimits | None = None,
 ) -> RunningServer:
     pool = make_pool(database_url, max_size=settings.pool_max_size, role=settings.database_role)
     # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
@@ -72,7 +86,15 @@ async def start_server(
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
     )
-    add_ledger_service(LedgerServicer(ledger), server)
+    notifications = AppendListener(database_url)
+    await notifications.start()
+    feed = EventFeed(
+        PostgresGlobalOrder(pool),
+        notifications,
+        feed_limits or FeedLimits(poll_seconds=settings.feed_poll_seconds),
+    )
+    await feed.start()
+    add_ledger_service(LedgerServicer(ledger, feed), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -82,12 +104,20 @@ async def start_server(
     if port == 0:
         raise OSError(f"cannot listen on {settings.listen_address}")
     await server.start()
-    running = RunningServer(server, port, ledger, pool, health_servicer)
+    running = RunningServer(server, port, ledger, pool, health_servicer, feed, notifications)
     running.tasks.append(
         asyncio.create_task(
             _watch_database(pool, health_servicer, settings.health_check_interval_seconds)
         )
     )
+    if settings.read_horizon_check_seconds > 0:
+        running.tasks.append(
+            asyncio.create_task(
+                watch_read_horizon(
+                    pool, settings.read_horizon_check_seconds, settings.read_horizon_warn_seconds
+                )
+            )
+        )
     if settings.sweep_interval_seconds > 0:
         running.tasks.append(
             asyncio.create_task(_sweep_forever(ledger, settings.sweep_interval_seconds))

@@ -21,6 +21,7 @@ from ledger.domain import clock, limits
 from ledger.domain import commands as cmd
 from ledger.domain.decide import validate
 from ledger.domain.errors import InvalidArgument, LedgerError
+from ledger.feed import EventFeed
 from ledger.outcomes import Outcome
 from ledger.requests import Request
 from ledger.store.records import PROGRAM_STREAM, Position
@@ -38,8 +39,6 @@ EVENT_TYPE_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 DEFAULT_PAGE_SIZE = 100
 MAX_TOKEN_DIGITS = 18
 """A page token is "v" and a version; 18 digits always fit a bigint."""
-STREAM_POLL_SECONDS = 0.2
-"""How often a live StreamEvents call looks for new events once caught up."""
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -80,8 +79,9 @@ def _trace_id() -> str:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, feed: EventFeed) -> None:
         self._ledger = ledger
+        self._feed = feed
 
     async def _execute(
         self,
@@ -404,20 +404,19 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             program_id = parse_program(request.program, "program") if request.program else None
         except LedgerError as error:
             await context.abort_with_status(to_status(error))
-        while True:
-            try:
-                records = await self._ledger.read_all(position, 1_000, program_id)
-            except LedgerError as error:
-                await context.abort_with_status(to_status(error))
-            for record in records:
-                position = Position(record.transaction_id, record.position)
-                yield pb.StreamEventsResponse(
-                    entry=mapping.entry(record), position=position.encode()
-                )
-            if not records:
-                if request.catch_up_only:
-                    return
-                await asyncio.sleep(STREAM_POLL_SECONDS)
+        # The process's one feed does the reading; live calls share its reads (ledger/feed.py).
+        batches = self._feed.follow(position, program_id, live=not request.catch_up_only)
+        try:
+            async for batch in batches:
+                for record in batch:
+                    position = Position(record.transaction_id, record.position)
+                    yield pb.StreamEventsResponse(
+                        entry=mapping.entry(record), position=position.encode()
+                    )
+        except LedgerError as error:
+            await context.abort_with_status(to_status(error))
+        finally:
+            await batches.aclose()
 
 
 def _page_token(token: str) -> int:
