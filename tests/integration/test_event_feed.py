@@ -1,0 +1,146 @@
+"""The shared feed on the real PostgreSQL store, without gRPC: slow and surplus subscribers."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.domain.commands import EarnPoints
+from ledger.feed import EventFeed, FeedLimits, TooManySubscribers
+from ledger.requests import Request
+from ledger.store.global_order import PostgresGlobalOrder
+from ledger.store.notifications import AppendListener
+from ledger.store.pool import make_pool
+from ledger.store.records import EventRecord, Position
+from tests.conftest import FakeClock, request_id
+from tests.e2e.streams import wait_until
+from tests.integration.ledgers import new_member, new_program, running_ledger
+
+WRITERS = 4
+EARNS_PER_WRITER = 50
+DELIVERY_SECONDS = 30.0
+
+
+@asynccontextmanager
+async def running_feed(database_url: str, limits: FeedLimits) -> AsyncIterator[EventFeed]:
+    pool = make_pool(database_url, min_size=1, max_size=4)
+    await pool.open(wait=True)
+    listener = AppendListener(database_url)
+    await listener.start()
+    feed = EventFeed(PostgresGlobalOrder(pool), listener, limits)
+    await feed.start()
+    try:
+        yield feed
+    finally:
+        await feed.close()
+        await listener.stop()
+        await pool.close()
+
+
+async def _write(ledger: Ledger, program_id: str, members: list[str], earns_each: int) -> None:
+    async def writer(member_id: str) -> None:
+        for _ in range(earns_each):
+            await ledger.execute(
+                Request(program_id, member_id, EarnPoints(1, "bonus"), request_id())
+            )
+
+    await asyncio.gather(*(writer(member_id) for member_id in members))
+
+
+async def _stored(database_url: str, program_id: str) -> list[EventRecord]:
+    pool = make_pool(database_url, min_size=1, max_size=1)
+    await pool.open(wait=True)
+    try:
+        records = await PostgresGlobalOrder(pool).read_all(Position(), 1_000, program_id)
+    finally:
+        await pool.close()
+    assert len(records) < 1_000
+    return records
+
+
+class Follower:
+    """Follows the feed for one program, `delay_seconds` per batch (a slow consumer)."""
+
+    def __init__(self, feed: EventFeed, program_id: str, after: Position, delay: float) -> None:
+        self.event_ids: list[str] = []
+        self.done_at: float | None = None
+        self._task = asyncio.create_task(self._follow(feed, program_id, after, delay))
+
+    async def _follow(
+        self, feed: EventFeed, program_id: str, after: Position, delay: float
+    ) -> None:
+        async for batch in feed.follow(after, program_id):
+            self.event_ids += [record.event_id for record in batch]
+            await asyncio.sleep(delay)
+
+    async def wait_for(self, count: int, within_seconds: float) -> None:
+        deadline = time.monotonic() + within_seconds
+        while len(self.event_ids) < count:
+            assert not self._task.done(), self._task
+            assert time.monotonic() < deadline, f"{len(self.event_ids)} of {count}"
+            await asyncio.sleep(0.005)
+        self.done_at = time.monotonic()
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def test_a_slow_subscriber_stalls_nobody_and_still_sees_every_event_in_order(
+    database_url: str, clock: FakeClock
+) -> None:
+    # Queues of 10 and a window of 40 events: the slow subscriber overflows its queue, falls
+    # out of the window and has to read the database to catch up again.
+    limits = FeedLimits(page_events=25, window_events=40, queued_events=10, poll_seconds=0.5)
+    async with (
+        running_ledger(database_url, clock) as ledger,
+        running_feed(database_url, limits) as feed,
+    ):
+        program_id = await new_program(ledger)
+        members = [await new_member(ledger, program_id) for _ in range(WRITERS)]
+        start = await _stored(database_url, program_id)
+        after = Position(start[-1].transaction_id, start[-1].position)
+        fast = [Follower(feed, program_id, after, 0) for _ in range(3)]
+        slow = Follower(feed, program_id, after, 0.05)
+        try:
+            await wait_until(lambda: feed.live_subscribers == len(fast) + 1, 10, "all live")
+            await _write(ledger, program_id, members, EARNS_PER_WRITER)
+            written_at = time.monotonic()
+            expected = [r.event_id for r in await _stored(database_url, program_id)][len(start) :]
+            assert len(expected) == WRITERS * EARNS_PER_WRITER
+            for follower in fast:
+                await follower.wait_for(len(expected), DELIVERY_SECONDS)
+            slow_count_when_fast_done = len(slow.event_ids)
+            await slow.wait_for(len(expected), DELIVERY_SECONDS)
+        finally:
+            for follower in [*fast, slow]:
+                await follower.stop()
+
+    for follower in fast:
+        assert follower.event_ids == expected
+        assert follower.done_at is not None and follower.done_at - written_at < 2.0
+    assert slow.event_ids == expected
+    assert slow_count_when_fast_done < len(expected), "the slow one was really behind"
+    assert feed.stats.overflows >= 1, "its queue overflowed"
+    assert feed.stats.catch_up_reads >= 1, "and it caught up by reading"
+
+
+async def test_subscribers_over_the_limit_are_refused_not_queued(database_url: str) -> None:
+    async with running_feed(database_url, FeedLimits(subscribers=2)) as feed:
+        first = feed.follow(Position(2**62, 0))
+        second = feed.follow(Position(2**62, 0))
+        third = feed.follow(Position(2**62, 0))
+        waiting = [asyncio.create_task(anext(stream)) for stream in (first, second)]
+        try:
+            await wait_until(lambda: feed.live_subscribers == 2, 10, "two live")
+            with pytest.raises(TooManySubscribers):
+                await anext(third)
+        finally:
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            for stream in (first, second, third):
+                await stream.aclose()
