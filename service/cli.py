@@ -85,6 +85,30 @@ def _sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_horizon(_args: argparse.Namespace) -> int:
+    """How far the oldest open transaction holds readers of the log back (README)."""
+    from ledger.store.horizon import ReadHorizon, read_horizon
+    from ledger.store.pool import make_pool
+
+    settings = Settings.from_env()
+
+    async def run() -> ReadHorizon:
+        pool = make_pool(
+            database_url_from_env_or_embedded(),
+            min_size=1,
+            max_size=1,
+            role=settings.database_role,
+        )
+        await pool.open(wait=True)
+        try:
+            return await read_horizon(pool)
+        finally:
+            await pool.close()
+
+    print(json.dumps(asyncio.run(run()).as_dict(), indent=2))
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
     from ledger.audit.replay import replay
@@ -231,6 +255,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sweep", help="append what is due now (for a CronJob)").set_defaults(
         run=_sweep
     )
+    commands.add_parser(
+        "read-horizon", help="show how far the oldest open transaction holds readers back"
+    ).set_defaults(run=_read_horizon)
     audit = commands.add_parser(
         "audit", help="verify hash chains and recompute balances; exit 1 on any discrepancy"
     )
