@@ -15,8 +15,9 @@ subscriber too slow for its queue is dropped from the fan-out (the tail never wa
 anyone) and goes back to catching up from the last event it was given, from the window if
 that is still there, else from the database.
 
-The tail reads only while someone follows live: with no subscriber it costs nothing on the
-write path, and when the next one comes it starts again from the head of the log.
+The tail reads and listens only while someone follows live: with no subscriber it costs
+nothing on the write path, and when the next one comes it starts again from the head of the
+log.
 
 Positions are compared as (transaction id, position) tuples: the global order.
 """
@@ -70,8 +71,13 @@ class GlobalOrder(Protocol):
 
 
 class WakeUps(Protocol):
+    async def listen(self, wanted: bool) -> None:
+        """Starts or stops listening (listening has a cost for every writer)."""
+        ...
+
     async def wait(self, timeout_seconds: float) -> bool:
-        """True when something was appended since the last call, False after the timeout."""
+        """True when something was appended since the last call, False after the timeout.
+        Starting to listen counts as a wake-up: nothing appended before is missed."""
         ...
 
 
@@ -212,6 +218,11 @@ class EventFeed:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def live_subscribers(self) -> int:
+        """Subscribers the tail hands pages to now (not those catching up)."""
+        return len(self._live)
+
     # --- subscribers ----------------------------------------------------------------------
 
     async def follow(
@@ -320,6 +331,7 @@ class EventFeed:
         while True:
             if self._followers == 0:
                 self._stop_following()
+                await self._wake_ups.listen(False)
                 await self._wanted.wait()
                 continue
             try:
@@ -357,6 +369,7 @@ class EventFeed:
         self._wanted.clear()
 
     async def _start_following(self) -> None:
+        await self._wake_ups.listen(True)
         self.stats.head_reads += 1
         head = await self._reader.head()
         self._tail = self._floor = (head.transaction_id, head.position)

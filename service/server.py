@@ -86,8 +86,7 @@ async def start_server(
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
     )
-    notifications = AppendListener(database_url)
-    await notifications.start()
+    notifications = AppendListener(database_url)  # the feed listens while anyone follows
     feed = EventFeed(
         PostgresGlobalOrder(pool),
         notifications,

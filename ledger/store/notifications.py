@@ -1,11 +1,12 @@
 """Wake-ups for followers of the global order: LISTEN on the channel appends notify.
 
-One dedicated connection per process (outside the pool: a listening connection is never
-idle in the pool's sense, and a pooled one could be handed to someone else mid-LISTEN). It
-reconnects with back-off when the database goes away. A notification only says "something
-was appended"; readers still read, so a lost notification (while reconnecting, say) costs
-latency, never an event: the feed also polls at a bounded interval, and every (re)connection
-counts as a wake-up, for what was appended while nobody listened.
+One dedicated connection per process, open only while someone follows (outside the pool: a
+listening connection is never idle in the pool's sense, and a pooled one could be handed to
+someone else mid-LISTEN). It reconnects with back-off when the database goes away. A
+notification only says "something was appended"; readers still read, so a lost notification
+(while reconnecting, say) costs latency, never an event: the feed also polls at a bounded
+interval, and every (re)connection counts as a wake-up, for what was appended while nobody
+listened.
 """
 
 import asyncio
@@ -53,9 +54,15 @@ class AppendListener:
     def listening(self) -> bool:
         return self._listening
 
-    async def start(self) -> None:
-        assert self._task is None, "started twice"
-        self._task = asyncio.create_task(self._listen_forever(), name="append-listener")
+    async def listen(self, wanted: bool) -> None:
+        """Listens while wanted. Each listening connection costs every appending transaction
+        something (its backend is signalled and reads the notification queue: about 35 us of
+        server time per transaction, measured on 2 cores), so readers listen only while
+        someone follows them."""
+        if wanted and self._task is None:
+            self._task = asyncio.create_task(self._listen_forever(), name="append-listener")
+        elif not wanted:
+            await self.stop()
 
     async def stop(self) -> None:
         if self._task is None:

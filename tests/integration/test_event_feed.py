@@ -25,15 +25,16 @@ DELIVERY_SECONDS = 30.0
 
 
 @asynccontextmanager
-async def running_feed(database_url: str, limits: FeedLimits) -> AsyncIterator[EventFeed]:
+async def running_feed(
+    database_url: str, limits: FeedLimits
+) -> AsyncIterator[tuple[EventFeed, AppendListener]]:
     pool = make_pool(database_url, min_size=1, max_size=4)
     await pool.open(wait=True)
     listener = AppendListener(database_url)
-    await listener.start()
     feed = EventFeed(PostgresGlobalOrder(pool), listener, limits)
     await feed.start()
     try:
-        yield feed
+        yield feed, listener
     finally:
         await feed.close()
         await listener.stop()
@@ -97,7 +98,7 @@ async def test_a_slow_subscriber_stalls_nobody_and_still_sees_every_event_in_ord
     limits = FeedLimits(page_events=25, window_events=40, queued_events=10, poll_seconds=0.5)
     async with (
         running_ledger(database_url, clock) as ledger,
-        running_feed(database_url, limits) as feed,
+        running_feed(database_url, limits) as (feed, _),
     ):
         program_id = await new_program(ledger)
         members = [await new_member(ledger, program_id) for _ in range(WRITERS)]
@@ -129,7 +130,7 @@ async def test_a_slow_subscriber_stalls_nobody_and_still_sees_every_event_in_ord
 
 
 async def test_subscribers_over_the_limit_are_refused_not_queued(database_url: str) -> None:
-    async with running_feed(database_url, FeedLimits(subscribers=2)) as feed:
+    async with running_feed(database_url, FeedLimits(subscribers=2)) as (feed, _):
         first = feed.follow(Position(2**62, 0))
         second = feed.follow(Position(2**62, 0))
         third = feed.follow(Position(2**62, 0))
@@ -144,3 +145,20 @@ async def test_subscribers_over_the_limit_are_refused_not_queued(database_url: s
             await asyncio.gather(*waiting, return_exceptions=True)
             for stream in (first, second, third):
                 await stream.aclose()
+
+
+async def test_the_feed_listens_for_appends_only_while_someone_follows(database_url: str) -> None:
+    # A listening connection costs every appending transaction (its backend is signalled),
+    # so a server nobody follows must not hold one.
+    async with running_feed(database_url, FeedLimits(poll_seconds=0.2)) as (feed, listener):
+        await asyncio.sleep(0.5)
+        assert not listener.listening
+        stream = feed.follow(Position(2**62, 0))
+        waiting = asyncio.create_task(anext(stream))
+        try:
+            await wait_until(lambda: listener.listening, 10, "listening once followed")
+        finally:
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            await stream.aclose()
+        await wait_until(lambda: not listener.listening, 10, "not listening once left")
