@@ -103,6 +103,9 @@ class FeedLimits:
         assert 1 <= self.page_events <= MAX_PAGE_EVENTS
         assert 1 <= self.window_events <= MAX_WINDOW_EVENTS
         assert 1 <= self.queued_events <= MAX_QUEUED_EVENTS
+        # A queue smaller than a page would drop every subscriber from the fan-out on any
+        # full page, however fast it reads.
+        assert self.queued_events >= self.page_events
         assert 1 <= self.subscribers <= MAX_SUBSCRIBERS
         assert 0 < self.poll_seconds <= MAX_POLL_SECONDS
 
@@ -124,6 +127,17 @@ class FeedStats:
     def reads(self) -> int:
         """Every query of the global order the feed made."""
         return self.tail_reads + self.head_reads + self.catch_up_reads
+
+
+def _honour_lost_cancellation() -> None:
+    """psycopg_pool waits for a free connection with asyncio.wait_for, which on Python 3.11
+    loses a cancellation that arrives just as the connection is handed over (CPython
+    gh-86296, fixed in 3.12): the cancelled task runs on as if nothing had happened. A
+    StreamEvents call the client cancelled would then stay subscribed, so the cancellation
+    still pending on the task is honoured after each read."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class _Subscriber:
@@ -210,6 +224,7 @@ class EventFeed:
             subscriber.fail(FeedClosed("the server is shutting down; resume from your position"))
         self._live.clear()
         self._following.set()  # wakes subscribers waiting for the tail, to see the close
+        self._wanted.set()  # and an idle tail
         if self._task is not None:
             self._task.cancel()
             # A tail that died of a bug has already handed its error to every subscriber.
@@ -302,6 +317,7 @@ class EventFeed:
     async def _read(self, after: Key, program_id: str | None) -> list[EventRecord]:
         self.stats.catch_up_reads += 1
         page = await self._reader.read_all(Position(*after), self._limits.page_events, program_id)
+        _honour_lost_cancellation()
         assert len(page) <= self._limits.page_events
         assert not page or key_of(page[0]) > after
         return page
@@ -328,7 +344,9 @@ class EventFeed:
 
     async def _follow_tail(self) -> None:
         retry_seconds = RETRY_FIRST_SECONDS
-        while True:
+        # Not `while True`: the close is also seen here in case a read lost the task's
+        # cancellation (see _honour_lost_cancellation), so a closing server never waits on it.
+        while not self.closed():
             if self._followers == 0:
                 self._stop_following()
                 await self._wake_ups.listen(False)

@@ -56,22 +56,24 @@ class AppendListener:
 
     async def listen(self, wanted: bool) -> None:
         """Listens while wanted. Each listening connection costs every appending transaction
-        something (its backend is signalled and reads the notification queue: about 35 us of
-        server time per transaction, measured on 2 cores), so readers listen only while
-        someone follows them."""
+        some server time (its backend is signalled and reads the notification queue; figures
+        in the README's design notes), so readers listen only while someone follows them."""
         if wanted and self._task is None:
             self._task = asyncio.create_task(self._listen_forever(), name="append-listener")
         elif not wanted:
             await self.stop()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
         self._listening = False
+        if task is None:
+            return
+        task.cancel()
+        # asyncio.wait, not `await task` under suppress(CancelledError): that would also
+        # swallow the cancellation of the caller (the feed's tail, when the feed closes).
+        await asyncio.wait([task])
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
 
     async def wait(self, timeout_seconds: float) -> bool:
         """True as soon as something was appended since the last call; False after the
