@@ -41,7 +41,7 @@ MAX_QUEUED_EVENTS = 2_000
 MAX_SUBSCRIBERS = 1_000
 """Live subscribers at once (the server's concurrent-call limit is the same)."""
 MAX_TAIL_PAGES_PER_ROUND = 20
-"""Full pages the tail reads in a row before it lets a wake-up or a poll start a new round."""
+"""Full pages the tail reads in one round; the next round starts at once if there is more."""
 DEFAULT_POLL_SECONDS = 1.0
 """The fallback: how long the tail waits for a notification before reading anyway."""
 MAX_POLL_SECONDS = 60.0
@@ -355,7 +355,7 @@ class EventFeed:
             try:
                 if self._tail is None:
                     await self._start_following()
-                await self._read_tail()
+                caught_up = await self._read_tail()
             except LedgerError as error:
                 # Live subscribers end with the error, as each one's own read would have;
                 # they resume from their last position. The tail tries again later.
@@ -369,7 +369,9 @@ class EventFeed:
                 self._fail_live(error)
                 raise
             retry_seconds = RETRY_FIRST_SECONDS
-            if await self._wake_ups.wait(self._limits.poll_seconds):
+            if not caught_up:
+                await asyncio.sleep(0)  # more to read: let subscribers drain, then go on
+            elif await self._wake_ups.wait(self._limits.poll_seconds):
                 self.stats.notified_rounds += 1
             else:
                 self.stats.polled_rounds += 1
@@ -393,7 +395,8 @@ class EventFeed:
         self._tail = self._floor = (head.transaction_id, head.position)
         self._following.set()
 
-    async def _read_tail(self) -> None:
+    async def _read_tail(self) -> bool:
+        """Reads what was appended, a bounded number of pages; True if it got to the end."""
         for _ in range(MAX_TAIL_PAGES_PER_ROUND):
             assert self._tail is not None
             self.stats.tail_reads += 1
@@ -401,7 +404,8 @@ class EventFeed:
             if page:
                 self._publish(page)
             if len(page) < self._limits.page_events:
-                return
+                return True
+        return False
 
     def _publish(self, page: list[EventRecord]) -> None:
         assert self._tail is not None and key_of(page[0]) > self._tail, "the order went back"
