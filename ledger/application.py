@@ -30,6 +30,7 @@ from ledger.domain.kinds import ACCOUNT, PROGRAM, StreamKey, account_key, member
 from ledger.domain.kinds import program_key as program_stream
 from ledger.entries import Entry, entry_of
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavailable
+from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import EventLog
 from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position
 from ledger.outcomes import AccountView, Outcome, ProgramView
@@ -383,6 +384,10 @@ class Ledger:
         if self._directory is None:
             raise StoreUnavailable("this ledger keeps no member directory")
         return await self._directory.list_accounts(query)
+
+    async def read_horizon(self) -> ReadHorizon:
+        """How far running transactions hold readers of the global order back."""
+        return await self.log.read_horizon()
 
     async def ping(self, *, deadline: float | None = None) -> None:
         """Returns when the event log answers (the health check)."""

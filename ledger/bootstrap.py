@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 
 from ledger.application import Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
+from ledger.feed import EventFeed, FeedLimits
 from ledger.store import embedded
 from ledger.store import migrate as migrations
+from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
@@ -64,3 +66,20 @@ async def memory_ledger(
         yield ledger
     finally:
         await ledger.stop()
+
+
+@asynccontextmanager
+async def postgres_feed(
+    url: str, ledger: Ledger, limits: FeedLimits | None = None
+) -> AsyncIterator[EventFeed]:
+    """The process's one follower of the global order (StreamEvents' subscribers share it),
+    reading through the ledger's event log and woken by PostgreSQL's NOTIFY on its own
+    connection, open only while someone follows. Closed on exit: live followers end."""
+    listener = AppendListener(url)
+    feed = EventFeed(ledger.log, listener, limits or FeedLimits())
+    await feed.start()
+    try:
+        yield feed
+    finally:
+        await feed.close()
+        await listener.stop()

@@ -77,6 +77,27 @@ def _sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_horizon(_args: argparse.Namespace) -> int:
+    """How far the oldest open transaction holds readers of the log back (README)."""
+    from ledger.eventlog.horizon import ReadHorizon
+    from service.server import utc_now
+
+    settings = Settings.from_env()
+
+    async def run() -> ReadHorizon:
+        async with bootstrap.postgres_ledger(
+            bootstrap.database_url(),
+            utc_now,
+            pool_min_size=1,
+            pool_max_size=1,
+            role=settings.database_role,
+        ) as ledger:
+            return await ledger.read_horizon()
+
+    print(json.dumps(asyncio.run(run()).as_dict(), indent=2))
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
     from ledger.audit.replay import replay
@@ -223,6 +244,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sweep", help="append what is due now (for a CronJob)").set_defaults(
         run=_sweep
     )
+    commands.add_parser(
+        "read-horizon", help="show how far the oldest open transaction holds readers back"
+    ).set_defaults(run=_read_horizon)
     audit = commands.add_parser(
         "audit", help="verify hash chains and recompute balances; exit 1 on any discrepancy"
     )

@@ -20,6 +20,11 @@ def _bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be 1 or 0 (true/false, on/off), not {raw!r}")
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
 @dataclass(frozen=True)
 class Settings:
     listen_address: str = "127.0.0.1:50051"
@@ -34,6 +39,12 @@ class Settings:
     health_check_interval_seconds: float = 1.0
     run_projections: bool = True
     """Run the projection runners (the member directory behind ListAccounts) in-process."""
+    feed_poll_seconds: float = 1.0
+    """StreamEvents' shared feed reads at least this often without a notification."""
+    read_horizon_check_seconds: float = 30.0
+    """How often the read horizon is checked (0: never); see service/horizon.py."""
+    read_horizon_warn_seconds: float = 60.0
+    """A transaction holding readers back this long is logged as a warning."""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,4 +61,11 @@ class Settings:
                 "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
             ),
             run_projections=_bool("LEDGER_RUN_PROJECTIONS", cls.run_projections),
+            feed_poll_seconds=_float("LEDGER_FEED_POLL_SECONDS", cls.feed_poll_seconds),
+            read_horizon_check_seconds=_float(
+                "LEDGER_READ_HORIZON_CHECK_SECONDS", cls.read_horizon_check_seconds
+            ),
+            read_horizon_warn_seconds=_float(
+                "LEDGER_READ_HORIZON_WARN_SECONDS", cls.read_horizon_warn_seconds
+            ),
         )

@@ -18,6 +18,7 @@ from ledger.domain.errors import (
     NotFound,
 )
 from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
+from ledger.feed import FeedClosed, TooManySubscribers
 
 ERROR_DOMAIN = "loyalty.v1"
 
@@ -38,6 +39,8 @@ STATUS_OF: list[tuple[type[LedgerError], grpc.StatusCode]] = [
     (Conflict, grpc.StatusCode.ABORTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (StoreTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (FeedClosed, grpc.StatusCode.UNAVAILABLE),
+    (TooManySubscribers, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 

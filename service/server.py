@@ -16,11 +16,13 @@ from grpc_reflection.v1alpha import reflection
 from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
+from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
 from service.config import Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.directory import AccountDirectory
+from service.horizon import watch_read_horizon
 from service.servicer import LedgerServicer
 
 log = structlog.get_logger(__name__)
@@ -41,6 +43,7 @@ class RunningServer:
     port: int
     ledger: Ledger
     health: health.aio.HealthServicer
+    feed: EventFeed
     resources: contextlib.AsyncExitStack
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     projections: ProjectionWorkers | None = None
@@ -48,7 +51,11 @@ class RunningServer:
     async def stop(self, grace_seconds: float) -> None:
         """Stops taking calls, lets in-flight calls finish (up to the grace), then the rest."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace_seconds)
+        stopping = asyncio.create_task(self.server.stop(grace_seconds))
+        # A live stream never finishes by itself: closing the feed ends each one (UNAVAILABLE,
+        # resume from the last position elsewhere), so they do not hold the server to its grace.
+        await self.feed.close()
+        await stopping
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -60,7 +67,10 @@ class RunningServer:
 
 
 async def start_server(
-    settings: Settings, database_url: str, now: Callable[[], datetime] = utc_now
+    settings: Settings,
+    database_url: str,
+    now: Callable[[], datetime] = utc_now,
+    feed_limits: FeedLimits | None = None,
 ) -> RunningServer:
     resources = contextlib.AsyncExitStack()
     # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
@@ -84,7 +94,14 @@ async def start_server(
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
     )
-    add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger)), server)
+    feed = await resources.enter_async_context(
+        bootstrap.postgres_feed(
+            database_url,
+            ledger,
+            feed_limits or FeedLimits(poll_seconds=settings.feed_poll_seconds),
+        )
+    )
+    add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger), feed), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -94,12 +111,20 @@ async def start_server(
     if port == 0:
         raise OSError(f"cannot listen on {settings.listen_address}")
     await server.start()
-    running = RunningServer(server, port, ledger, health_servicer, resources)
+    running = RunningServer(server, port, ledger, health_servicer, feed, resources)
     running.tasks.append(
         asyncio.create_task(
             _watch_database(ledger, health_servicer, settings.health_check_interval_seconds)
         )
     )
+    if settings.read_horizon_check_seconds > 0:
+        running.tasks.append(
+            asyncio.create_task(
+                watch_read_horizon(
+                    ledger, settings.read_horizon_check_seconds, settings.read_horizon_warn_seconds
+                )
+            )
+        )
     if settings.sweep_interval_seconds > 0:
         running.tasks.append(
             asyncio.create_task(_sweep_forever(ledger, settings.sweep_interval_seconds))

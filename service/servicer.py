@@ -25,6 +25,7 @@ from ledger.domain.errors import InvalidArgument, LedgerError
 from ledger.domain.patterns import EVENT_TYPE_PATTERN
 from ledger.entries import entry_of
 from ledger.eventlog.records import Position
+from ledger.feed import EventFeed
 from ledger.outcomes import Outcome
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
@@ -41,8 +42,6 @@ MAX_PAGE_SIZE = 1_000
 DEFAULT_PAGE_SIZE = 100
 MAX_TOKEN_DIGITS = 18
 """A page token is "v" and a version; 18 digits always fit a bigint."""
-STREAM_POLL_SECONDS = 0.2
-"""How often a live StreamEvents call looks for new events once caught up."""
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -98,9 +97,10 @@ def _result(outcome: Outcome, kind: type[_R]) -> _R:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger, directory: AccountDirectory) -> None:
+    def __init__(self, ledger: Ledger, directory: AccountDirectory, feed: EventFeed) -> None:
         self._ledger = ledger
         self._directory = directory
+        self._feed = feed
 
     async def _execute(
         self,
@@ -443,20 +443,19 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             program_id = parse_program(request.program, "program") if request.program else None
         except LedgerError as error:
             await context.abort_with_status(to_status(error))
-        while True:
-            try:
-                records = await self._ledger.read_all(position, 1_000, program_id)
-            except LedgerError as error:
-                await context.abort_with_status(to_status(error))
-            for record in records:
-                position = Position.of(record)
-                yield pb.StreamEventsResponse(
-                    entry=mapping.entry(entry_of(record)), position=position.encode()
-                )
-            if not records:
-                if request.catch_up_only:
-                    return
-                await asyncio.sleep(STREAM_POLL_SECONDS)
+        # The process's one feed does the reading; live calls share its reads (ledger/feed.py).
+        batches = self._feed.follow(position, program_id, live=not request.catch_up_only)
+        try:
+            async for batch in batches:
+                for record in batch:
+                    position = Position.of(record)
+                    yield pb.StreamEventsResponse(
+                        entry=mapping.entry(entry_of(record)), position=position.encode()
+                    )
+        except LedgerError as error:
+            await context.abort_with_status(to_status(error))
+        finally:
+            await batches.aclose()
 
 
 def _page_token(token: str) -> int:

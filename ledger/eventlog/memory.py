@@ -23,6 +23,7 @@ from ledger.domain.account import Balances
 from ledger.domain.errors import Conflict
 from ledger.domain.kinds import StreamKey
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout
+from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import MAX_READ_BATCH
 from ledger.eventlog.records import (
     Commit,
@@ -186,6 +187,16 @@ class InMemoryEventLog:
             if program_id is None or event.program_id == program_id:
                 found.append(event)
         return found
+
+    async def head(self) -> Position:
+        await _turn(None)
+        return Position.of(self._all[-1]) if self._all else Position()
+
+    async def read_horizon(self) -> ReadHorizon:
+        """Commits are atomic between two turns of the event loop: nothing is ever held
+        back."""
+        await _turn(None)
+        return ReadHorizon(self._commits + 1, self._commits + 1, 0, None)
 
     async def due_streams(self, now: datetime, limit: int) -> list[StreamKey]:
         await _turn(None)

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from ledger.domain.account import Balances
 from ledger.domain.kinds import StreamKey
+from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.records import (
     Commit,
     EventRecord,
@@ -87,6 +88,14 @@ class EventLog(Protocol):
         """Events after `after` in the global order. Never returns an event while one that
         will come before it in that order may still be committed: a reader that stores the
         last position it saw never skips an event."""
+        ...
+
+    async def head(self) -> Position:
+        """The last event a reader of the global order may see now; (0, 0) if none."""
+        ...
+
+    async def read_horizon(self) -> ReadHorizon:
+        """How far running transactions hold readers of the global order back."""
         ...
 
     async def due_streams(self, now: datetime, limit: int) -> list[StreamKey]:

@@ -24,6 +24,7 @@ from ledger.codec.batch import append_document
 from ledger.domain.account import Balances
 from ledger.domain.kinds import StreamKey
 from ledger.eventlog.errors import StoreTimeout
+from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import MAX_READ_BATCH
 from ledger.eventlog.records import (
     Commit,
@@ -36,6 +37,7 @@ from ledger.eventlog.records import (
     StreamRow,
 )
 from ledger.store.errors import translate
+from ledger.store.horizon import read_horizon
 from ledger.store.sql import query
 
 
@@ -211,6 +213,13 @@ class PostgresEventLog:
         if row is None:
             return None
         return row[0], Balances(*row[1:7])
+
+    async def head(self) -> Position:
+        row = await self._fetch_one("global_head", {}, None)
+        return Position() if row is None else Position(int(row[0]), row[1])
+
+    async def read_horizon(self) -> ReadHorizon:
+        return await read_horizon(self._pool)
 
     async def due_streams(self, now: datetime, limit: int) -> list[StreamKey]:
         async with _within(None), self._pool.connection() as connection:

@@ -1,0 +1,83 @@
+"""StreamEvents subscribers as other services run them: a call read in a task of its own."""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import grpc
+
+from loyalty.v1 import ledger_pb2 as pb
+
+if TYPE_CHECKING:
+    from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
+
+
+class Subscriber:
+    """Reads one StreamEvents call into `received` until it ends, fails or is stopped."""
+
+    def __init__(self, stub: "LedgerServiceAsyncStub", request: pb.StreamEventsRequest) -> None:
+        self.received: list[pb.StreamEventsResponse] = []
+        self.error: grpc.aio.AioRpcError | None = None
+        self.ended = asyncio.Event()
+        self._call = stub.StreamEvents(request)
+        self._task = asyncio.create_task(self._read())
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [response.entry.event_id for response in self.received]
+
+    async def _read(self) -> None:
+        try:
+            async for response in self._call:
+                self.received.append(response)
+        except grpc.aio.AioRpcError as error:
+            self.error = error
+        finally:
+            self.ended.set()
+
+    async def wait_for(self, count: int, within_seconds: float) -> None:
+        deadline = time.monotonic() + within_seconds
+        while len(self.received) < count and not self.ended.is_set():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{len(self.received)} of {count} events after {within_seconds} s"
+                )
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@asynccontextmanager
+async def subscribers(
+    stub: "LedgerServiceAsyncStub", request: pb.StreamEventsRequest, count: int
+) -> AsyncIterator[list[Subscriber]]:
+    started = [Subscriber(stub, request) for _ in range(count)]
+    try:
+        yield started
+    finally:
+        for subscriber in started:
+            await subscriber.stop()
+
+
+async def stream_all(
+    stub: "LedgerServiceAsyncStub", program: str = "", after_position: str = ""
+) -> list[pb.StreamEventsResponse]:
+    """Everything readers can see now (catch_up_only)."""
+    call = stub.StreamEvents(
+        pb.StreamEventsRequest(program=program, after_position=after_position, catch_up_only=True)
+    )
+    return [response async for response in call]
+
+
+async def wait_until(condition: Callable[[], bool], within_seconds: float, what: str) -> None:
+    deadline = time.monotonic() + within_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within_seconds} s: {what}")
+        await asyncio.sleep(0.01)
