@@ -191,6 +191,13 @@ async def test_the_global_order_is_the_order_of_commits_and_resumes_from_any_pos
     assert await log.read_all(positions[-1], 10, program_id) == []
     others = await log.read_all(Position(), 1_000, unique("nobody"))
     assert others == []
+    # The head is at or past the last event of this program (on a shared database other
+    # tests' events may come later), and nothing of this program lies beyond it.
+    head = await log.head()
+    assert head >= positions[-1]
+    assert await log.read_all(head, 1_000, program_id) == []
+    horizon = await log.read_horizon()
+    assert horizon.hidden_events >= 0 and horizon.transactions_behind >= 0
 
 
 async def test_entries_page_by_version_and_filter_by_type_and_time(log: EventLog) -> None:
