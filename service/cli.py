@@ -16,6 +16,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from ledger.domain.errors import NotFound
 from ledger.store.embedded import database_url_from_env_or_embedded
 from ledger.store.migrate import migrate
 from loyalty.v1 import ledger_pb2 as pb
@@ -86,10 +87,15 @@ def _sweep(_args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
+    """Replays the log straight from PostgreSQL; exit status 1 if anything is off, 2 if there
+    is nothing to audit (an unknown program)."""
     from ledger.audit.replay import replay
 
-    result = replay(database_url_from_env_or_embedded(), args.program, workers=args.workers)
+    try:
+        result = replay(database_url_from_env_or_embedded(), args.program, workers=args.workers)
+    except NotFound as error:
+        print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
+        return 2
     print(
         json.dumps(
             {
@@ -232,7 +238,9 @@ def _parser() -> argparse.ArgumentParser:
         run=_sweep
     )
     audit = commands.add_parser(
-        "audit", help="verify hash chains and recompute balances; exit 1 on any discrepancy"
+        "audit",
+        help="verify hash chains and recompute balances; exit 1 on any discrepancy,"
+        " 2 on an unknown program",
     )
     audit.add_argument("--program", help="only this program's streams")
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)

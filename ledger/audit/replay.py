@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ledger.audit.invariants import check_range
 from ledger.audit.report import AccumulatorFactory, FinalBalances, Report
+from ledger.domain.errors import NotFound
 from ledger.store.audit_reader import KeyRange, exported_snapshot, snapshot_reader
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def replay(
     same as one process's, as of one instant.
 
     `keep_balances` keeps each account's recomputed balances (Report.final_balances);
-    `accumulators` make the report's further accumulators (a finance report's)."""
+    `accumulators` make the report's further accumulators (a finance report's). Raises
+    NotFound if `program_id` names a program the log does not hold."""
     assert 1 <= workers <= MAX_WORKERS
     factories = (*((FinalBalances,) if keep_balances else ()), *accumulators)
     with ExitStack() as stack:
@@ -66,6 +68,12 @@ def replay(
             # then holds no socket of ours, and a spawned one starts up while we connect.
             pool.submit(int)
         snapshot = stack.enter_context(exported_snapshot(conninfo))
+        if program_id is not None and not snapshot.holds_program(program_id):
+            raise NotFound(
+                f"no such program: {program_id!r}",
+                field_name="program",
+                reason="PROGRAM_NOT_FOUND",
+            )
         job = _Job(
             conninfo,
             program_id,

@@ -128,6 +128,14 @@ class ExportedSnapshot:
         self._connection = connection
         self.snapshot_id = snapshot_id
 
+    def holds_program(self, program_id: str) -> bool:
+        """Whether the log has any event or state row of the program."""
+        row = self._connection.execute(
+            query("audit_program_exists"), {"program_id": program_id}
+        ).fetchone()
+        assert row is not None
+        return bool(row[0])
+
     def key_ranges(self, program_id: str | None, parts: int) -> list[KeyRange]:
         """About `parts` ranges of about equal numbers of events (fewer when streams are few or
         long: a stream is never split, its chain is sequential)."""
