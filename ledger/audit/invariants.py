@@ -112,15 +112,13 @@ def check_range(events: Iterator[EventRow], states: Iterator[StateRow], report: 
     per_stream: Sequence[StreamAccumulator] = report.stream_accumulators()
     pending_state: StateRow | None = next(states, None)
     stream: StreamReplay | None = None
+    program_id = stream_id = ""
     for row in events:
-        if (
-            stream is None
-            or stream.stream_id != row.stream_id
-            or stream.program_id != row.program_id
-        ):
+        if stream is None or row.stream_id != stream_id or row.program_id != program_id:
             if stream is not None:
                 pending_state = _close(stream, pending_state, states, found, per_stream)
-            stream = StreamReplay(row.program_id, row.stream_id, found)
+            program_id, stream_id = row.program_id, row.stream_id
+            stream = StreamReplay(program_id, stream_id, found)
         if stream.check_event(row) and per_event:
             for accumulator in per_event:
                 accumulator.add_event(stream, row)
