@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from ledger import bootstrap
+from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
@@ -99,10 +100,15 @@ def _read_horizon(_args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    """Replays the log straight from PostgreSQL; exit status 1 if anything is off."""
+    """Replays the log straight from PostgreSQL; exit status 1 if anything is off, 2 if there
+    is nothing to audit (an unknown program)."""
     from ledger.audit.replay import replay
 
-    result = replay(bootstrap.database_url(), args.program, workers=args.workers)
+    try:
+        result = replay(bootstrap.database_url(), args.program, workers=args.workers)
+    except NotFound as error:
+        print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
+        return 2
     print(
         json.dumps(
             {
@@ -248,7 +254,9 @@ def _parser() -> argparse.ArgumentParser:
         "read-horizon", help="show how far the oldest open transaction holds readers back"
     ).set_defaults(run=_read_horizon)
     audit = commands.add_parser(
-        "audit", help="verify hash chains and recompute balances; exit 1 on any discrepancy"
+        "audit",
+        help="verify hash chains and recompute balances; exit 1 on any discrepancy,"
+        " 2 on an unknown program",
     )
     audit.add_argument("--program", help="only this program's streams")
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)

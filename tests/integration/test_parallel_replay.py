@@ -13,7 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger.audit.replay import ReplayResult, replay, worker_start_method
+from ledger.audit.replay import replay, worker_start_method
+from ledger.audit.report import Report
 from ledger.domain.commands import EarnPoints
 from ledger.domain.decisions import Target
 from ledger.requests import Request
@@ -60,7 +61,7 @@ def another_thread() -> Iterator[None]:
         other.join()
 
 
-def _found(result: ReplayResult) -> list[tuple[str, int, str]]:
+def _found(result: Report) -> list[tuple[str, int, str]]:
     return [(found.stream_id, found.version, found.kind) for found in result.discrepancies]
 
 
