@@ -79,6 +79,7 @@ lint: $(VENV_STAMP) $(GEN_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(MYPY_TARGETS)
+	$(BIN)/lint-imports
 	$(BIN)/buf lint
 
 fmt: $(VENV_STAMP)

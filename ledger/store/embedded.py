@@ -62,7 +62,16 @@ def start_embedded_postgres(data_dir: pathlib.Path) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with _start_lock, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
-        from pgserver.postgres_server import PostgresServer, get_server
+        try:
+            from pgserver.postgres_server import PostgresServer, get_server
+        except ImportError:
+            # pgserver is a development dependency (the `dev` extra): a deployment sets
+            # DATABASE_URL and never needs it.
+            msg = (
+                "DATABASE_URL is not set and the embedded PostgreSQL (pgserver, installed with"
+                " the dev extra) is not available: set DATABASE_URL to a PostgreSQL server"
+            )
+            raise RuntimeError(msg) from None
 
         _prune_dead_handles(PostgresServer, data_dir)
         get_server(data_dir, cleanup_mode="stop")
