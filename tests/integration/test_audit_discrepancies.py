@@ -1,6 +1,8 @@
 """Each way the log or its state rows can be changed behind the triggers' back is reported,
 naming the stream, the version and the event at fault (no event where a state row is)."""
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 
@@ -10,10 +12,19 @@ from ledger.domain.decisions import Target
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id
 from tests.integration.ledgers import new_member, new_program, running_ledger
+from tests.integration.log_v1 import fresh_database
 from tests.integration.tampering import behind_the_triggers, event_ids, rehash
 
 Found = tuple[str, int, str, str]
 """stream, version, event id, kind"""
+
+
+@pytest.fixture(scope="module")
+def database_url(server_url: str) -> Iterator[str]:
+    """A database of this module's own: its tests delete and rewrite rows behind the
+    triggers' back, which would upset every test that counts or follows the whole log."""
+    with fresh_database(server_url, "loyalty_tampered") as url:
+        yield url
 
 
 @pytest.fixture

@@ -179,11 +179,11 @@ def event_counts_by_stream(database_url: str) -> dict[tuple[str, str], int]:
 
 
 def stream_versions(database_url: str) -> dict[tuple[str, str], int]:
-    """Every stream's version, from the log itself."""
+    """Every stream's number of events, from the log itself (its version, in a log nobody
+    tampered with)."""
     found = rows(
         database_url,
-        "SELECT program_id, stream_id, max(version) FROM ledger.events"
-        " GROUP BY program_id, stream_id",
+        "SELECT program_id, stream_id, count(*) FROM ledger.events GROUP BY program_id, stream_id",
     )
     return {(row[0], row[1]): row[2] for row in found}
 
