@@ -1,12 +1,13 @@
 """One contract for every event log: the PostgreSQL store and the in-memory log answer the
 ledger the same way (the way eventsourcing runs one recorder suite per backend).
 
-Each test runs against both. On PostgreSQL the tests share the run's database, so each works in
-a program of its own and reads only what it wrote.
+Each test runs against both. On PostgreSQL they share a database of this module's own (the
+records they write are the port's, not the ledger's: no other test should meet them), and each
+works in a program of its own and reads only what it wrote.
 """
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from ledger.eventlog.records import (
 )
 from ledger.ids import random_uuid
 from tests.conftest import unique
+from tests.integration.log_v1 import fresh_database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -36,12 +38,18 @@ def _now() -> datetime:
     return T0
 
 
+@pytest.fixture(scope="module")
+def contract_database(server_url: str) -> Iterator[str]:
+    with fresh_database(server_url, "loyalty_contract") as url:
+        yield url
+
+
 @pytest.fixture(params=["memory", "postgres"])
 async def log(request: pytest.FixtureRequest) -> AsyncIterator[EventLog]:
     if request.param == "memory":
         yield InMemoryEventLog()
         return
-    database_url: str = request.getfixturevalue("database_url")
+    database_url: str = request.getfixturevalue("contract_database")
     async with bootstrap.postgres_ledger(
         database_url, _now, pool_min_size=1, pool_max_size=2
     ) as ledger:
