@@ -1,57 +1,78 @@
-"""The ledger as it was before the renovation of the middle floor (the port, the codec, the
-kinds; commit 17e3e96), unpacked beside the checkout so its service can be measured in the
-same run as today's: a regression bought by the renovation shows as a ratio, whatever the
-shared machine's speed that day."""
+"""The ledger as it was before a change that must not cost speed, unpacked beside the
+checkout so its service can be measured in the same run as today's: a regression bought by
+the change shows as a ratio, whatever the shared machine's speed that day."""
 
 import contextlib
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import ROOT
 
-BASELINE_COMMIT = "17e3e96b25c53b15f767a09bb85f97994558ec46"
-TREE = ROOT / ".bench" / "baseline"
+
+@dataclass(frozen=True)
+class Baseline:
+    commit: str
+    change: str
+    """What came after it, as the figure names it."""
+    target: float
+    """Today's earn/health ratio must be at least this fraction of the baseline's."""
+
+    @property
+    def tree(self) -> Path:
+        return ROOT / ".bench" / f"baseline-{self.commit[:7]}"
+
+
+BASELINES = (
+    Baseline(
+        "17e3e96b25c53b15f767a09bb85f97994558ec46",
+        "the renovation (port, codec, kinds)",
+        0.9,
+    ),
+    Baseline("0393d8aa953c75a4bd57a51480ae1b08def54187", "pseudonymous member keys", 0.95),
+)
 
 
 @contextlib.contextmanager
-def baseline_tree() -> Iterator[Path | None]:
+def baseline_tree(baseline: Baseline) -> Iterator[Path | None]:
     """The baseline's source with its generated code, or None where git does not have the
     commit (a shallow clone): the figure is then left out, saying why."""
-    stamp = TREE / ".unpacked"
+    tree = baseline.tree
+    stamp = tree / ".unpacked"
     if not stamp.exists():
-        shutil.rmtree(TREE, ignore_errors=True)
-        TREE.mkdir(parents=True)
+        shutil.rmtree(tree, ignore_errors=True)
+        tree.mkdir(parents=True)
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE_COMMIT],  # noqa: S607
+            ["git", "-C", str(ROOT), "archive", "--format=tar", baseline.commit],  # noqa: S607
             capture_output=True,
             check=False,
         )
         if archive.returncode != 0:
             yield None
             return
-        subprocess.run(["tar", "-x", "-C", str(TREE)], input=archive.stdout, check=True)  # noqa: S607
-        protos = sorted(str(path) for path in (TREE / "proto" / "loyalty" / "v1").glob("*.proto"))
-        (TREE / "gen").mkdir()
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)  # noqa: S607
+        protos = sorted(str(path) for path in (tree / "proto" / "loyalty" / "v1").glob("*.proto"))
+        (tree / "gen").mkdir()
         subprocess.run(
             [
                 sys.executable,
                 "-m",
                 "grpc_tools.protoc",
-                f"-I{TREE / 'proto'}",
-                f"--python_out={TREE / 'gen'}",
-                f"--grpc_python_out={TREE / 'gen'}",
+                f"-I{tree / 'proto'}",
+                f"--python_out={tree / 'gen'}",
+                f"--grpc_python_out={tree / 'gen'}",
                 *protos,
             ],
             check=True,
         )
-        for folder in (TREE / "gen").rglob("*"):
+        for folder in (tree / "gen").rglob("*"):
             if folder.is_dir():
                 (folder / "__init__.py").touch()
         stamp.touch()
-    yield TREE
+    yield tree
 
 
 def python_path(tree: Path) -> str:

@@ -76,8 +76,10 @@ def snapshot_bytes(database_url: str, account: str) -> int:
     _, program_id, _, member_id = account.split("/")
     with psycopg.connect(database_url) as connection:
         row = connection.execute(
-            "SELECT octet_length(state::text) FROM ledger.streams"
-            " WHERE program_id = %s AND stream_id = %s",
+            "SELECT octet_length(s.state::text) FROM ledger.streams AS s"
+            " JOIN ledger.members AS m"
+            " ON m.program_id = s.program_id AND m.member_key = s.stream_id"
+            " WHERE m.program_id = %s AND m.member_id = %s",
             [program_id, member_id],
         ).fetchone()
     assert row is not None

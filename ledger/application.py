@@ -15,14 +15,14 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from ledger.batch import Batch, Slot
 from ledger.codec import snapshots
 from ledger.domain import clock, decisions
-from ledger.domain.account import Balances
-from ledger.domain.commands import Sweep, validate
+from ledger.domain.account import AccountState, Balances
+from ledger.domain.commands import ForgetMember, Sweep, validate
 from ledger.domain.decide import housekeeping
 from ledger.domain.decisions import Target
 from ledger.domain.errors import Conflict, LedgerError, NotFound
@@ -32,7 +32,8 @@ from ledger.entries import Entry, entry_of
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavailable
 from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import EventLog
-from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position
+from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position, StreamRow
+from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
 from ledger.requests import Request
@@ -49,6 +50,15 @@ BACKOFF_SECONDS = 0.001
 """First retry waits up to this long; each later one up to twice as long as the one before."""
 MAX_SWEEP_STREAMS = 1_000
 """Streams one sweep pass looks at; the next pass takes the rest."""
+ANSWER_RETENTION = timedelta(days=30)
+"""How long the answer to a request is kept for its retries (README "Personal data"):
+far beyond any client's retry policy; a retry later than this is decided again."""
+MAX_EXPIRED_PER_PASS = 10_000
+"""Stored answers (and stray links) one expiry pass deletes at most."""
+STRAY_LINK_AGE = timedelta(hours=1)
+"""A link with no account is a stray once this old (no enrolment is in flight that long)."""
+STRAY_LINK_WINDOW = timedelta(days=7)
+"""How far back an expiry pass looks for stray links."""
 MAX_CACHED_STREAMS = 20_000
 """Streams whose state is kept in memory between batches (least recently used go first)."""
 MAX_CACHED_ORDERS_PER_STREAM = 32
@@ -92,12 +102,15 @@ class Ledger:
         shards: int = 2,
         max_batch: int = MAX_BATCH,
         directory: DirectoryReader | None = None,
+        answer_retention: timedelta = ANSWER_RETENTION,
     ) -> None:
         """`directory`: where the member directory projection is read (None: not kept, and
         list_accounts fails UNAVAILABLE)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
         self._directory = directory
+        self._members = MemberKeys(log)
+        self._answer_retention = answer_retention
         self._now = now
         self._max_batch = max_batch
         self._queues: list[asyncio.Queue[_Queued]] = [
@@ -130,10 +143,60 @@ class Ledger:
         return self._now()
 
     async def execute(self, request: Request) -> Outcome:
+        """Decides and appends `request`, addressed by the caller's member ids; the answer
+        names the accounts by those ids too."""
         assert self._workers, "Ledger.start() first"
         # Refused before it reaches a batch, so bad input fails its own request only.
         validate(request.command)
         request.check_stream_ids()
+        translation = await self._members.translate(request)
+        try:
+            outcome = await self._submit(translation.request)
+        except NotFound:
+            if not translation.from_cache:
+                raise
+            # The cached link may lead to a member another process forgot (and the id may
+            # have been enrolled again since): look the links up afresh, once.
+            translation = await self._members.translate(request, fresh=True)
+            outcome = await self._submit(translation.request)
+        return self._members.answer(outcome, translation)
+
+    async def forget_member(
+        self,
+        program_id: str,
+        member_id: str,
+        *,
+        reason: str = "member_request",
+        actor: str = "",
+        trace_id: str = "",
+        deadline: float | None = None,
+    ) -> bool:
+        """Erases the member's id (README "Personal data"): appends MemberForgotten to the
+        account and, in the same transaction, deletes the link from the id to the account's
+        key and every answer stored for the account's requests. True if this call forgot a
+        member; False if the id is linked to none (never enrolled, or forgotten already), so
+        forgetting twice is harmless. Writes racing it either land before it (and are
+        forgotten with the rest) or find the account gone (NOT_FOUND)."""
+        command = ForgetMember(reason)
+        validate(command)
+        self._members.drop(program_id, member_id)
+        try:
+            key = await self._members.key(program_id, member_id, "name", deadline=deadline)
+        except NotFound:
+            return False
+        self._members.drop(program_id, member_id)
+        request = Request(
+            Target(program_id, key),
+            command,
+            None,
+            actor=actor,
+            trace_id=trace_id,
+            deadline=deadline,
+        )
+        outcome = await self._submit(request)
+        return outcome.appended > 0
+
+    async def _submit(self, request: Request) -> Outcome:
         queued = _Queued(request)
         queues = self._queues
         if len(queues) == 1:
@@ -153,12 +216,23 @@ class Ledger:
         due = await self.log.due_streams(self._now(), min(limit, MAX_SWEEP_STREAMS))
         outcomes = await asyncio.gather(
             *(
-                self.execute(Request(Target(program, member), Sweep(), None, actor="system:sweep"))
+                self._submit(Request(Target(program, member), Sweep(), None, actor="system:sweep"))
                 for program, member in ((key[0], member_of(key[1])) for key in due)
                 if member is not None
             )
         )
         return sum(outcome.appended for outcome in outcomes)
+
+    async def expire(self) -> tuple[int, int]:
+        """Deletes stored answers past their retention and stray links (made for an
+        enrolment whose append failed), a bounded number of each; returns how many of each
+        went. Run by the service after each sweep; safe on several pods at once."""
+        now = self._now()
+        answers = await self.log.expire_answers(now - self._answer_retention, MAX_EXPIRED_PER_PASS)
+        strays = await self.log.unlink_strays(
+            now - STRAY_LINK_AGE, now - STRAY_LINK_AGE - STRAY_LINK_WINDOW, MAX_EXPIRED_PER_PASS
+        )
+        return answers, strays
 
     async def _work(self, queue: asyncio.Queue[_Queued]) -> None:
         last_batch = 0
@@ -316,13 +390,25 @@ class Ledger:
         """The account as of now: what housekeeping would append now (a lapsed hold, points
         past the return window or their expiry) shows as done, before the sweep or the
         account's next command appends it."""
-        row = await self.log.get_stream(account_key(program_id, member_id), deadline=deadline)
-        if row is None:
-            raise NotFound("no such account", field_name=field_name, reason="ACCOUNT_NOT_FOUND")
-        state = snapshots.decode(ACCOUNT, row.state)
+        key, state, row = await self._account(program_id, member_id, field_name, deadline)
         for event in housekeeping(state, self._now()):
             state = ACCOUNT.evolve(state, event)
-        return AccountView.of(program_id, state, row.version, clock.instant(row.created_at))
+        view = AccountView.of(program_id, key, state, row.version, clock.instant(row.created_at))
+        return replace(view, member_id=member_id)
+
+    async def _account(
+        self, program_id: str, member_id: str, field_name: str, deadline: float | None
+    ) -> tuple[str, AccountState, StreamRow]:
+        """The member's key, the account's stored state and its row; NotFound naming
+        `field_name` for an id with no account (never enrolled, or forgotten)."""
+        key = await self._members.key(program_id, member_id, field_name, deadline=deadline)
+        row = await self.log.get_stream(account_key(program_id, key), deadline=deadline)
+        state = None if row is None else snapshots.decode(ACCOUNT, row.state)
+        if row is None or state is None or not state.enrolled or state.forgotten:
+            # A cached link to a member forgotten by another process: drop it.
+            self._members.drop(program_id, member_id)
+            raise not_found(field_name)
+        return key, state, row
 
     async def get_program(
         self, program_id: str, field_name: str, *, deadline: float | None = None
@@ -348,9 +434,9 @@ class Ledger:
         end_time: datetime | None = None,
         deadline: float | None = None,
     ) -> list[Entry]:
-        await self.get_account(program_id, member_id, "parent", deadline=deadline)
+        key, _, _ = await self._account(program_id, member_id, "parent", deadline)
         records = await self.log.list_entries(
-            account_key(program_id, member_id),
+            account_key(program_id, key),
             after_version=after_version,
             limit=limit,
             event_types=event_types,
@@ -358,15 +444,22 @@ class Ledger:
             end_time=end_time,
             deadline=deadline,
         )
-        return [entry_of(record) for record in records]
+        return [entry_of(record, member_id) for record in records]
+
+    async def entries_of(
+        self, records: Sequence[EventRecord], *, deadline: float | None = None
+    ) -> list[Entry]:
+        """Entries of the global order named by member ids, looked up in one round trip
+        after the records were read: a member forgotten by then is named by no id."""
+        keys = {record.stream for record in records if member_of(record.stream_id) is not None}
+        ids = await self.log.member_ids(keys, deadline=deadline) if keys else {}
+        return [entry_of(record, ids.get(record.stream)) for record in records]
 
     async def balance_as_of(
         self, program_id: str, member_id: str, as_of: datetime, *, deadline: float | None = None
     ) -> tuple[int, Balances]:
-        await self.get_account(program_id, member_id, "name", deadline=deadline)
-        found = await self.log.balance_as_of(
-            account_key(program_id, member_id), as_of, deadline=deadline
-        )
+        key, _, _ = await self._account(program_id, member_id, "name", deadline)
+        found = await self.log.balance_as_of(account_key(program_id, key), as_of, deadline=deadline)
         return found if found is not None else (0, Balances())
 
     async def read_all(

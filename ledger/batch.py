@@ -90,7 +90,7 @@ class Slot:
         )
 
     def account_view(self) -> AccountView:
-        return AccountView.of(self.key[0], self.state, self.version, self.created_at)
+        return AccountView.of(self.key[0], self.key[1], self.state, self.version, self.created_at)
 
     def program_view(self) -> ProgramView:
         return ProgramView(self.state, self.created_at, self.updated_at)
@@ -125,10 +125,11 @@ class Batch:
         self._decided: dict[RequestKey, tuple[bytes, Outcome]] = {}
         self.events: list[EventRecord] = []
         self.requests: list[RequestWrite] = []
+        self.erasures: list[StreamKey] = []
 
     @property
     def has_writes(self) -> bool:
-        return bool(self.events or self.requests)
+        return bool(self.events or self.requests or self.erasures)
 
     @property
     def slots(self) -> dict[StreamKey, Slot]:
@@ -187,6 +188,7 @@ class Batch:
                 accounts[key[1]] = slot.account_view()
             elif slot.kind is PROGRAM:
                 program = slot.program_view()
+        self.erasures.extend(decision.erases)
         outcome = build(
             Outcome, result=decision.result, accounts=accounts, program=program, appended=appended
         )
@@ -222,7 +224,7 @@ class Batch:
                     self._now,
                 )
             )
-        return Commit(self.events, writes, self.requests)
+        return Commit(self.events, writes, self.requests, tuple(self.erasures))
 
     def _earlier_answer(self, request: Request, request_hash: bytes) -> Outcome | None:
         stored = self._answered.get(request.key)

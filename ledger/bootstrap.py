@@ -4,8 +4,9 @@ and nothing outside ledger/ needs to know ledger.store exists."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from ledger.application import Clock, Ledger
+from ledger.application import ANSWER_RETENTION, Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
 from ledger.feed import EventFeed, FeedLimits
 from ledger.store import embedded
@@ -22,9 +23,10 @@ def database_url() -> str:
     return embedded.database_url_from_env_or_embedded()
 
 
-def migrate(url: str) -> list[str]:
-    """Applies the schema migrations not applied yet; returns their names."""
-    return migrations.migrate(url)
+def migrate(url: str, until: str | None = None) -> list[str]:
+    """Applies the schema migrations not applied yet (up to `until`, if given); returns their
+    names."""
+    return migrations.migrate(url, until)
 
 
 @asynccontextmanager
@@ -37,6 +39,7 @@ async def postgres_ledger(
     pool_max_size: int = 10,
     role: str | None = None,
     wait: bool = True,
+    answer_retention: timedelta = ANSWER_RETENTION,
 ) -> AsyncIterator[Ledger]:
     """A started ledger on the PostgreSQL at `url`; stopped (queued commands finished) and
     its connections closed on exit. With wait=False the ledger starts before the database
@@ -44,7 +47,13 @@ async def postgres_ledger(
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
     await pool.open(wait=wait)
     try:
-        ledger = Ledger(PostgresEventLog(pool), now, shards=shards, directory=MemberDirectory(pool))
+        ledger = Ledger(
+            PostgresEventLog(pool),
+            now,
+            shards=shards,
+            directory=MemberDirectory(pool),
+            answer_retention=answer_retention,
+        )
         await ledger.start()
         try:
             yield ledger

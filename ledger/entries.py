@@ -11,12 +11,17 @@ from ledger.eventlog.records import EventRecord
 @dataclass(frozen=True)
 class Entry:
     record: EventRecord
+    member_key: str | None
+    """The pseudonymous key of the member whose account the event is in; None for a program's
+    own stream."""
     member_id: str | None
-    """The member whose account the event is in; None for a program's own stream."""
+    """The id of the member whose account the event is in; None for a program's own stream
+    and for a member forgotten since (record.stream_id holds the member's key)."""
     points_delta: int
     """Change of available plus pending points."""
 
 
-def entry_of(record: EventRecord) -> Entry:
+def entry_of(record: EventRecord, member_id: str | None) -> Entry:
+    """`member_id`: the id behind the record's stream key, if any (ledger/members.py)."""
     event = event_codec.decode(record.event_type, record.schema_version, record.data)
-    return Entry(record, member_of(record.stream_id), event.points_delta)
+    return Entry(record, member_of(record.stream_id), member_id, event.points_delta)

@@ -1,5 +1,6 @@
 """Random identifiers as text, without building uuid.UUID objects on the write path."""
 
+import base64
 import os
 
 # The RFC 4122 variant puts 10 in the top two bits of the 17th hex digit: 8, 9, a or b.
@@ -15,3 +16,9 @@ def random_uuid() -> str:
         f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
         f"{_VARIANT_DIGIT[int(digits[16], 16)]}{digits[17:20]}-{digits[20:]}"
     )
+
+
+def new_member_key() -> str:
+    """A pseudonymous member key: '~' and 26 base32 characters (130 random bits), the shape
+    of ledger.domain.patterns.MEMBER_KEY."""
+    return "~" + base64.b32encode(os.urandom(17)).decode()[:26].lower()

@@ -16,6 +16,8 @@ MAX_EXPIRING_LISTED = 10
 class AccountView:
     program_id: str
     member_id: str
+    """The caller's member id in what the ledger answers; the member's pseudonymous key in
+    what it stores (the stored answer of a request) and below its translation."""
     version: int
     balances: Balances
     expiring: tuple[LotPortion, ...]
@@ -24,7 +26,7 @@ class AccountView:
 
     @classmethod
     def of(
-        cls, program_id: str, state: AccountState, version: int, created_at: str
+        cls, program_id: str, member: str, state: AccountState, version: int, created_at: str
     ) -> "AccountView":
         expiring = tuple(p for p in state.lots if p.expires_on is not None)
         # Built for every command answered: the frozen __init__'s setattr per field is most
@@ -32,7 +34,7 @@ class AccountView:
         return build(
             cls,
             program_id=program_id,
-            member_id=state.member_id,
+            member_id=member,
             version=version,
             balances=state.balances,
             expiring=expiring[:MAX_EXPIRING_LISTED],
@@ -54,7 +56,7 @@ class Outcome:
 
     result: Result
     accounts: dict[str, AccountView]
-    """Keyed by member id."""
+    """Keyed by member id (by member key below the ledger's translation)."""
     program: ProgramView | None = None
     appended: int = field(default=0, compare=False)
     """Events this execution appended (0 for an answer given again to a retry): not part of

@@ -45,6 +45,11 @@ class Settings:
     """How often the read horizon is checked (0: never); see service/horizon.py."""
     read_horizon_warn_seconds: float = 60.0
     """A transaction holding readers back this long is logged as a warning."""
+    answer_retention_days: int = 30
+    """Stored answers to requests are kept this long for retries, then deleted by the sweep
+    (README "Personal data"); at least 1."""
+    log_member_ids: bool = False
+    """Development only: let log lines show member ids and account names in the clear."""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,4 +73,8 @@ class Settings:
             read_horizon_warn_seconds=_float(
                 "LEDGER_READ_HORIZON_WARN_SECONDS", cls.read_horizon_warn_seconds
             ),
+            answer_retention_days=max(
+                1, _int("LEDGER_ANSWER_RETENTION_DAYS", cls.answer_retention_days)
+            ),
+            log_member_ids=_bool("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
         )

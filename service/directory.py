@@ -70,7 +70,7 @@ def _account(program_id: str, entry: DirectoryEntry) -> pb.Account:
         name=account_name(program_id, entry.member_id),
         balances=mapping.balances(entry.balances),
         version=entry.version,
-        referral_code=referral_code(program_id, entry.member_id),
+        referral_code=referral_code(program_id, entry.member_key),
     )
     if entry.enroll_time is not None:
         message.enroll_time.CopyFrom(mapping.timestamp(entry.enroll_time))

@@ -1,6 +1,10 @@
-"""structlog as JSON lines on stdout, with the current trace and span ids on every line."""
+"""structlog as JSON lines on stdout, with the current trace and span ids on every line, and
+no member id in the clear (README "Personal data") unless LEDGER_LOG_MEMBER_IDS is set for
+development."""
 
 import logging
+import os
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -19,6 +23,28 @@ def _add_trace_ids(
     return event
 
 
+# An account's resource name (programs/{program}/accounts/{member}), wherever it shows in a
+# line: a message, an exception's text, a traceback.
+_ACCOUNT_NAME = re.compile(r"(programs/[a-z][a-z0-9-]*/accounts/)[^\s\"',)\]]+")
+REDACTED = "<member>"
+_MEMBER_ID_FIELDS = frozenset({"member_id", "destination_member_id", "source_member_id"})
+
+
+def redact_member_ids(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Member ids out of every field: fields that name a member by id are replaced, and
+    account names inside any text lose their member part."""
+    for field, value in event.items():
+        if not isinstance(value, str):
+            continue
+        if field in _MEMBER_ID_FIELDS:
+            event[field] = REDACTED
+        elif "/accounts/" in value:
+            event[field] = _ACCOUNT_NAME.sub(rf"\g<1>{REDACTED}", value)
+    return event
+
+
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stdout, format="%(message)s", level=level)
     structlog.configure(
@@ -28,9 +54,14 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_trace_ids,
             structlog.processors.format_exc_info,
+            *(() if _member_ids_shown() else (redact_member_ids,)),
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
+
+
+def _member_ids_shown() -> bool:
+    return os.environ.get("LEDGER_LOG_MEMBER_IDS", "").strip().lower() in {"1", "true", "yes"}

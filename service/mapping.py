@@ -141,8 +141,10 @@ def account(view: AccountView) -> pb.Account:
 
 def entry(found: Entry) -> pb.LedgerEntry:
     record = found.record
-    if found.member_id is None:
+    if found.member_key is None:
         name = program_name(record.program_id)
+    elif found.member_id is None:
+        name = ""  # a member forgotten since: known by key only
     else:
         name = account_name(record.program_id, found.member_id)
     return pb.LedgerEntry(
@@ -160,4 +162,5 @@ def entry(found: Entry) -> pb.LedgerEntry:
         request_id=str(record.metadata.get("request_id", "")),
         actor=str(record.metadata.get("actor", "")),
         hash=record.hash.hex(),
+        member_key=found.member_key or "",
     )

@@ -6,7 +6,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import structlog
@@ -83,6 +83,7 @@ async def start_server(
             pool_max_size=settings.pool_max_size,
             role=settings.database_role,
             wait=False,
+            answer_retention=timedelta(days=settings.answer_retention_days),
         )
     )
     server = grpc.aio.server(
@@ -167,8 +168,14 @@ async def _sweep_forever(ledger: Ledger, interval_seconds: int) -> None:
         await asyncio.sleep(interval_seconds)
         with contextlib.suppress(LedgerError):
             appended = await ledger.sweep()
-            if appended:
-                log.info("sweep", events_appended=appended)
+            answers, strays = await ledger.expire()
+            if appended or answers or strays:
+                log.info(
+                    "sweep",
+                    events_appended=appended,
+                    answers_expired=answers,
+                    stray_links_deleted=strays,
+                )
 
 
 SERVING_GC_THRESHOLDS = (10_000, 20, 20)

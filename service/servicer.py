@@ -23,7 +23,6 @@ from ledger.domain.commands import validate
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, LedgerError
 from ledger.domain.patterns import EVENT_TYPE_PATTERN
-from ledger.entries import entry_of
 from ledger.eventlog.records import Position
 from ledger.feed import EventFeed
 from ledger.outcomes import Outcome
@@ -435,6 +434,21 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ListAccountsResponse:
         return await self._directory.list_accounts(request)
 
+    @unary
+    async def ForgetMember(
+        self, request: pb.ForgetMemberRequest, context: Any
+    ) -> pb.ForgetMemberResponse:
+        program_id, member_id = parse_account(request.name, "name")
+        forgotten = await self._ledger.forget_member(
+            program_id,
+            member_id,
+            reason=request.reason or "member_request",
+            actor=_actor(context),
+            trace_id=_trace_id(),
+            deadline=_deadline(context),
+        )
+        return pb.ForgetMemberResponse(forgotten=forgotten)
+
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.StreamEventsResponse]:
@@ -447,10 +461,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         batches = self._feed.follow(position, program_id, live=not request.catch_up_only)
         try:
             async for batch in batches:
-                for record in batch:
-                    position = Position.of(record)
+                # Named by member ids looked up now, once per batch: a member forgotten by
+                # now shows by key only.
+                for entry in await self._ledger.entries_of(batch, deadline=_deadline(context)):
+                    position = Position.of(entry.record)
                     yield pb.StreamEventsResponse(
-                        entry=mapping.entry(entry_of(record)), position=position.encode()
+                        entry=mapping.entry(entry), position=position.encode()
                     )
         except LedgerError as error:
             await context.abort_with_status(to_status(error))

@@ -8,6 +8,7 @@ stay readable forever; the log itself is never rewritten.
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ledger.codec.chain import jsonb_ordered
@@ -119,17 +120,41 @@ def encode(event: Event) -> JsonDict:
     return data
 
 
-def upcast(event_type: str, schema_version: int, data: JsonDict) -> JsonDict:
-    """Brings stored data of an older schema version up to the current one.
+def _enrolled_v1(data: JsonDict) -> JsonDict:
+    # The member id moved out of the log (pseudonymous keys): the stream id names the member.
+    return {"referral_code": data["referral_code"]}
 
-    Every type is at version 1 so far; when a type changes, add its step here and keep the
-    old events untouched in the log.
+
+def _renamed(old: str, new: str) -> Callable[[JsonDict], JsonDict]:
+    def step(data: JsonDict) -> JsonDict:
+        renamed: JsonDict = jsonb_ordered(
+            {(new if name == old else name): value for name, value in data.items()}
+        )
+        return renamed
+
+    return step
+
+
+_UPCASTS: dict[tuple[str, int], Callable[[JsonDict], JsonDict]] = {
+    ("MemberEnrolled", 1): _enrolled_v1,
+    ("PointsTransferredOut", 1): _renamed("destination_member_id", "destination_member_key"),
+    ("PointsTransferredIn", 1): _renamed("source_member_id", "source_member_key"),
+}
+"""(type, version) -> the step from that version to the next."""
+
+
+def upcast(event_type: str, schema_version: int, data: JsonDict) -> JsonDict:
+    """Brings stored data of an older schema version up to the current one, one step at a
+    time; the old events stay untouched in the log (their bytes are what their hashes hold).
     """
     cls = EVENT_TYPES.get(event_type)
     if cls is None:
         raise UnknownEventType(event_type)
     if schema_version > cls.schema_version:
         raise UnknownEventType(f"{event_type} v{schema_version}")
+    while schema_version < cls.schema_version:
+        data = _UPCASTS[(event_type, schema_version)](data)
+        schema_version += 1
     return data
 
 

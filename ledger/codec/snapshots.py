@@ -44,7 +44,7 @@ def balances_of(data: dict[str, int]) -> Balances:
 def _encode_account(state: AccountState) -> JsonDict:
     return {
         "enrolled": state.enrolled,
-        "member_id": state.member_id,
+        "forgotten": state.forgotten,
         "referral_code": state.referral_code,
         "balances": balances_data(state.balances),
         "lots": lots_data(state.lots),
@@ -72,7 +72,8 @@ def _decode_account(data: JsonDict) -> AccountState:
     # ever made); it is ignored: a command that names an order reads that order's events.
     return AccountState(
         enrolled=data["enrolled"],
-        member_id=data["member_id"],
+        # Rows written before pseudonymous keys hold "member_id" (ignored) and no "forgotten".
+        forgotten=data.get("forgotten", False),
         referral_code=data["referral_code"],
         balances=balances_of(data["balances"]),
         lots=lots_of(data["lots"]),

@@ -9,6 +9,7 @@ from ledger.domain.events import (
     LotPortion,
     Lots,
     MemberEnrolled,
+    MemberForgotten,
     PendingPointsReleased,
     PointsAdjusted,
     PointsEarned,
@@ -62,7 +63,9 @@ class AccountState:
     """
 
     enrolled: bool = False
-    member_id: str = ""
+    forgotten: bool = False
+    """Set by MemberForgotten: the account answers no command again (housekeeping still
+    runs, so its points leave as the program says)."""
     referral_code: str = ""
     balances: Balances = Balances()
     lots: Lots = ()
@@ -156,9 +159,9 @@ def evolve(state: AccountState, event: Event) -> AccountState:
         case PointsRedeemed():
             return _debit(state, event.taken, redeemed=event.points)
         case MemberEnrolled():
-            return replace(
-                state, enrolled=True, member_id=event.member_id, referral_code=event.referral_code
-            )
+            return replace(state, enrolled=True, referral_code=event.referral_code)
+        case MemberForgotten():
+            return replace(state, forgotten=True)
         case PendingPointsReleased():
             pending = dict(state.pending)
             del pending[event.order_id]

@@ -10,7 +10,7 @@ from ledger.domain.patterns import (
     CODE_PATTERN,
     CURRENCY_PATTERN,
     EXTERNAL_ID_PATTERN,
-    MEMBER_ID_PATTERN,
+    MEMBER_PATTERN,
     PROGRAM_ID_PATTERN,
 )
 from ledger.domain.settings import ProgramSettings
@@ -96,7 +96,7 @@ class Enroll(Command):
     member_id: str
 
     def validate(self, violations: Violations) -> None:
-        check_pattern(violations, "member_id", self.member_id, MEMBER_ID_PATTERN)
+        check_pattern(violations, "member_id", self.member_id, MEMBER_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -211,10 +211,19 @@ class TransferPoints(Command):
     transfer_id: str
 
     def validate(self, violations: Violations) -> None:
-        check_pattern(
-            violations, "destination_account", self.destination_member_id, MEMBER_ID_PATTERN
-        )
+        check_pattern(violations, "destination_account", self.destination_member_id, MEMBER_PATTERN)
         check_points(violations, "points", self.points)
+
+
+@dataclass(frozen=True)
+class ForgetMember(Command):
+    """Erases the member's id (ForgetMember): decided by `decide_forget`."""
+
+    account_field: ClassVar[str] = "name"
+    reason: str = "member_request"
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "reason", self.reason, CODE_PATTERN)
 
 
 @dataclass(frozen=True)

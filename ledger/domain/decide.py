@@ -22,6 +22,7 @@ from ledger.domain.commands import (
     ConfirmOrder,
     EarnPoints,
     Enroll,
+    ForgetMember,
     ImportHistory,
     RecordPurchase,
     RedeemPoints,
@@ -42,6 +43,7 @@ from ledger.domain.events import (
     HistoryImported,
     LotPortion,
     MemberEnrolled,
+    MemberForgotten,
     PendingPointsReleased,
     PointsAdjusted,
     PointsEarned,
@@ -71,10 +73,11 @@ from ledger.domain.results import (
 from ledger.domain.settings import NegativeBalancePolicy
 
 
-def referral_code(program_id: str, member_id: str) -> str:
-    """Stable, unguessable-enough code derived from the account key, so it needs no storage
-    lookup to issue and is the same on every replay."""
-    digest = hashlib.sha256(f"{program_id}/{member_id}".encode()).digest()
+def referral_code(program_id: str, member_key: str) -> str:
+    """Stable code derived from the account's stream key, so it needs no storage lookup to
+    issue. The key of a member enrolled since pseudonymous keys is random, so the code cannot
+    be computed from the member id; it is recorded in MemberEnrolled, never recomputed."""
+    digest = hashlib.sha256(f"{program_id}/{member_key}".encode()).digest()
     return base64.b32encode(digest)[:10].decode()
 
 
@@ -133,13 +136,16 @@ def decide_transfer(
     program: ProgramState,
     command: TransferPoints,
     now: datetime,
+    source_key: str,
 ) -> tuple[list[Event], list[Event]]:
-    """Both halves of a transfer; the store appends them in one transaction."""
+    """Both halves of a transfer; the store appends them in one transaction. `source_key`:
+    the source's member key (the command's destination_member_id holds the destination's)."""
     validate(command)
     _require_program(program, command)
     _require_account(source, command.account_field)
     _require_account(destination, "destination_account")
-    if source.member_id == destination.member_id:
+    destination_key = command.destination_member_id
+    if source_key == destination_key:
         raise InvalidArgument.of("destination_account", "must differ from source_account")
     source_events = housekeeping(source, now)
     for event in source_events:
@@ -148,10 +154,10 @@ def decide_transfer(
     _require_available(source, command.points)
     taken = lot_math.take(source.lots, command.points)
     source_events.append(
-        PointsTransferredOut(command.transfer_id, destination.member_id, command.points, taken)
+        PointsTransferredOut(command.transfer_id, destination_key, command.points, taken)
     )
     destination_events.append(
-        PointsTransferredIn(command.transfer_id, source.member_id, command.points, taken)
+        PointsTransferredIn(command.transfer_id, source_key, command.points, taken)
     )
     return source_events, destination_events
 
@@ -204,8 +210,17 @@ def _require_program(program: ProgramState, command: Command) -> None:
         )
 
 
+def decide_forget(state: AccountState, command: ForgetMember) -> list[Event]:
+    """Nothing to append for a member already forgotten (or never enrolled): forgetting is
+    idempotent, and the erasure of the link happens either way."""
+    validate(command)
+    if not state.enrolled or state.forgotten:
+        return []
+    return [MemberForgotten(command.reason)]
+
+
 def _require_account(state: AccountState, field_name: str) -> None:
-    if not state.enrolled:
+    if not state.enrolled or state.forgotten:
         raise NotFound("no such account", field_name=field_name, reason="ACCOUNT_NOT_FOUND")
 
 
@@ -222,7 +237,9 @@ def _require_available(state: AccountState, points: int) -> None:
 def _enroll(state: AccountState, command: Enroll) -> list[Event]:
     if state.enrolled:
         raise AlreadyExists("member is already enrolled", reason="ACCOUNT_ALREADY_EXISTS")
-    return [MemberEnrolled(command.member_id, referral_code(command.program_id, command.member_id))]
+    if state.forgotten:
+        raise NotFound("no such account", field_name="member_id", reason="ACCOUNT_NOT_FOUND")
+    return [MemberEnrolled(referral_code(command.program_id, command.member_id))]
 
 
 def _decide_on_account(
@@ -426,10 +443,10 @@ def _import(
     state: AccountState, program: ProgramState, command: ImportHistory, now: datetime
 ) -> list[Event]:
     events: list[Event] = []
+    if state.forgotten:
+        raise NotFound("no such account", field_name="parent", reason="ACCOUNT_NOT_FOUND")
     if not state.enrolled:
-        events.append(
-            MemberEnrolled(command.member_id, referral_code(command.program_id, command.member_id))
-        )
+        events.append(MemberEnrolled(referral_code(command.program_id, command.member_id)))
         state = evolve(state, events[-1])
     for entry in command.entries:
         occurred = clock.parse_instant(entry.occurred_at)

@@ -16,7 +16,13 @@ from typing import Protocol
 from ledger.domain import decide as accounts
 from ledger.domain import program as programs
 from ledger.domain.account import AccountState
-from ledger.domain.commands import Command, CreateProgram, TransferPoints, UpdateProgram
+from ledger.domain.commands import (
+    Command,
+    CreateProgram,
+    ForgetMember,
+    TransferPoints,
+    UpdateProgram,
+)
 from ledger.domain.events import Event
 from ledger.domain.kinds import StreamKey, account_key, program_key
 from ledger.domain.orders import Order
@@ -29,7 +35,11 @@ OrderKey = tuple[StreamKey, str]
 
 @dataclass(frozen=True)
 class Target:
-    """Whom a command is addressed to: a program, or a member's account in it."""
+    """Whom a command is addressed to: a program, or a member's account in it.
+
+    Below the application's translation (ledger/members.py), `member_id` (and every member id
+    field of a command) holds the member's pseudonymous key, never the id the brand uses: the
+    names stay because the request content hash covers them (ledger/codec/requests.py)."""
 
     program_id: str
     member_id: str | None = None
@@ -53,6 +63,9 @@ class Decision:
     appends: tuple[tuple[StreamKey, Sequence[Event]], ...]
     """Events per stream, in the order they are appended."""
     result: Result
+    erases: tuple[StreamKey, ...] = ()
+    """Account streams whose member's link (id -> key) and stored answers are deleted in the
+    same transaction as the appends (ForgetMember)."""
 
 
 class Streams(Protocol):
@@ -97,8 +110,13 @@ def decide(
     source = _account(streams, needed.streams[1])
     if isinstance(command, TransferPoints):
         destination = _account(streams, needed.streams[2])
-        out, into = accounts.decide_transfer(source, destination, program, command, now)
+        out, into = accounts.decide_transfer(
+            source, destination, program, command, now, needed.streams[1][1]
+        )
         return Decision(((needed.streams[1], out), (needed.streams[2], into)), DONE)
+    if isinstance(command, ForgetMember):
+        forgotten = accounts.decide_forget(source, command)
+        return Decision(((needed.streams[1], forgotten),), DONE, erases=(needed.streams[1],))
     orders: Mapping[str, Order] = {}
     for key in needed.orders:
         order = streams.order(key)

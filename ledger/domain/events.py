@@ -55,9 +55,23 @@ class ProgramUpdated(Event):
 
 @dataclass(frozen=True)
 class MemberEnrolled(Event):
+    """Schema 2 holds no member id: the stream's key is the member's pseudonymous key, and
+    the id the brand uses lives only in the erasable link (ledger.members). Schema 1 events
+    (written before pseudonymous keys) also held the member id; `upcast` drops it."""
+
     event_type: ClassVar[str] = "MemberEnrolled"
-    member_id: str
+    schema_version: ClassVar[int] = 2
     referral_code: str
+
+
+@dataclass(frozen=True)
+class MemberForgotten(Event):
+    """The member's id and personal fields were erased (ForgetMember): the link from the id
+    to this stream is gone, and the account answers no command again. Recorded without the
+    id; its events stay, so balances, finance totals and the chain are untouched."""
+
+    event_type: ClassVar[str] = "MemberForgotten"
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -199,8 +213,10 @@ class ReservationReleased(Event):
 @dataclass(frozen=True)
 class PointsTransferredOut(Event):
     event_type: ClassVar[str] = "PointsTransferredOut"
+    schema_version: ClassVar[int] = 2
     transfer_id: str
-    destination_member_id: str
+    destination_member_key: str
+    """Schema 1 named it destination_member_id (the id itself, before pseudonymous keys)."""
     points: int
     taken: Lots
 
@@ -214,8 +230,10 @@ class PointsTransferredIn(Event):
     """Received points keep the expiry dates of the lots they came from."""
 
     event_type: ClassVar[str] = "PointsTransferredIn"
+    schema_version: ClassVar[int] = 2
     transfer_id: str
-    source_member_id: str
+    source_member_key: str
+    """Schema 1 named it source_member_id (the id itself, before pseudonymous keys)."""
     points: int
     lots: Lots
 
@@ -259,6 +277,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProgramCreated,
         ProgramUpdated,
         MemberEnrolled,
+        MemberForgotten,
         PurchaseRecorded,
         PendingPointsReleased,
         PurchaseRefunded,

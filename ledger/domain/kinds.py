@@ -6,8 +6,10 @@ balances the log stores beside each of its events, when the sweep is next due on
 invariants. The snapshot codec of each kind lives with the other stored bytes
 (ledger/codec/snapshots.py), keyed by the kind's name.
 
-Stream ids are spelled here and only here: an account's stream id is its member id; streams
-of every other kind have ids starting with '$', which no member id can hold.
+Stream ids are spelled here and only here: an account's stream id is its member's
+pseudonymous key ('~' and 26 random base32 characters; for a member enrolled before keys
+existed, the member id itself, see ledger/members.py); streams of every other kind have ids
+starting with '$', which neither can hold.
 """
 
 from collections.abc import Callable
@@ -86,9 +88,9 @@ def program_key(program_id: str) -> StreamKey:
     return (program_id, _PROGRAM_STREAM_ID)
 
 
-def account_key(program_id: str, member_id: str) -> StreamKey:
-    assert not member_id.startswith(OTHER_KINDS_PREFIX), member_id
-    return (program_id, member_id)
+def account_key(program_id: str, member_key: str) -> StreamKey:
+    assert not member_key.startswith(OTHER_KINDS_PREFIX), member_key
+    return (program_id, member_key)
 
 
 def kind_of(stream_id: str) -> Kind[Any]:
@@ -101,5 +103,6 @@ def kind_of(stream_id: str) -> Kind[Any]:
 
 
 def member_of(stream_id: str) -> str | None:
-    """The member whose account the stream is, or None for a stream of another kind."""
+    """The key of the member whose account the stream is, or None for a stream of another
+    kind."""
     return None if stream_id.startswith(OTHER_KINDS_PREFIX) else stream_id

@@ -11,9 +11,9 @@ simply the order of commits.
 import asyncio
 import bisect
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -50,6 +50,8 @@ class InMemoryEventLog:
         self._all: list[EventRecord] = []
         self._requests: dict[RequestKey, RequestRow] = {}
         self._orders: dict[OrderKey, list[EventRecord]] = {}
+        self._members: dict[tuple[str, str], tuple[str, datetime]] = {}
+        """(program_id, member_id) -> (member key, linked at)"""
         self._commits = 0
         self.appends = 0
         """Commits accepted, for tests that count round trips."""
@@ -131,6 +133,66 @@ class InMemoryEventLog:
                 _copy(write.response),
                 write.recorded_at,
             )
+        for program_id, member_key in commit.erasures:
+            for link, (linked_key, _) in list(self._members.items()):
+                if link[0] == program_id and linked_key == member_key:
+                    del self._members[link]
+            for request_key in [k for k in self._requests if k[:2] == (program_id, member_key)]:
+                del self._requests[request_key]
+
+    async def member_keys(
+        self, program_id: str, member_ids: Collection[str], *, deadline: float | None = None
+    ) -> dict[str, str]:
+        await _turn(deadline)
+        return {
+            member_id: self._members[(program_id, member_id)][0]
+            for member_id in member_ids
+            if (program_id, member_id) in self._members
+        }
+
+    async def link_members(
+        self, program_id: str, proposed: Mapping[str, str], *, deadline: float | None = None
+    ) -> dict[str, str]:
+        await _turn(deadline)
+        taken = {(link[0], key) for link, (key, _) in self._members.items()}
+        for member_id, key in proposed.items():
+            if (program_id, member_id) not in self._members and (program_id, key) not in taken:
+                self._members[(program_id, member_id)] = (key, datetime.now(UTC))
+                taken.add((program_id, key))
+        return await self.member_keys(program_id, proposed)
+
+    async def member_ids(
+        self, keys: Collection[StreamKey], *, deadline: float | None = None
+    ) -> dict[StreamKey, str]:
+        await _turn(deadline)
+        wanted = set(keys)
+        return {
+            (link[0], key): link[1]
+            for link, (key, _) in self._members.items()
+            if (link[0], key) in wanted
+        }
+
+    async def expire_answers(self, recorded_before: datetime, limit: int) -> int:
+        await _turn(None)
+        old = sorted(
+            (row.recorded_at, key)
+            for key, row in self._requests.items()
+            if row.recorded_at < recorded_before
+        )[:limit]
+        for _, key in old:
+            del self._requests[key]
+        return len(old)
+
+    async def unlink_strays(self, linked_before: datetime, since: datetime, limit: int) -> int:
+        await _turn(None)
+        strays = [
+            link
+            for link, (key, linked_at) in self._members.items()
+            if since <= linked_at < linked_before and (link[0], key) not in self._streams
+        ][:limit]
+        for link in strays:
+            del self._members[link]
+        return len(strays)
 
     async def get_stream(
         self, key: StreamKey, *, deadline: float | None = None

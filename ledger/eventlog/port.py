@@ -12,7 +12,7 @@ log is cancelled (an append cut off that way may or may not have committed, as a
 connection: the caller retries with the same request ids).
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -47,13 +47,45 @@ class EventLog(Protocol):
         ...
 
     async def append(self, commit: Commit, *, deadline: float | None = None) -> None:
-        """Appends the commit's events, writes its state rows and stores its answers, all or
-        nothing. Raises Conflict, DuplicateRequest, StoreUnavailable or StoreTimeout."""
+        """Appends the commit's events, writes its state rows and stores its answers, and
+        erases the links and answers of its erased streams, all or nothing. Raises Conflict,
+        DuplicateRequest, StoreUnavailable or StoreTimeout."""
         ...
 
     async def get_stream(
         self, key: StreamKey, *, deadline: float | None = None
     ) -> StreamRow | None: ...
+
+    # --- members: the erasable link from the ids brands use to pseudonymous keys ----------
+
+    async def member_keys(
+        self, program_id: str, member_ids: Collection[str], *, deadline: float | None = None
+    ) -> dict[str, str]:
+        """The key of each linked member id of the program (unlinked ids left out)."""
+        ...
+
+    async def link_members(
+        self, program_id: str, proposed: Mapping[str, str], *, deadline: float | None = None
+    ) -> dict[str, str]:
+        """Links each member id to its proposed key unless it is linked already; returns the
+        key every id has now (an id whose proposed key was taken is left out)."""
+        ...
+
+    async def member_ids(
+        self, keys: Collection[StreamKey], *, deadline: float | None = None
+    ) -> dict[StreamKey, str]:
+        """The member id behind each account stream key (forgotten ones left out)."""
+        ...
+
+    async def expire_answers(self, recorded_before: datetime, limit: int) -> int:
+        """Deletes up to `limit` stored answers recorded before the time, oldest first;
+        returns how many went (retention)."""
+        ...
+
+    async def unlink_strays(self, linked_before: datetime, since: datetime, limit: int) -> int:
+        """Deletes up to `limit` links made in [since, linked_before) that no stream
+        followed (an enrolment whose append failed); returns how many went."""
+        ...
 
     async def list_entries(
         self,

@@ -101,6 +101,9 @@ class Commit:
     events: list[EventRecord]
     streams: list[StreamWrite]
     requests: list[RequestWrite]
+    erasures: tuple[StreamKey, ...] = ()
+    """Account streams whose member link and stored answers are deleted in the same
+    transaction (a member being forgotten)."""
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,8 @@ class DirectoryQuery:
 @dataclass(frozen=True)
 class DirectoryEntry:
     member_id: str
+    member_key: str
+    """The member's pseudonymous key, which the directory's rows are keyed by."""
     version: int
     enroll_time: datetime | None
     """None only before the account's first event is applied, which a row never is."""

@@ -47,10 +47,11 @@ class MemberDirectory:
         return [
             DirectoryEntry(
                 member_id=row[0],
-                version=row[1],
-                enroll_time=row[2],
-                last_activity_time=row[3],
-                balances=Balances(*row[4:10]),
+                member_key=row[1],
+                version=row[2],
+                enroll_time=row[3],
+                last_activity_time=row[4],
+                balances=Balances(*row[5:11]),
             )
             for row in rows
         ]

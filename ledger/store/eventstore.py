@@ -12,7 +12,7 @@ query outlives the caller that waits for it. The pool's statement_timeout bounds
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -146,9 +146,86 @@ class PostgresEventLog:
 
     async def append(self, commit: Commit, *, deadline: float | None = None) -> None:
         async with _within(deadline), self._pool.connection() as connection:
-            cursor = await connection.execute(query("append"), {"batch": append_document(commit)})
-            counts = await cursor.fetchone()
+            if not commit.erasures:
+                cursor = await connection.execute(
+                    query("append"), {"batch": append_document(commit)}
+                )
+                counts = await cursor.fetchone()
+            else:
+                # A member forgotten: the append and the erasure of its link and answers
+                # commit together, so no write lands between them (README "Personal data").
+                async with connection.transaction():
+                    cursor = await connection.execute(
+                        query("append"), {"batch": append_document(commit)}
+                    )
+                    counts = await cursor.fetchone()
+                    await connection.execute(
+                        query("erase_members"),
+                        {
+                            "program_ids": [key[0] for key in commit.erasures],
+                            "member_keys": [key[1] for key in commit.erasures],
+                        },
+                    )
         assert counts == (len(commit.events), len(commit.streams), len(commit.requests)), counts
+
+    async def member_keys(
+        self, program_id: str, member_ids: Collection[str], *, deadline: float | None = None
+    ) -> dict[str, str]:
+        async with _within(deadline), self._pool.connection() as connection:
+            cursor = await connection.execute(
+                query("member_keys"), {"program_id": program_id, "member_ids": list(member_ids)}
+            )
+            return {row[0]: row[1] for row in await cursor.fetchall()}
+
+    async def link_members(
+        self, program_id: str, proposed: Mapping[str, str], *, deadline: float | None = None
+    ) -> dict[str, str]:
+        async with _within(deadline), self._pool.connection() as connection:
+            cursor = await connection.execute(
+                query("link_members"),
+                {
+                    "program_id": program_id,
+                    "member_ids": list(proposed),
+                    "member_keys": list(proposed.values()),
+                },
+            )
+            linked = {row[0]: row[1] for row in await cursor.fetchall()}
+            missing = [member_id for member_id in proposed if member_id not in linked]
+            if missing:
+                cursor = await connection.execute(
+                    query("member_keys"), {"program_id": program_id, "member_ids": missing}
+                )
+                linked.update({row[0]: row[1] for row in await cursor.fetchall()})
+        return linked
+
+    async def member_ids(
+        self, keys: Collection[StreamKey], *, deadline: float | None = None
+    ) -> dict[StreamKey, str]:
+        wanted = list(keys)
+        async with _within(deadline), self._pool.connection() as connection:
+            cursor = await connection.execute(
+                query("member_ids"),
+                {
+                    "program_ids": [key[0] for key in wanted],
+                    "member_keys": [key[1] for key in wanted],
+                },
+            )
+            return {(row[0], row[1]): row[2] for row in await cursor.fetchall()}
+
+    async def expire_answers(self, recorded_before: datetime, limit: int) -> int:
+        async with _within(None), self._pool.connection() as connection:
+            cursor = await connection.execute(
+                query("expire_answers"), {"before": recorded_before, "limit": limit}
+            )
+            return int(cursor.rowcount)
+
+    async def unlink_strays(self, linked_before: datetime, since: datetime, limit: int) -> int:
+        async with _within(None), self._pool.connection() as connection:
+            cursor = await connection.execute(
+                query("unlink_strays"),
+                {"before": linked_before, "since": since, "limit": limit},
+            )
+            return int(cursor.rowcount)
 
     async def get_stream(
         self, key: StreamKey, *, deadline: float | None = None

@@ -22,8 +22,9 @@ def migration_files() -> list[tuple[str, str]]:
     return [(name, folder.joinpath(name).read_text("utf-8")) for name in names]
 
 
-def migrate(conninfo: str) -> list[str]:
-    """Applies what is missing; returns the names applied now."""
+def migrate(conninfo: str, until: str | None = None) -> list[str]:
+    """Applies what is missing (up to the migration named `until`, if given, as a test of an
+    upgrade does); returns the names applied now."""
     applied_now: list[str] = []
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK_KEY])
@@ -33,7 +34,7 @@ def migrate(conninfo: str) -> list[str]:
                 row[0] for row in connection.execute("SELECT name FROM ledger.schema_migrations")
             }
             for name, text in migration_files():
-                if name in done:
+                if name in done or (until is not None and name > until):
                     continue
                 with connection.transaction():
                     # Migration files ship with the package; they are not built from input.

@@ -105,6 +105,31 @@ def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
             )
 
 
+FIXTURE_SCHEMA = "0006_projections.sql"
+"""The last migration of the schema the fixture's rows were written under (later ones
+change what existing rows mean: 0007 links the accounts' member ids to keys)."""
+
+
+@contextmanager
+def database_with_fixture(server_url: str, prefix: str) -> Iterator[str]:
+    """A new database holding the fixture's rows, upgraded the way a deployment is: its rows
+    loaded under the schema they were written under, then the later migrations applied."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = make_conninfo(server_url, dbname=name)
+        bootstrap.migrate(url, until=FIXTURE_SCHEMA)
+        load_fixture(url)
+        bootstrap.migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 def load_fixture(url: str, folder: Path = FIXTURE) -> None:
     """The fixture's rows, byte for byte, into the (empty, migrated) database at `url`."""
     with psycopg.connect(url) as connection, connection.cursor() as cursor:

@@ -26,8 +26,7 @@ from tests.integration.log_v1 import (
     audit,
     command_types,
     content_hash,
-    fresh_database,
-    load_fixture,
+    database_with_fixture,
     open_ledger,
     rehash_stored_events,
 )
@@ -89,16 +88,14 @@ GUEST = "guest:0042"
 @pytest.fixture(scope="module")
 def written_log(server_url: str) -> Iterator[str]:
     """The fixture loaded into a database of its own, for the tests that only read it."""
-    with fresh_database(server_url, "loyalty_log_v1") as url:
-        load_fixture(url)
+    with database_with_fixture(server_url, "loyalty_log_v1") as url:
         yield url
 
 
 @pytest.fixture
 def log_to_carry_on(server_url: str) -> Iterator[str]:
     """The fixture loaded into a database of its own, for one test that writes to it."""
-    with fresh_database(server_url, "loyalty_log_v1") as url:
-        load_fixture(url)
+    with database_with_fixture(server_url, "loyalty_log_v1") as url:
         yield url
 
 

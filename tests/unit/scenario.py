@@ -133,7 +133,7 @@ def lot(expires_on: str | None, points: int) -> LotPortion:
 
 
 def enrolled(member_id: str = MEMBER) -> MemberEnrolled:
-    return MemberEnrolled(member_id, referral_code(PROGRAM_ID, member_id))
+    return MemberEnrolled(referral_code(PROGRAM_ID, member_id))
 
 
 def earned(points: int, expires_on: str | None = EXPIRES, *, revision: int = 1) -> PointsEarned:

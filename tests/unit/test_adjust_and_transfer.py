@@ -86,8 +86,10 @@ def test_negative_adjustment_beyond_available_is_refused() -> None:
 def transfer(
     source: AccountState, destination: AccountState, points: int, now: timedelta = timedelta()
 ) -> tuple[list[Event], list[Event]]:
-    command = TransferPoints(destination.member_id or OTHER_MEMBER, points, "t-1")
-    return decide_transfer(source, destination, PROGRAM, command, T0 + now)
+    """From MEMBER's account to OTHER_MEMBER's, or to MEMBER's own if it is the same state."""
+    destination_key = MEMBER if destination is source else OTHER_MEMBER
+    command = TransferPoints(destination_key, points, "t-1")
+    return decide_transfer(source, destination, PROGRAM, command, T0 + now, MEMBER)
 
 
 def test_transfer_moves_lots_with_their_expiry_dates() -> None:

@@ -42,7 +42,8 @@ async def _member(ledger: Ledger, member_id: str, orders: int) -> None:
 
 
 async def _snapshot_bytes(log: InMemoryEventLog, member_id: str) -> int:
-    row = await log.get_stream(account_key(PROGRAM, member_id))
+    key = (await log.member_keys(PROGRAM, [member_id]))[member_id]
+    row = await log.get_stream(account_key(PROGRAM, key))
     assert row is not None
     return len(json.dumps(row.state, separators=(",", ":")).encode())
 

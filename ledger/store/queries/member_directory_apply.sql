@@ -6,7 +6,7 @@
 -- version before it), and the checkpoint never hands a page over twice; the guard on
 -- version is a second line behind both: an account never moves backwards.
 INSERT INTO {view} AS d (
-    program_id, member_id, version, enroll_time, last_activity_time,
+    program_id, member_key, version, enroll_time, last_activity_time,
     points_available, points_pending, points_held, points_lifetime_earned,
     points_lifetime_redeemed, points_expired
 )
@@ -25,7 +25,7 @@ FROM page
 WHERE NOT starts_with(stream_id, %(non_account_prefix)s::text)
 WINDOW account AS (PARTITION BY program_id, stream_id)
 ORDER BY program_id, stream_id, version DESC
-ON CONFLICT (program_id, member_id) DO UPDATE SET
+ON CONFLICT (program_id, member_key) DO UPDATE SET
     version = excluded.version,
     enroll_time = d.enroll_time,
     last_activity_time = greatest(d.last_activity_time, excluded.last_activity_time),

@@ -1,0 +1,154 @@
+"""The translation between the member ids brands use and the pseudonymous keys the log holds.
+
+Every command and read names a member by the brand's id; the ledger turns it into the
+member's key before anything is decided, hashed or stored, so the log, the state rows, the
+stored answers and the views hold keys only (README "Personal data"). The link lives in one
+erasable table (ledger.members, through the event log's port); forgetting a member deletes
+it, in the transaction that appends MemberForgotten.
+
+Links are cached (a hot account costs no round trip). A cached link may outlive a member
+forgotten by another process: the stream it leads to then answers NOT_FOUND (its state says
+forgotten), and the caller drops the link and looks again (`Translation.from_cache`).
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+from ledger.domain.commands import Enroll, ImportHistory, TransferPoints
+from ledger.domain.decisions import Target
+from ledger.domain.errors import InvalidArgument, NotFound
+from ledger.domain.patterns import MEMBER_ID_PATTERN
+from ledger.eventlog.port import EventLog
+from ledger.ids import new_member_key
+from ledger.outcomes import AccountView, Outcome
+from ledger.requests import Request
+
+MAX_CACHED_LINKS = 100_000
+"""Member links kept in memory (least recently used go first): about 200 bytes each."""
+MAX_LINK_ATTEMPTS = 3
+"""Keys proposed for one new member before giving up (a clash of 130 random bits is a
+practical impossibility; the bound keeps a damaged table from looping)."""
+
+_CREATES_ACCOUNTS = (Enroll, ImportHistory)
+
+
+@dataclass(frozen=True)
+class Translation:
+    request: Request
+    """The request as the ledger decides it: member ids replaced by keys."""
+    ids: dict[str, str]
+    """Member key -> the caller's member id, for the answer."""
+    from_cache: bool
+    """Some key came from the cache (and may be stale)."""
+
+
+def _check_id(member_id: str, field_name: str) -> None:
+    """A key is no member id: the commands' own checks accept both shapes (they validate
+    translated commands too), so the caller's ids are held to the id's shape here."""
+    if not MEMBER_ID_PATTERN.fullmatch(member_id):
+        raise InvalidArgument.of(field_name, f"must match {MEMBER_ID_PATTERN.pattern}")
+
+
+def not_found(field_name: str) -> NotFound:
+    return NotFound("no such account", field_name=field_name, reason="ACCOUNT_NOT_FOUND")
+
+
+class MemberKeys:
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    async def key(
+        self, program_id: str, member_id: str, field_name: str, *, deadline: float | None
+    ) -> str:
+        """The member's key; NotFound naming `field_name` if the id is not linked."""
+        found = await self._resolve(program_id, [member_id], create=False, deadline=deadline)
+        if member_id not in found:
+            raise not_found(field_name)
+        return found[member_id][0]
+
+    async def translate(self, request: Request, *, fresh: bool = False) -> Translation:
+        """`request` with keys for member ids. Enrolment and import link an id seen for the
+        first time to a new key; any other command naming an unlinked id is NOT_FOUND.
+        `fresh`: look every link up in the log, not in the cache."""
+        target, command = request.target, request.command
+        if target.member_id is None:
+            return Translation(request, {}, False)
+        _check_id(
+            target.member_id, "member_id" if isinstance(command, Enroll) else command.account_field
+        )
+        if isinstance(command, TransferPoints):
+            _check_id(command.destination_member_id, "destination_account")
+        if fresh:
+            self.drop(target.program_id, target.member_id)
+        wanted = [target.member_id]
+        if isinstance(command, TransferPoints):
+            if fresh:
+                self.drop(target.program_id, command.destination_member_id)
+            wanted.append(command.destination_member_id)
+        found = await self._resolve(
+            target.program_id,
+            wanted,
+            create=isinstance(command, _CREATES_ACCOUNTS),
+            deadline=request.deadline,
+        )
+        if target.member_id not in found:
+            raise not_found(command.account_field)
+        key = found[target.member_id][0]
+        if isinstance(command, TransferPoints):
+            if command.destination_member_id not in found:
+                raise not_found("destination_account")
+            command = replace(
+                command, destination_member_id=found[command.destination_member_id][0]
+            )
+        elif isinstance(command, _CREATES_ACCOUNTS):
+            command = replace(command, member_id=key)
+        translated = replace(request, target=Target(target.program_id, key), command=command)
+        return Translation(
+            translated,
+            {link[0]: member_id for member_id, link in found.items()},
+            any(link[1] for link in found.values()),
+        )
+
+    def answer(self, outcome: Outcome, translation: Translation) -> Outcome:
+        """The outcome as the caller sees it: accounts named by their member ids."""
+        if not outcome.accounts:
+            return outcome
+        accounts: dict[str, AccountView] = {}
+        for key, view in outcome.accounts.items():
+            member_id = translation.ids.get(key, key)
+            accounts[member_id] = replace(view, member_id=member_id)
+        return replace(outcome, accounts=accounts)
+
+    def drop(self, program_id: str, member_id: str) -> None:
+        self._links.pop((program_id, member_id), None)
+
+    async def _resolve(
+        self, program_id: str, member_ids: list[str], *, create: bool, deadline: float | None
+    ) -> dict[str, tuple[str, bool]]:
+        """member id -> (key, came from the cache) for every linked (or, with `create`, newly
+        linked) id."""
+        found: dict[str, tuple[str, bool]] = {}
+        missing = []
+        for member_id in member_ids:
+            key = self._links.get((program_id, member_id))
+            if key is None:
+                missing.append(member_id)
+            else:
+                self._links.move_to_end((program_id, member_id))
+                found[member_id] = (key, True)
+        if not missing:
+            return found
+        keys = await self._log.member_keys(program_id, missing, deadline=deadline)
+        if create:
+            for _ in range(MAX_LINK_ATTEMPTS):
+                unlinked = {m: new_member_key() for m in missing if m not in keys}
+                if not unlinked:
+                    break
+                keys.update(await self._log.link_members(program_id, unlinked, deadline=deadline))
+        for member_id, key in keys.items():
+            found[member_id] = (key, False)
+            self._links[(program_id, member_id)] = key
+        while len(self._links) > MAX_CACHED_LINKS:
+            self._links.popitem(last=False)
+        return found
