@@ -14,7 +14,7 @@ forgotten), and the caller drops the link and looks again (`Translation.from_cac
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from ledger.domain.commands import Enroll, ImportHistory, TransferPoints
+from ledger.domain.commands import AdjustPoints, Enroll, ImportHistory, TransferPoints
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
 from ledger.domain.patterns import MEMBER_ID_PATTERN
@@ -25,6 +25,9 @@ from ledger.requests import Request
 
 MAX_CACHED_LINKS = 100_000
 """Member links kept in memory (least recently used go first): about 200 bytes each."""
+MIN_ID_LENGTH_CHECKED = 6
+"""Member ids at least this long are looked for in the caller's free text (shorter ones
+would match by chance: "req-1" holds the id "1")."""
 MAX_LINK_ATTEMPTS = 3
 """Keys proposed for one new member before giving up (a clash of 130 random bits is a
 practical impossibility; the bound keeps a damaged table from looping)."""
@@ -47,6 +50,22 @@ def _check_id(member_id: str, field_name: str) -> None:
     translated commands too), so the caller's ids are held to the id's shape here."""
     if not MEMBER_ID_PATTERN.fullmatch(member_id):
         raise InvalidArgument.of(field_name, f"must match {MEMBER_ID_PATTERN.pattern}")
+
+
+def _check_free_text(request: Request, member_id: str) -> None:
+    """The request id and a note are hash-chained into the log forever, beyond the reach of
+    ForgetMember: one that holds the member's id (an idempotency key made of an email) is
+    refused, so the id cannot leak into the log that way."""
+    if len(member_id) < MIN_ID_LENGTH_CHECKED:
+        return
+    if request.request_id and member_id in request.request_id:
+        raise InvalidArgument.of(
+            "request_id", "must not hold the member id (it is kept in the log forever)"
+        )
+    if isinstance(request.command, AdjustPoints) and member_id in request.command.note:
+        raise InvalidArgument.of(
+            "note", "must not hold the member id (it is kept in the log forever)"
+        )
 
 
 def not_found(field_name: str) -> NotFound:
@@ -77,6 +96,7 @@ class MemberKeys:
         _check_id(
             target.member_id, "member_id" if isinstance(command, Enroll) else command.account_field
         )
+        _check_free_text(request, target.member_id)
         if isinstance(command, TransferPoints):
             _check_id(command.destination_member_id, "destination_account")
         if fresh:

@@ -216,6 +216,10 @@ CLIENT_CALLS: dict[str, ClientCall] = {
         ),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
+    "forget": lambda stub, a, _: stub.ForgetMember(
+        pb.ForgetMemberRequest(name=account_name(a.program, a.member), reason=a.reason),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
 }
 
 
@@ -329,6 +333,13 @@ def _parser() -> argparse.ArgumentParser:
         program,
         member,
         ("--page-size", {"type": int, "default": 50}),
+    )
+    client(
+        "forget",
+        "forget a member: erase its id, keep its events under its pseudonymous key",
+        program,
+        member,
+        ("--reason", {"default": "member_request", "help": "why, 1 to 64 of [a-z0-9_]"}),
     )
     return parser
 

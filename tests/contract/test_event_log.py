@@ -339,3 +339,103 @@ async def test_a_call_whose_deadline_has_passed_fails_with_a_timeout(log: EventL
             Commit([stream.event()], [stream.write()], []), deadline=time.monotonic() - 1
         )
     await log.ping()
+
+
+# --- members: the erasable link from member ids to keys ----------------------------------------
+
+
+async def test_a_member_id_links_once_and_looks_up_both_ways(log: EventLog) -> None:
+    program_id = unique("p")
+
+    first = await log.link_members(program_id, {"jane@example.com": "~key-a", "bob": "~key-b"})
+    again = await log.link_members(program_id, {"jane@example.com": "~key-c"})
+
+    assert first == {"jane@example.com": "~key-a", "bob": "~key-b"}
+    assert again == {"jane@example.com": "~key-a"}, "a linked id keeps its first key"
+    assert await log.member_keys(program_id, ["bob", "nobody"]) == {"bob": "~key-b"}
+    assert await log.member_keys(unique("p"), ["bob"]) == {}
+    assert await log.member_ids([(program_id, "~key-a"), (program_id, "~key-z")]) == {
+        (program_id, "~key-a"): "jane@example.com"
+    }
+
+
+async def test_a_key_taken_by_another_id_is_not_given_twice(log: EventLog) -> None:
+    program_id = unique("p")
+    await log.link_members(program_id, {"first": "~same"})
+
+    assert await log.link_members(program_id, {"second": "~same"}) == {}
+    assert await log.member_keys(program_id, ["second"]) == {}
+
+
+async def test_an_erasure_deletes_the_link_and_the_answers_of_its_stream_only(
+    log: EventLog,
+) -> None:
+    program_id = unique("p")
+    await log.link_members(program_id, {"jane": "~jane", "bob": "~bob"})
+    jane, bob = Stream(program_id, "~jane"), Stream(program_id, "~bob")
+    await log.append(
+        Commit(
+            [jane.event(), bob.event()],
+            [jane.write(), bob.write()],
+            [answer(jane, "r-jane"), answer(bob, "r-bob")],
+        )
+    )
+
+    await log.append(Commit([jane.event("MemberForgotten")], [jane.write()], [], (jane.key,)))
+
+    assert await log.member_keys(program_id, ["jane", "bob"]) == {"bob": "~bob"}
+    loaded = await log.load([jane.key], [(*jane.key, "r-jane"), (*bob.key, "r-bob")])
+    assert list(loaded.requests) == [(*bob.key, "r-bob")]
+    assert loaded.streams[jane.key].version == 2, "the stream itself stays"
+
+
+async def test_an_erasure_whose_append_conflicts_erases_nothing(log: EventLog) -> None:
+    program_id = unique("p")
+    await log.link_members(program_id, {"jane": "~jane"})
+    jane = Stream(program_id, "~jane")
+    await log.append(Commit([jane.event()], [jane.write()], [answer(jane, "r-1")]))
+    stale = Stream(program_id, "~jane")
+
+    with pytest.raises(Conflict):
+        await log.append(Commit([stale.event("MemberForgotten")], [stale.write()], [], (jane.key,)))
+
+    assert await log.member_keys(program_id, ["jane"]) == {"jane": "~jane"}
+    loaded = await log.load([], [(*jane.key, "r-1")])
+    assert list(loaded.requests) == [(*jane.key, "r-1")]
+
+
+async def test_stored_answers_expire_oldest_first_a_bounded_number_at_a_time(
+    log: EventLog,
+) -> None:
+    stream = Stream(unique("p"), "~member")
+    written = [
+        RequestWrite(*stream.key, f"r-{day}", bytes(32), {"day": day}, T0 + timedelta(days=day))
+        for day in range(4)
+    ]
+    await log.append(Commit([stream.event()], [stream.write()], written))
+    keys = [(*stream.key, f"r-{day}") for day in range(4)]
+    # Other tests' answers (on PostgreSQL) are far older or newer than these: T0 is 2026-03-01
+    # and the bounds are a day apart.
+    cut = T0 + timedelta(days=2, hours=1)
+
+    first = await log.expire_answers(cut, 1)
+    after_first = set((await log.load([], keys)).requests)
+    rest = await log.expire_answers(cut, 1_000)
+
+    assert first >= 1 and (*stream.key, "r-3") in after_first
+    assert rest >= 0
+    assert set((await log.load([], keys)).requests) == {(*stream.key, "r-3")}
+
+
+async def test_a_link_no_stream_followed_is_a_stray_once_old_enough(log: EventLog) -> None:
+    program_id = unique("p")
+    await log.link_members(program_id, {"enrolled": "~enrolled", "stray": "~stray"})
+    enrolled = Stream(program_id, "~enrolled")
+    await log.append(Commit([enrolled.event()], [enrolled.write()], []))
+    now = datetime.now(UTC)
+
+    assert await log.unlink_strays(now - timedelta(hours=1), now - timedelta(days=7), 100) == 0
+    deleted = await log.unlink_strays(now + timedelta(minutes=1), now - timedelta(hours=1), 100)
+
+    assert deleted >= 1
+    assert await log.member_keys(program_id, ["enrolled", "stray"]) == {"enrolled": "~enrolled"}

@@ -24,7 +24,8 @@ from psycopg import sql
 
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from tests.conftest import create_program, request_id
+from tests.conftest import Api, create_program, request_id
+from tests.e2e.errors import violation_fields
 
 if TYPE_CHECKING:
     from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
@@ -229,9 +230,29 @@ async def test_after_forget_member_the_id_is_nowhere_and_the_audit_and_totals_ho
         before = await stub.GetAccount(pb.GetAccountRequest(name=name))
 
         forgotten = await stub.ForgetMember(pb.ForgetMemberRequest(name=name))
-        again = await stub.ForgetMember(pb.ForgetMemberRequest(name=name))
+        # Again, as an operator would: through the command line.
+        again = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "forget",
+                program_id,
+                member_id,
+                "--target",
+                service.target,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
 
-        assert (forgotten.forgotten, again.forgotten) == (True, False)
+        assert forgotten.forgotten
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout) == {"forgotten": False}
         for call in (
             stub.GetAccount(pb.GetAccountRequest(name=name)),
             stub.EarnPoints(
@@ -286,3 +307,21 @@ async def test_after_forget_member_the_id_is_nowhere_and_the_audit_and_totals_ho
     ):
         assert member_id not in text, f"the member id is in the {where}"
     assert friend_id in feed  # the friend is not forgotten: the feed does name members
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "field"),
+    [
+        ("programs/shop/members/jane", "", "name"),
+        ("programs/shop/accounts/jane doe", "", "name"),
+        ("programs/shop/accounts/jane", "Member Request!", "reason"),
+    ],
+)
+async def test_forget_member_with_bad_input_names_the_field(
+    api: Api, name: str, reason: str, field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.stub.ForgetMember(pb.ForgetMemberRequest(name=name, reason=reason))
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violation_fields(refused.value) == [field]

@@ -310,6 +310,7 @@ def _recorded_at(url: str, program_id: str, request_ids: list[str]) -> dict[str,
 
 
 def _stored_balances(url: str, program_id: str) -> dict[tuple[str, str], Balances]:
+    """The state rows' balances by stream key (program id, member key)."""
     with psycopg.connect(url) as connection:
         rows = connection.execute(
             "SELECT program_id, stream_id, points_available, points_pending, points_held,"
@@ -318,6 +319,15 @@ def _stored_balances(url: str, program_id: str) -> dict[tuple[str, str], Balance
             [program_id],
         ).fetchall()
     return {(row[0], row[1]): Balances(*row[2:8]) for row in rows}
+
+
+def _member_keys(url: str, program_id: str) -> dict[str, str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT member_id, member_key FROM ledger.members WHERE program_id = %s",
+            [program_id],
+        ).fetchall()
+    return {str(row[0]): str(row[1]) for row in rows}
 
 
 @dataclass
@@ -352,6 +362,7 @@ async def verify_ledger(
     assert not unasked, f"events stored for requests nobody had acknowledged: {sorted(unasked)[:5]}"
 
     stored = await asyncio.to_thread(_stored_balances, url, setup.program_id)
+    keys = await asyncio.to_thread(_member_keys, url, setup.program_id)
     for client in clients:
         read = await call_with_retries(
             tally,
@@ -369,7 +380,7 @@ async def verify_ledger(
         )
         expected = (client.available, client.earned, client.redeemed, client.version)
         assert shown == expected, f"{client.account}: GetAccount {shown}, clients' {expected}"
-        state = stored[(setup.program_id, client.member_id)]
+        state = stored[(setup.program_id, keys[client.member_id])]
         assert (state.available, state.lifetime_earned, state.lifetime_redeemed) == shown[:3]
 
     audit = await asyncio.to_thread(replay, url, setup.program_id, keep_balances=True)

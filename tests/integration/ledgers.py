@@ -26,6 +26,17 @@ def count_events(database_url: str, program_id: str, event_type: str | None = No
     return int(row[0])
 
 
+def member_key(database_url: str, program_id: str, member_id: str) -> str:
+    """The pseudonymous key the log names the member's account by (its stream id)."""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT member_key FROM ledger.members WHERE program_id = %s AND member_id = %s",
+            [program_id, member_id],
+        ).fetchone()
+    assert row is not None, f"{member_id} is not linked in {program_id}"
+    return str(row[0])
+
+
 @asynccontextmanager
 async def running_ledger(
     database_url: str, clock: FakeClock, shards: int = 2

@@ -7,14 +7,14 @@ from psycopg import errors as pg_errors
 from ledger.audit.replay import replay
 from ledger.store.errors import APPEND_ONLY_SQLSTATE
 from tests.conftest import FakeClock
-from tests.integration.ledgers import new_member, new_program, running_ledger
+from tests.integration.ledgers import member_key, new_member, new_program, running_ledger
 
 
 async def _account_with_history(database_url: str, clock: FakeClock) -> tuple[str, str]:
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger)
         member_id = await new_member(ledger, program_id, points=300)
-    return program_id, member_id
+    return program_id, member_key(database_url, program_id, member_id)
 
 
 @pytest.mark.parametrize(

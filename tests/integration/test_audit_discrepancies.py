@@ -11,7 +11,7 @@ from ledger.domain.commands import EarnPoints, RedeemPoints
 from ledger.domain.decisions import Target
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id
-from tests.integration.ledgers import new_member, new_program, running_ledger
+from tests.integration.ledgers import member_key, new_member, new_program, running_ledger
 from tests.integration.log_v1 import fresh_database
 from tests.integration.tampering import behind_the_triggers, event_ids, rehash
 
@@ -30,7 +30,8 @@ def database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture
 async def history(database_url: str, clock: FakeClock) -> tuple[str, list[str]]:
     """A program whose two members each enrolled (version 1), earned 100 (2), earned 50 (3)
-    and redeemed 30 (4); the audit finds nothing wrong with it."""
+    and redeemed 30 (4); the audit finds nothing wrong with it. Returns the program and the
+    members' stream ids (their keys), which the tampering below goes by."""
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger)
         members = [await new_member(ledger, program_id, points=100) for _ in range(2)]
@@ -38,7 +39,7 @@ async def history(database_url: str, clock: FakeClock) -> tuple[str, list[str]]:
             for command in (EarnPoints(50, "bonus"), RedeemPoints(30)):
                 await ledger.execute(Request(Target(program_id, member_id), command, request_id()))
     assert replay(database_url, program_id).ok
-    return program_id, members
+    return program_id, [member_key(database_url, program_id, member) for member in members]
 
 
 def _found(database_url: str, program_id: str) -> list[Found]:

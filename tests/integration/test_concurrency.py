@@ -12,7 +12,13 @@ from ledger.domain.errors import FailedPrecondition
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id
-from tests.integration.ledgers import count_events, new_member, new_program, running_ledger
+from tests.integration.ledgers import (
+    count_events,
+    member_key,
+    new_member,
+    new_program,
+    running_ledger,
+)
 
 
 async def test_fifty_concurrent_redemptions_of_a_balance_covering_ten_let_exactly_ten_through(
@@ -98,7 +104,7 @@ async def test_writers_in_three_processes_leave_contiguous_versions_and_an_intac
             for row in connection.execute(
                 "SELECT version FROM ledger.events WHERE program_id = %s AND stream_id = %s"
                 " ORDER BY version",
-                [program_id, member_id],
+                [program_id, member_key(database_url, program_id, member_id)],
             )
         ]
     assert versions == list(range(1, 62))  # enrolment + 60 earns, no gap, no duplicate

@@ -18,7 +18,7 @@ from ledger.eventlog.records import Position
 from ledger.requests import Request
 from ledger.store.sql import query
 from tests.conftest import FakeClock, request_id
-from tests.integration.ledgers import new_member, new_program, running_ledger
+from tests.integration.ledgers import member_key, new_member, new_program, running_ledger
 
 WRITERS = 8
 EARNS_PER_WRITER = 25
@@ -70,7 +70,12 @@ async def test_a_reader_sees_every_event_of_eight_concurrent_writers_exactly_onc
 ) -> None:
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger)
-        members = [await new_member(ledger, program_id) for _ in range(WRITERS)]
+        # The writers below decide through the port, below the ledger's translation of ids
+        # into the keys streams are named by.
+        members = [
+            member_key(database_url, program_id, await new_member(ledger, program_id))
+            for _ in range(WRITERS)
+        ]
         done = asyncio.Event()
         reader = asyncio.create_task(_follow(ledger, program_id, done))
         await asyncio.gather(

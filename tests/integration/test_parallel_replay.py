@@ -19,7 +19,7 @@ from ledger.domain.commands import EarnPoints
 from ledger.domain.decisions import Target
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id
-from tests.integration.ledgers import new_member, new_program, running_ledger
+from tests.integration.ledgers import member_key, new_member, new_program, running_ledger
 
 MEMBERS = 12
 EVENTS = 1 + MEMBERS * 2 + 18
@@ -28,7 +28,8 @@ EVENTS = 1 + MEMBERS * 2 + 18
 
 @pytest.fixture
 async def tampered(database_url: str, clock: FakeClock) -> tuple[str, list[str]]:
-    """A program whose members 3 and 10 had their second event changed behind the triggers."""
+    """A program whose members 3 and 10 had their second event changed behind the triggers;
+    returns the program and the members' stream ids (their keys)."""
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger)
         members = [await new_member(ledger, program_id, points=10) for _ in range(MEMBERS)]
@@ -43,10 +44,10 @@ async def tampered(database_url: str, clock: FakeClock) -> tuple[str, list[str]]
             connection.execute(
                 "UPDATE ledger.events SET data = jsonb_set(data, '{points}', '999')"
                 " WHERE program_id = %s AND stream_id = %s AND version = 2",
-                [program_id, member_id],
+                [program_id, member_key(database_url, program_id, member_id)],
             )
         connection.commit()
-    return program_id, members
+    return program_id, [member_key(database_url, program_id, member) for member in members]
 
 
 @pytest.fixture

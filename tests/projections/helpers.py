@@ -191,10 +191,10 @@ def stream_versions(database_url: str) -> dict[tuple[str, str], int]:
 def directory_rows(database_url: str, table: str = "member_directory") -> list[tuple[Any, ...]]:
     """A member directory table (the view, or a slot's table) row for row, in key order."""
     statement = sql.SQL(
-        "SELECT program_id, member_id, version, enroll_time, last_activity_time,"
+        "SELECT program_id, member_key, version, enroll_time, last_activity_time,"
         " points_available, points_pending, points_held, points_lifetime_earned,"
         " points_lifetime_redeemed, points_expired"
-        " FROM {} ORDER BY program_id, member_id"
+        " FROM {} ORDER BY program_id, member_key"
     ).format(sql.Identifier("ledger", table))
     with psycopg.connect(database_url) as connection:
         return list(connection.execute(statement))

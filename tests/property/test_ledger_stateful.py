@@ -51,6 +51,7 @@ from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSetti
 from ledger.outcomes import MAX_EXPIRING_LISTED, AccountView, Outcome
 from ledger.requests import Request
 from tests.conftest import T0, FakeClock, request_id, unique
+from tests.integration.ledgers import member_key
 
 T = TypeVar("T")
 
@@ -636,7 +637,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert result.ok, result.discrepancies[:5]
                 assert result.events == self.expected_events
                 for member_id, model in zip(self.members, self.model, strict=True):
-                    assert result.final_balances[(self.program_id, member_id)] == model.balances()
+                    key = member_key(self.database_url, self.program_id, member_id)
+                    assert result.final_balances[(self.program_id, key)] == model.balances()
                 STATS["replays_ok"] += 1
         finally:
             self.run(self.resources.aclose())

@@ -24,7 +24,7 @@ POINTS = 100_000
 
 async def _member(ledger: Ledger, member_id: str, orders: int) -> None:
     target = Target(PROGRAM, member_id)
-    await ledger.execute(Request(target, Enroll(PROGRAM, member_id), f"enroll-{member_id}"))
+    await ledger.execute(Request(target, Enroll(PROGRAM, member_id), f"enroll-{orders}"))
     amount_minor = POINTS // orders * 100  # in cents, at 1 point per dollar
     for first in range(0, orders, 500):
         await asyncio.gather(
@@ -33,7 +33,7 @@ async def _member(ledger: Ledger, member_id: str, orders: int) -> None:
                     Request(
                         target,
                         RecordPurchase(f"order-{index}", amount_minor, "USD", 2),
-                        f"{member_id}-{index}",
+                        f"purchase-{orders}-{index}",
                     )
                 )
                 for index in range(first, min(first + 500, orders))
