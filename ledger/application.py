@@ -152,8 +152,8 @@ class Ledger:
         translation = await self._members.translate(request)
         try:
             outcome = await self._submit(translation.request)
-        except NotFound:
-            if not translation.from_cache:
+        except NotFound as error:
+            if not translation.from_cache or error.reason != "ACCOUNT_NOT_FOUND":
                 raise
             # The cached link may lead to a member another process forgot (and the id may
             # have been enrolled again since): look the links up afresh, once.

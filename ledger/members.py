@@ -52,17 +52,18 @@ def _check_id(member_id: str, field_name: str) -> None:
         raise InvalidArgument.of(field_name, f"must match {MEMBER_ID_PATTERN.pattern}")
 
 
-def _check_free_text(request: Request, member_id: str) -> None:
+def check_free_text(request_id: str | None, member_id: str, note: str = "") -> None:
     """The request id and a note are hash-chained into the log forever, beyond the reach of
     ForgetMember: one that holds the member's id (an idempotency key made of an email) is
-    refused, so the id cannot leak into the log that way."""
+    refused, so the id cannot leak into the log that way. Callers that split one request into
+    several (an import, one share per account) check every share before any is appended."""
     if len(member_id) < MIN_ID_LENGTH_CHECKED:
         return
-    if request.request_id and member_id in request.request_id:
+    if request_id and member_id in request_id:
         raise InvalidArgument.of(
             "request_id", "must not hold the member id (it is kept in the log forever)"
         )
-    if isinstance(request.command, AdjustPoints) and member_id in request.command.note:
+    if member_id in note:
         raise InvalidArgument.of(
             "note", "must not hold the member id (it is kept in the log forever)"
         )
@@ -96,7 +97,11 @@ class MemberKeys:
         _check_id(
             target.member_id, "member_id" if isinstance(command, Enroll) else command.account_field
         )
-        _check_free_text(request, target.member_id)
+        check_free_text(
+            request.request_id,
+            target.member_id,
+            command.note if isinstance(command, AdjustPoints) else "",
+        )
         if isinstance(command, TransferPoints):
             _check_id(command.destination_member_id, "destination_account")
         if fresh:

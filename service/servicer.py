@@ -25,6 +25,7 @@ from ledger.domain.errors import InvalidArgument, LedgerError
 from ledger.domain.patterns import EVENT_TYPE_PATTERN
 from ledger.eventlog.records import Position
 from ledger.feed import EventFeed
+from ledger.members import check_free_text
 from ledger.outcomes import Outcome
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
@@ -356,8 +357,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             for member_id, entries in by_member.items()
         }
         # Every event is checked before any is appended: bad input appends nothing.
-        for command in commands.values():
+        for member_id, command in commands.items():
             validate(command)
+            check_free_text(request.request_id, member_id)
         # One request per account, keyed by the import's request id: a retry after a partial
         # failure finds the accounts already done and completes the rest, never doubling one.
         outcomes = await asyncio.gather(

@@ -106,7 +106,9 @@ def decide(
         return _enroll(state, command)
     if isinstance(command, ImportHistory):
         return _import(state, program, command, now)
-    _require_account(state, command.account_field)
+    if not (isinstance(command, Sweep) and state.enrolled):
+        # Housekeeping goes on after a member is forgotten: holds lapse, points expire.
+        _require_account(state, command.account_field)
     events = housekeeping(state, now)
     for event in events:
         state = evolve(state, event)

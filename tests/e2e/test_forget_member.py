@@ -325,3 +325,34 @@ async def test_forget_member_with_bad_input_names_the_field(
 
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violation_fields(refused.value) == [field]
+
+
+async def test_an_import_whose_request_id_holds_one_members_id_appends_for_nobody(
+    api: Api, database_url: str
+) -> None:
+    program_id = await create_program(api.stub)
+    jane, bob = f"jane-{uuid.uuid4().hex[:8]}@example.com", f"bob-{uuid.uuid4().hex[:8]}"
+    parent = f"programs/{program_id}"
+    when = Timestamp(seconds=1_700_000_000)
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.stub.ImportHistory(
+            pb.ImportHistoryRequest(
+                request_id=f"import-{jane}",
+                parent=parent,
+                events=[
+                    pb.HistoricalEvent(
+                        account=f"{parent}/accounts/{who}",
+                        points_delta=10,
+                        external_id=f"old-{index}",
+                        kind="purchase",
+                        occur_time=when,
+                    )
+                    for index, who in enumerate((bob, jane))
+                ],
+            )
+        )
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violation_fields(refused.value) == ["request_id"]
+    assert _program_totals(database_url, program_id)[-1] == 1  # the program's creation only

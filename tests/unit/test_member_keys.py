@@ -8,7 +8,14 @@ import pytest
 
 from ledger import bootstrap
 from ledger.application import ANSWER_RETENTION, Ledger
-from ledger.domain.commands import AdjustPoints, CreateProgram, EarnPoints, Enroll, TransferPoints
+from ledger.domain.commands import (
+    AdjustPoints,
+    CreateProgram,
+    EarnPoints,
+    Enroll,
+    ReservePoints,
+    TransferPoints,
+)
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
 from ledger.domain.patterns import MEMBER_KEY_PATTERN
@@ -157,3 +164,20 @@ async def test_free_text_holding_the_member_id_is_refused_naming_the_field(
     assert [v.field for v in refused.value.violations] == [field]
     assert ledger.stats.events_appended == appended
     assert JANE not in _stored_text(log)
+
+
+async def test_a_forgotten_members_hold_still_lapses_and_its_points_still_expire(
+    ledger: Ledger, log: CountingLog, clock: FakeClock
+) -> None:
+    jane = Target(PROGRAM, JANE)
+    await ledger.execute(Request(jane, EarnPoints(40, "bonus"), "earn-j"))
+    await ledger.execute(Request(jane, ReservePoints("till-1", 30, 60), "hold-j"))
+    await ledger.forget_member(PROGRAM, JANE)
+    clock.advance(minutes=2)
+
+    appended = await ledger.sweep()
+
+    assert appended == 1
+    assert await log.due_streams(clock(), 10) == []
+    [released] = [r for r in log._all if r.event_type == "ReservationReleased"]
+    assert released.balances.available == 40 and released.balances.held == 0
