@@ -128,7 +128,14 @@ class MemberKeys:
             )
         elif isinstance(command, _CREATES_ACCOUNTS):
             command = replace(command, member_id=key)
-        translated = replace(request, target=Target(target.program_id, key), command=command)
+        translated = Request(
+            Target(target.program_id, key),
+            command,
+            request.request_id,
+            request.actor,
+            request.trace_id,
+            request.deadline,
+        )
         return Translation(
             translated,
             {link[0]: member_id for member_id, link in found.items()},

@@ -78,8 +78,8 @@ class EventLog(Protocol):
         ...
 
     async def expire_answers(self, recorded_before: datetime, limit: int) -> int:
-        """Deletes up to `limit` stored answers recorded before the time, oldest first;
-        returns how many went (retention)."""
+        """Deletes up to `limit` stored answers recorded before the time (in no particular
+        order); returns how many went (retention)."""
         ...
 
     async def unlink_strays(self, linked_before: datetime, since: datetime, limit: int) -> int:
