@@ -14,6 +14,7 @@ forgotten), and the caller drops the link and looks again (`Translation.from_cac
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
+from ledger.domain import frozen
 from ledger.domain.commands import AdjustPoints, Enroll, ImportHistory, TransferPoints
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
@@ -149,8 +150,10 @@ class MemberKeys:
         accounts: dict[str, AccountView] = {}
         for key, view in outcome.accounts.items():
             member_id = translation.ids.get(key, key)
-            accounts[member_id] = replace(view, member_id=member_id)
-        return replace(outcome, accounts=accounts)
+            # Copied for every command answered: frozen.replace, not dataclasses.replace
+            # (docs/PERFORMANCE.md; tests/unit/test_frozen.py holds both classes to it).
+            accounts[member_id] = frozen.replace(view, member_id=member_id)
+        return frozen.replace(outcome, accounts=accounts)
 
     def drop(self, program_id: str, member_id: str) -> None:
         self._links.pop((program_id, member_id), None)

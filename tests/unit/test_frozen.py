@@ -30,12 +30,24 @@ from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
 from ledger.domain.results import RefundResult
 from ledger.domain.settings import ProgramSettings
+from ledger.outcomes import AccountView, Outcome
 from ledger.requests import Request
 
 from .scenario import MEMBER, OTHER_MEMBER, PROGRAM, PROGRAM_ID, T0
 
-# Every frozen dataclass the fold copies with `replace`.
-COPIED = [Balances, AccountState, Order, ProgramState, ProgramSettings, Hold, PendingEarn]
+# Every frozen dataclass the fold copies with `replace`, and the answers the ledger renames
+# for its caller (ledger/members.py).
+COPIED = [
+    Balances,
+    AccountState,
+    Order,
+    ProgramState,
+    ProgramSettings,
+    Hold,
+    PendingEarn,
+    AccountView,
+    Outcome,
+]
 
 
 def _whole(record: Any) -> None:
