@@ -2,13 +2,29 @@
 -- order after a member id, filtered. Every filter is a pair of inclusive bounds, NULL when
 -- unset: the caller's filter arrives as these parameters, never as SQL text.
 -- The directory names accounts by key; the ids come from the members' links, so a member
--- forgotten (no link) is listed no more.
-SELECT m.member_id, d.member_key, d.version, d.enroll_time, d.last_activity_time, d.points_available,
-    d.points_pending, d.points_held, d.points_lifetime_earned, d.points_lifetime_redeemed,
-    d.points_expired
-FROM ledger.member_directory AS d
-JOIN ledger.members AS m ON m.program_id = d.program_id AND m.member_key = d.member_key
-WHERE d.program_id = %(program_id)s
+-- forgotten (no link) is listed no more. The links are read in member id order from their
+-- primary key, and each one's row is looked up by key in the live slot (the two branches
+-- below are ledger.member_directory spelled out, so that the key reaches each slot's primary
+-- key as an index probe per link: joined to the view, the key stayed outside it and each
+-- link scanned the whole program). A page costs the links it passes over.
+SELECT m.member_id, d.member_key, d.version, d.enroll_time, d.last_activity_time,
+    d.points_available, d.points_pending, d.points_held, d.points_lifetime_earned,
+    d.points_lifetime_redeemed, d.points_expired
+FROM ledger.members AS m
+CROSS JOIN LATERAL (
+    SELECT a.*
+    FROM ledger.member_directory_a AS a
+    WHERE a.program_id = m.program_id AND a.member_key = m.member_key
+        AND (SELECT c.slot FROM ledger.projection_checkpoints AS c
+             WHERE c.projection = 'member_directory' AND c.live) = 'a'
+    UNION ALL
+    SELECT b.*
+    FROM ledger.member_directory_b AS b
+    WHERE b.program_id = m.program_id AND b.member_key = m.member_key
+        AND (SELECT c.slot FROM ledger.projection_checkpoints AS c
+             WHERE c.projection = 'member_directory' AND c.live) = 'b'
+) AS d
+WHERE m.program_id = %(program_id)s
     AND m.member_id > %(after_member_id)s
     AND (%(min_available)s::bigint IS NULL OR d.points_available >= %(min_available)s::bigint)
     AND (%(max_available)s::bigint IS NULL OR d.points_available <= %(max_available)s::bigint)
