@@ -12,10 +12,11 @@ forgotten), and the caller drops the link and looks again (`Translation.from_cac
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from ledger.domain import frozen
-from ledger.domain.commands import AdjustPoints, Enroll, ImportHistory, TransferPoints
+from ledger.domain.commands import AdjustPoints, Command, Enroll, ImportHistory, TransferPoints
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
 from ledger.domain.patterns import MEMBER_ID_PATTERN
@@ -36,8 +37,9 @@ practical impossibility; the bound keeps a damaged table from looping)."""
 _CREATES_ACCOUNTS = (Enroll, ImportHistory)
 
 
-@dataclass(frozen=True)
-class Translation:
+class Translation(NamedTuple):
+    """Built for every command (a tuple: a frozen dataclass's per-field setattr costs more)."""
+
     request: Request
     """The request as the ledger decides it: member ids replaced by keys."""
     ids: dict[str, str]
@@ -68,6 +70,12 @@ def check_free_text(request_id: str | None, member_id: str, note: str = "") -> N
         raise InvalidArgument.of(
             "note", "must not hold the member id (it is kept in the log forever)"
         )
+
+
+def _addressed(request: Request, target: Target, command: Command) -> Request:
+    return Request(
+        target, command, request.request_id, request.actor, request.trace_id, request.deadline
+    )
 
 
 def not_found(field_name: str) -> NotFound:
@@ -103,6 +111,16 @@ class MemberKeys:
             target.member_id,
             command.note if isinstance(command, AdjustPoints) else "",
         )
+        if not fresh and not isinstance(command, (TransferPoints, *_CREATES_ACCOUNTS)):
+            # The hot path: one account whose link this process knows.
+            key = self._links.get((target.program_id, target.member_id))
+            if key is not None:
+                self._links.move_to_end((target.program_id, target.member_id))
+                return Translation(
+                    _addressed(request, Target(target.program_id, key), command),
+                    {key: target.member_id},
+                    True,
+                )
         if isinstance(command, TransferPoints):
             _check_id(command.destination_member_id, "destination_account")
         if fresh:
@@ -129,16 +147,8 @@ class MemberKeys:
             )
         elif isinstance(command, _CREATES_ACCOUNTS):
             command = replace(command, member_id=key)
-        translated = Request(
-            Target(target.program_id, key),
-            command,
-            request.request_id,
-            request.actor,
-            request.trace_id,
-            request.deadline,
-        )
         return Translation(
-            translated,
+            _addressed(request, Target(target.program_id, key), command),
             {link[0]: member_id for member_id, link in found.items()},
             any(link[1] for link in found.values()),
         )
