@@ -2,6 +2,8 @@
 #
 #   make run    set everything up and serve gRPC (embedded PostgreSQL when DATABASE_URL is unset)
 #   make test   set everything up and run the whole suite
+#   make wheel  build dist/loyalty_ledger-*.whl (with the generated protobuf package)
+#   make constraints  re-pin constraints.txt: what installing that wheel installs today
 #
 # Every set-up step is guarded by a stamp file kept inside the directory it describes, so
 # repeated runs are fast and deleting .venv/ or gen/ by hand simply redoes that step.
@@ -28,15 +30,21 @@ PROTOS := $(wildcard $(PROTO_PKG_DIR)/*.proto)
 GEN := gen
 GEN_STAMP := $(GEN)/.stamp-generated
 
+DIST := dist
+CONSTRAINTS := constraints.txt
+# The venv `make constraints` installs the wheel into: nothing else in it, so its freeze is
+# exactly what an image installs.
+FREEZE_VENV := $(DIST)/freeze-venv
+
 MYPY_TARGETS := $(wildcard ledger service tests)
 # Until tests/ exists pytest warns that testpaths matched nothing (an error under -W error).
 PYTEST_NO_TESTS_DIR := $(if $(wildcard tests),,-W ignore::pytest.PytestConfigWarning)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv gen lint fmt test run bench clean distclean
+.PHONY: help venv gen lint fmt test run bench wheel constraints clean distclean
 
 help:
-	@echo "make run | test | lint | fmt | bench | venv | gen | clean | distclean"
+	@echo "make run | test | lint | fmt | bench | venv | gen | wheel | constraints | clean | distclean"
 
 # --- virtualenv -----------------------------------------------------------------------------
 venv: $(VENV_STAMP)
@@ -92,6 +100,32 @@ test: $(VENV_STAMP) $(GEN_STAMP)
 	  echo "pytest collected no tests (exit 5); accepted because ALLOW_NO_TESTS=1"; rc=0; \
 	fi; \
 	exit $$rc
+
+# --- packaging ------------------------------------------------------------------------------
+# The wheel needs gen/ (the `loyalty` package is found there at build time). build/ is removed
+# first: setuptools reuses it, so a module deleted from the tree would otherwise still ship.
+wheel: $(VENV_STAMP) $(GEN_STAMP)
+	rm -rf build $(DIST)/*.whl
+	$(BIN)/python -m pip wheel . --no-deps --quiet -w $(DIST)
+	rm -rf build
+	@ls -l $(DIST)/*.whl
+
+# pip freeze of a fresh venv holding only the wheel and what it pulls from PyPI now, for
+# `pip install -c constraints.txt loyalty_ledger-*.whl` in an image. The pins hold for this
+# Python ($(PYTHON)); tests/packaging checks they satisfy [project.dependencies].
+constraints: wheel
+	rm -rf $(FREEZE_VENV)
+	$(PYTHON) -m venv $(FREEZE_VENV)
+	$(FREEZE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FREEZE_VENV)/bin/python -m pip install --quiet $(DIST)/loyalty_ledger-*.whl
+	{ \
+	  echo "# What the loyalty-ledger wheel installs: pip freeze of a fresh venv holding only it."; \
+	  echo "# Regenerate with \`make constraints\`; use as \`pip install -c $(CONSTRAINTS) <wheel>\`."; \
+	  echo "# Python $$($(FREEZE_VENV)/bin/python -c 'import platform; print(platform.python_version())')"; \
+	  $(FREEZE_VENV)/bin/python -m pip freeze --exclude loyalty-ledger; \
+	} > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+	rm -rf $(FREEZE_VENV)
 
 # --- running --------------------------------------------------------------------------------
 run: $(VENV_STAMP) $(GEN_STAMP)

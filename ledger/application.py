@@ -33,6 +33,7 @@ from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavaila
 from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import EventLog
 from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position, StreamRow
+from ledger.eventlog.schema import SchemaStatus
 from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
@@ -483,8 +484,13 @@ class Ledger:
         return await self.log.read_horizon()
 
     async def ping(self, *, deadline: float | None = None) -> None:
-        """Returns when the event log answers (the health check)."""
+        """Returns when the event log answers."""
         await self.log.ping(deadline=deadline)
+
+    async def schema_status(self, *, deadline: float | None = None) -> SchemaStatus:
+        """Whether the event log's schema has every migration this code needs (the health
+        check: one round trip, which also says the log answers)."""
+        return await self.log.schema_status(deadline=deadline)
 
 
 def _still_waiting(items: list[_Queued]) -> list[_Queued]:

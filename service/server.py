@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from ledger import bootstrap
 from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
+from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
@@ -28,6 +29,10 @@ from service.servicer import LedgerServicer
 log = structlog.get_logger(__name__)
 
 SERVICE_NAME = SERVICE.full_name
+LIVENESS_CHECK = "liveness"
+"""A health name that is SERVING from start to shutdown whatever the database: for liveness
+probes. Probing "" there would restart every pod while the database is down or behind its
+migrations, which a restart mends in neither case; readiness probes ask "" instead."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_CONCURRENT_RPCS = 1_000
 """Calls in flight at once; more get RESOURCE_EXHAUSTED instead of queueing without bound."""
@@ -105,6 +110,11 @@ async def start_server(
     add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger), feed), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of
+    # its database (on an empty one too), so readiness starts NOT_SERVING.
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await health_servicer.set(LIVENESS_CHECK, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
@@ -142,25 +152,61 @@ async def start_server(
 async def _watch_database(
     ledger: Ledger, servicer: health.aio.HealthServicer, interval: float
 ) -> None:
-    """SERVING while the database answers, NOT_SERVING while it does not."""
+    """SERVING while the database answers and has every migration this release needs,
+    NOT_SERVING otherwise."""
     current: int | None = None
+    reported: SchemaStatus | None = None
     while True:
+        schema: SchemaStatus | None = None
         try:
-            await ledger.ping(deadline=time.monotonic() + max(interval, 1.0) * 2)
-            status = health_pb2.HealthCheckResponse.SERVING
+            schema = await ledger.schema_status(deadline=time.monotonic() + max(interval, 1.0) * 2)
         except LedgerError:
-            status = health_pb2.HealthCheckResponse.NOT_SERVING
+            schema = None  # the database does not answer: NOT_SERVING (the "health" line)
         except Exception:
             # Not a failure of the database's: a bug. Reported, and the service is honestly
             # not serving; the watcher itself must go on.
             log.exception("health_check_failed")
-            status = health_pb2.HealthCheckResponse.NOT_SERVING
+        if schema is not None and schema != reported:
+            _report_schema(schema)
+            reported = schema
+        serving = schema is not None and schema.current
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         if status != current:
-            log.info("health", serving=status == health_pb2.HealthCheckResponse.SERVING)
+            log.info("health", serving=serving)
             for name in ("", SERVICE_NAME):
                 await servicer.set(name, status)
             current = status
         await asyncio.sleep(interval)
+
+
+def _report_schema(schema: SchemaStatus) -> None:
+    """One line each time what the database holds changes (not every check)."""
+    if not schema.readable:
+        log.error(
+            "schema_unreadable",
+            hint="this role may not read ledger.schema_migrations: run `loyalty-ledger"
+            " migrate` with the owner's credentials (the migration Job)",
+        )
+    elif schema.missing:
+        log.error(
+            "schema_behind",
+            missing_migrations=schema.missing,
+            applied_count=len(schema.applied),
+            hint="not serving until `loyalty-ledger migrate` (the migration Job) has run",
+        )
+    elif schema.unknown:
+        log.warning(
+            "schema_ahead",
+            unknown_migrations=schema.unknown,
+            hint="a newer release migrated this database; serving, as releases' migrations"
+            " keep the previous release working",
+        )
+    else:
+        log.info("schema_current", migrations=len(schema.expected))
 
 
 async def _sweep_forever(ledger: Ledger, interval_seconds: int) -> None:

@@ -5,7 +5,9 @@ Either way the run creates its own database, migrates it, and drops it at the en
 database is touched.
 """
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -99,9 +102,40 @@ async def api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     running = await start_server(settings, database_url, now=clock)
     target = f"127.0.0.1:{running.port}"
     channel = grpc.aio.insecure_channel(target)
+    # Ready as Kubernetes would route to it: health starts NOT_SERVING until its first check
+    # of the database.
+    await wait_for_health(channel, health_pb2.HealthCheckResponse.SERVING)
     yield Api(running, channel, ledger_pb2_grpc.LedgerServiceStub(channel), target)
     await channel.close()
     await running.stop(1)
+
+
+SERVING_WITHIN_SECONDS = 10.0
+
+
+async def health_status(channel: grpc.aio.Channel, service: str = "") -> int | None:
+    """The health `service` reports, or None if it is unknown to the server."""
+    try:
+        response = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=1.0
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        return None
+    return int(response.status)
+
+
+async def wait_for_health(
+    channel: grpc.aio.Channel, status: int, within_seconds: float = SERVING_WITHIN_SECONDS
+) -> None:
+    """Polls every 20 ms until the overall health is `status`; fails after `within_seconds`."""
+    deadline = time.monotonic() + within_seconds
+    while await health_status(channel) != status:
+        if time.monotonic() > deadline:
+            name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+            raise AssertionError(f"health did not report {name} within {within_seconds} s")
+        await asyncio.sleep(0.02)
 
 
 def unique(prefix: str) -> str:

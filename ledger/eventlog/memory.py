@@ -35,6 +35,7 @@ from ledger.eventlog.records import (
     RequestRow,
     StreamRow,
 )
+from ledger.eventlog.schema import SchemaStatus
 
 
 def _copy(document: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +269,11 @@ class InMemoryEventLog:
 
     async def ping(self, *, deadline: float | None = None) -> None:
         await _turn(deadline)
+
+    async def schema_status(self, *, deadline: float | None = None) -> SchemaStatus:
+        """Memory has no schema to migrate: always current."""
+        await _turn(deadline)
+        return SchemaStatus(frozenset(), frozenset())
 
     def _row(self, key: StreamKey) -> StreamRow:
         row = self._streams[key]

@@ -28,6 +28,7 @@ from ledger.eventlog.records import (
     RequestKey,
     StreamRow,
 )
+from ledger.eventlog.schema import SchemaStatus
 
 MAX_READ_BATCH = 1_000
 """Events one read returns at most; readers page through longer logs."""
@@ -137,4 +138,10 @@ class EventLog(Protocol):
 
     async def ping(self, *, deadline: float | None = None) -> None:
         """Returns when the log answers; raises StoreUnavailable or StoreTimeout."""
+        ...
+
+    async def schema_status(self, *, deadline: float | None = None) -> SchemaStatus:
+        """The migrations this code needs and those the storage has applied (a log without a
+        schema of its own has nothing to migrate: always current). Raises StoreUnavailable
+        or StoreTimeout when the log does not answer, like ping."""
         ...

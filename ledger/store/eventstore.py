@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,8 +37,10 @@ from ledger.eventlog.records import (
     RequestRow,
     StreamRow,
 )
+from ledger.eventlog.schema import SchemaStatus
 from ledger.store.errors import translate
 from ledger.store.horizon import read_horizon
+from ledger.store.migrate import migration_names
 from ledger.store.sql import query
 
 
@@ -305,6 +308,20 @@ class PostgresEventLog:
 
     async def ping(self, *, deadline: float | None = None) -> None:
         await self._fetch_one("ping", {}, deadline)
+
+    async def schema_status(self, *, deadline: float | None = None) -> SchemaStatus:
+        expected = migration_names()
+        async with _within(deadline), self._pool.connection() as connection:
+            try:
+                cursor = await connection.execute(query("schema_migrations"))
+            except pg_errors.UndefinedTable:
+                # No migration has reached this database: its bookkeeping comes with the first.
+                return SchemaStatus(expected, frozenset())
+            except pg_errors.InsufficientPrivilege:
+                # The role may read it only once migration 0008 has run (or the schema's
+                # grants of 0003 before it): behind either way.
+                return SchemaStatus(expected, frozenset(), readable=False)
+            return SchemaStatus(expected, frozenset(row[0] for row in await cursor.fetchall()))
 
     async def _fetch_events(
         self, name: str, parameters: dict[str, Any], deadline: float | None

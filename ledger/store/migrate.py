@@ -1,5 +1,6 @@
 """Applies the plain SQL files in migrations/ in name order, each once, each atomically."""
 
+from functools import cache
 from importlib import resources
 
 import psycopg
@@ -20,6 +21,12 @@ def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("ledger.store").joinpath("migrations")
     names = sorted(item.name for item in folder.iterdir() if item.name.endswith(".sql"))
     return [(name, folder.joinpath(name).read_text("utf-8")) for name in names]
+
+
+@cache
+def migration_names() -> frozenset[str]:
+    """The migrations this code ships: what a database must have applied for it to run."""
+    return frozenset(name for name, _ in migration_files())
 
 
 def migrate(conninfo: str, until: str | None = None) -> list[str]:

@@ -341,6 +341,15 @@ async def test_a_call_whose_deadline_has_passed_fails_with_a_timeout(log: EventL
     await log.ping()
 
 
+async def test_a_migrated_log_has_every_migration_its_code_needs(log: EventLog) -> None:
+    status = await log.schema_status()
+
+    assert status.current
+    assert (status.missing, status.unknown) == ([], [])
+    with pytest.raises(StoreTimeout):
+        await log.schema_status(deadline=time.monotonic() - 1)
+
+
 # --- members: the erasable link from member ids to keys ----------------------------------------
 
 

@@ -1,0 +1,140 @@
+"""The manifests and the code agree: every LEDGER_* variable set is one the code reads, the
+settings parse as service/config.py parses them, the ports are one port, and every command is
+one the CLI takes."""
+
+import ast
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from service.cli import _parser as cli_parser
+from service.config import Settings
+from tests.k8s.manifests import (
+    OVERLAYS,
+    ROOT,
+    config_map,
+    containers,
+    environment,
+    named,
+    pod_spec,
+    port_of,
+    rendered,
+    workloads,
+)
+
+
+class _ReadsRecorded(dict[str, str]):
+    """An environment that remembers which names were asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.asked.add(name)
+        return super().get(name, default)
+
+
+def _names_settings_read(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    recording = _ReadsRecorded()
+    monkeypatch.setattr(os, "environ", recording)
+    Settings.from_env()
+    monkeypatch.undo()
+    return recording.asked
+
+
+def _names_the_commands_read() -> set[str]:
+    """LEDGER_* names passed to os.environ.get anywhere in service/ (the log level, read by
+    the commands before Settings)."""
+    names = set()
+    for path in (ROOT / "service").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and ast.unparse(node.func.value) == "os.environ"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).startswith("LEDGER_")
+            ):
+                names.add(str(node.args[0].value))
+    return names
+
+
+def _container_environments(overlay: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    objects = rendered(overlay)
+    for workload in workloads(objects):
+        for container in containers(workload):
+            yield workload["metadata"]["name"], environment(objects, container)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_ledger_variable_the_manifests_set_is_read_by_the_code(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = _names_settings_read(monkeypatch) | _names_the_commands_read()
+    assert "LEDGER_LOG_LEVEL" in read
+    set_anywhere = set(config_map(rendered(overlay))["data"])
+    for _, values in _container_environments(overlay):
+        set_anywhere |= set(values)
+    ledger_names = {name for name in set_anywhere if name.startswith("LEDGER_")}
+    assert ledger_names, "no settings at all"
+    assert ledger_names <= read, f"not read by the code: {sorted(ledger_names - read)}"
+    assert "DATABASE_URL" in read
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_settings_parse_and_the_listen_port_is_the_probed_and_served_port(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = rendered(overlay)
+    [container] = pod_spec(named(objects, "Deployment", "loyalty-ledger"))["containers"]
+    values = environment(objects, container)
+    for name in list(os.environ):
+        if name.startswith("LEDGER_"):
+            monkeypatch.delenv(name)
+    for name, value in values.items():
+        if isinstance(value, str) and name.startswith("LEDGER_"):
+            monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+
+    assert settings.run_projections is False
+    assert settings.database_role == "loyalty_ledger_app"
+    assert settings.log_member_ids is False
+    [port] = container["ports"]
+    assert port["containerPort"] == port_of(settings.listen_address)
+    assert settings.listen_address.startswith("0.0.0.0:"), "reachable from outside the pod"
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert container[probe]["grpc"]["port"] == port["containerPort"]
+    for service in ("loyalty-ledger", "loyalty-ledger-headless"):
+        [service_port] = named(objects, "Service", service)["spec"]["ports"]
+        assert service_port["targetPort"] == port["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_runs_a_command_the_cli_takes(overlay: str) -> None:
+    parser = cli_parser()
+    commands = set()
+    for workload in workloads(rendered(overlay)):
+        for container in containers(workload):
+            assert container["command"] == ["loyalty-ledger"]
+            parsed = parser.parse_args(container["args"])  # exits (fails) if it does not
+            commands.add(parsed.command)
+    assert commands == {"serve", "migrate", "sweep", "projections"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_database_url_is_whole_once_kubernetes_expands_it(overlay: str) -> None:
+    """$(VAR) in a value is expanded only from variables defined before it."""
+    for where, values in _container_environments(overlay):
+        url = values["DATABASE_URL"]
+        if isinstance(url, dict):
+            continue  # the migration Job's, straight from the Secret
+        names = list(values)
+        for reference in ("PGUSER", "PGHOST", "PGPORT", "PGDATABASE"):
+            assert f"$({reference})" in url, where
+            assert names.index(reference) < names.index("DATABASE_URL"), where
+        assert "PGPASSWORD" in values and "$(PGPASSWORD)" not in url, where
