@@ -9,6 +9,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -68,13 +69,22 @@ def _sweep(_args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
 
-    async def run() -> int:
+    async def run() -> dict[str, int]:
         async with bootstrap.postgres_ledger(
-            bootstrap.database_url(), utc_now, role=settings.database_role
+            bootstrap.database_url(),
+            utc_now,
+            role=settings.database_role,
+            answer_retention=timedelta(days=settings.answer_retention_days),
         ) as ledger:
-            return await ledger.sweep()
+            appended = await ledger.sweep()
+            answers, strays = await ledger.expire()
+        return {
+            "events_appended": appended,
+            "answers_expired": answers,
+            "stray_links_deleted": strays,
+        }
 
-    print(json.dumps({"events_appended": asyncio.run(run())}))
+    print(json.dumps(asyncio.run(run())))
     return 0
 
 

@@ -26,6 +26,7 @@ from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from tests.conftest import Api, create_program, request_id
 from tests.e2e.errors import violation_fields
+from tests.integration.log_v1 import fresh_database
 
 if TYPE_CHECKING:
     from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
@@ -44,9 +45,19 @@ class ServiceProcess:
         return self.output.read_text(errors="replace")
 
 
+@pytest.fixture(scope="module")
+def own_database(server_url: str) -> Iterator[str]:
+    """A database of this module's own: its service sweeps by the real clock (expiring the
+    stored answers other tests wrote at their fake clock's time), and its scans read every
+    table whole."""
+    with fresh_database(server_url, "loyalty_forget") as url:
+        yield url
+
+
 @pytest.fixture
-def service(database_url: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+def service(own_database: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     """`loyalty-ledger serve` in a process of its own, its stdout and stderr kept in a file."""
+    database_url = own_database
     output = tmp_path / "service.log"
     env = {
         **os.environ,
@@ -214,8 +225,9 @@ async def _everything_a_member_does(
 
 @pytest.mark.fault
 async def test_after_forget_member_the_id_is_nowhere_and_the_audit_and_totals_hold(
-    service: ServiceProcess, database_url: str
+    service: ServiceProcess, own_database: str
 ) -> None:
+    database_url = own_database
     member_id = f"jane.doe+{uuid.uuid4().hex[:8]}@example.com"
     friend_id = f"friend-{uuid.uuid4().hex[:8]}"
     async with grpc.aio.insecure_channel(service.target) as channel:
