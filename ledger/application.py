@@ -180,12 +180,15 @@ class Ledger:
         forgotten with the rest) or find the account gone (NOT_FOUND)."""
         command = ForgetMember(reason)
         validate(command)
+        # Looked up in the log, not the cache: another process may have forgotten it.
         self._members.drop(program_id, member_id)
         try:
             key = await self._members.key(program_id, member_id, "name", deadline=deadline)
         except NotFound:
             return False
-        self._members.drop(program_id, member_id)
+        finally:
+            # Not kept: the link is gone once the forget below commits.
+            self._members.drop(program_id, member_id)
         request = Request(
             Target(program_id, key),
             command,

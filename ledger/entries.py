@@ -11,17 +11,20 @@ from ledger.eventlog.records import EventRecord
 @dataclass(frozen=True)
 class Entry:
     record: EventRecord
-    member_key: str | None
-    """The pseudonymous key of the member whose account the event is in; None for a program's
-    own stream."""
     member_id: str | None
     """The id of the member whose account the event is in; None for a program's own stream
     and for a member forgotten since (record.stream_id holds the member's key)."""
     points_delta: int
     """Change of available plus pending points."""
 
+    @property
+    def member_key(self) -> str | None:
+        """The pseudonymous key of the member whose account the event is in; None for a
+        program's own stream."""
+        return member_of(self.record.stream_id)
+
 
 def entry_of(record: EventRecord, member_id: str | None) -> Entry:
     """`member_id`: the id behind the record's stream key, if any (ledger/members.py)."""
     event = event_codec.decode(record.event_type, record.schema_version, record.data)
-    return Entry(record, member_of(record.stream_id), member_id, event.points_delta)
+    return Entry(record, member_id, event.points_delta)

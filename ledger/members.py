@@ -113,9 +113,8 @@ class MemberKeys:
         )
         if not fresh and not isinstance(command, (TransferPoints, *_CREATES_ACCOUNTS)):
             # The hot path: one account whose link this process knows.
-            key = self._links.get((target.program_id, target.member_id))
+            key = self._cached(target.program_id, target.member_id)
             if key is not None:
-                self._links.move_to_end((target.program_id, target.member_id))
                 return Translation(
                     _addressed(request, Target(target.program_id, key), command),
                     {key: target.member_id},
@@ -165,6 +164,12 @@ class MemberKeys:
             accounts[member_id] = frozen.replace(view, member_id=member_id)
         return frozen.replace(outcome, accounts=accounts)
 
+    def _cached(self, program_id: str, member_id: str) -> str | None:
+        key = self._links.get((program_id, member_id))
+        if key is not None:
+            self._links.move_to_end((program_id, member_id))
+        return key
+
     def drop(self, program_id: str, member_id: str) -> None:
         self._links.pop((program_id, member_id), None)
 
@@ -176,11 +181,10 @@ class MemberKeys:
         found: dict[str, tuple[str, bool]] = {}
         missing = []
         for member_id in member_ids:
-            key = self._links.get((program_id, member_id))
+            key = self._cached(program_id, member_id)
             if key is None:
                 missing.append(member_id)
             else:
-                self._links.move_to_end((program_id, member_id))
                 found[member_id] = (key, True)
         if not missing:
             return found

@@ -429,10 +429,9 @@ async def test_stored_answers_expire_once_old_enough_a_bounded_number_at_a_time(
 
     first = await log.expire_answers(cut, 1)
     after_first = set((await log.load([], keys)).requests)
-    rest = await log.expire_answers(cut, 1_000)
+    await log.expire_answers(cut, 1_000)
 
     assert first == 1 and (*stream.key, "r-3") in after_first
-    assert rest >= 0
     assert set((await log.load([], keys)).requests) == {(*stream.key, "r-3")}
 
 

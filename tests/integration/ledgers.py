@@ -26,15 +26,21 @@ def count_events(database_url: str, program_id: str, event_type: str | None = No
     return int(row[0])
 
 
-def member_key(database_url: str, program_id: str, member_id: str) -> str:
-    """The pseudonymous key the log names the member's account by (its stream id)."""
+def linked_key(database_url: str, program_id: str, member_id: str) -> str | None:
+    """The member's pseudonymous key, if the id is linked (not forgotten)."""
     with psycopg.connect(database_url) as connection:
         row = connection.execute(
             "SELECT member_key FROM ledger.members WHERE program_id = %s AND member_id = %s",
             [program_id, member_id],
         ).fetchone()
-    assert row is not None, f"{member_id} is not linked in {program_id}"
-    return str(row[0])
+    return None if row is None else str(row[0])
+
+
+def member_key(database_url: str, program_id: str, member_id: str) -> str:
+    """The pseudonymous key the log names the member's account by (its stream id)."""
+    key = linked_key(database_url, program_id, member_id)
+    assert key is not None, f"{member_id} is not linked in {program_id}"
+    return key
 
 
 @asynccontextmanager

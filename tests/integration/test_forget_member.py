@@ -10,7 +10,7 @@ from ledger.domain.decisions import Target
 from ledger.domain.errors import NotFound
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id, unique
-from tests.integration.ledgers import new_member, new_program, running_ledger
+from tests.integration.ledgers import linked_key, new_member, new_program, running_ledger
 
 WRITES = 60
 
@@ -27,15 +27,6 @@ def _stream_events(database_url: str, program_id: str, member_key: str) -> list[
         ]
 
 
-def _member_key(database_url: str, program_id: str, member_id: str) -> str | None:
-    with psycopg.connect(database_url) as connection:
-        row = connection.execute(
-            "SELECT member_key FROM ledger.members WHERE program_id = %s AND member_id = %s",
-            [program_id, member_id],
-        ).fetchone()
-    return None if row is None else str(row[0])
-
-
 async def test_writes_racing_a_forget_land_before_it_or_are_not_found(
     database_url: str, clock: FakeClock
 ) -> None:
@@ -45,7 +36,7 @@ async def test_writes_racing_a_forget_land_before_it_or_are_not_found(
     ):
         program_id = await new_program(first)
         member_id = await new_member(first, program_id)
-        key = _member_key(database_url, program_id, member_id)
+        key = linked_key(database_url, program_id, member_id)
         assert key is not None and key.startswith("~") and member_id not in key
         # Both processes know the member's link, as hot accounts are.
         await second.get_account(program_id, member_id, "name")
@@ -73,7 +64,7 @@ async def test_writes_racing_a_forget_land_before_it_or_are_not_found(
     # Every acknowledged earn is in the log, before the forget; every other one was refused.
     assert events.count("PointsEarned") == earned.count(True)
     assert 0 < earned.count(True) < WRITES, "the race did not happen: tune the sleeps"
-    assert _member_key(database_url, program_id, member_id) is None
+    assert linked_key(database_url, program_id, member_id) is None
     audit = replay(database_url, program_id)
     assert audit.ok, audit.discrepancies
 
@@ -87,7 +78,7 @@ async def test_a_process_holding_a_stale_link_answers_not_found_and_enrolls_the_
     ):
         program_id = await new_program(first)
         member_id = await new_member(first, program_id, points=10)
-        old_key = _member_key(database_url, program_id, member_id)
+        old_key = linked_key(database_url, program_id, member_id)
         await first.get_account(program_id, member_id, "name")  # `first` caches the link
 
         assert await second.forget_member(program_id, member_id)
@@ -108,7 +99,7 @@ async def test_a_process_holding_a_stale_link_answers_not_found_and_enrolls_the_
         )
         account = await second.get_account(program_id, member_id, "name")
 
-    new_key = _member_key(database_url, program_id, member_id)
+    new_key = linked_key(database_url, program_id, member_id)
     assert new_key is not None and new_key != old_key
     assert enrolled.accounts[member_id].member_id == member_id
     assert account.balances.available == 0
