@@ -86,6 +86,7 @@ def program_settings(message: pb.Program, prefix: str = "program") -> ProgramSet
         points_expiry_days=message.points_expiry_days,
         negative_balance_policy=policy,
         max_hold_ttl_seconds=message.max_hold_ttl_seconds or DEFAULT_HOLD_TTL_SECONDS,
+        time_zone=message.time_zone or "UTC",
     )
 
 
@@ -106,6 +107,7 @@ def program(view: ProgramView) -> pb.Program:
         points_expiry_days=settings.points_expiry_days,
         negative_balance_policy=_POLICY_TO_PROTO[settings.negative_balance_policy],
         max_hold_ttl_seconds=settings.max_hold_ttl_seconds,
+        time_zone=settings.time_zone,
         revision=view.state.revision,
         create_time=timestamp(view.created_at),
         update_time=timestamp(view.updated_at),

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.codec.chain import jsonb_ordered
+from ledger.codec.settings import settings_data, settings_of
 from ledger.domain.events import EVENT_TYPES, Event, LotPortion, Lots
 from ledger.domain.frozen import build
-from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.domain.settings import ProgramSettings
 
 JsonDict = dict[str, Any]
 
@@ -55,7 +56,7 @@ def _shape_of(cls: type[Event]) -> _Shape:
 _SHAPES: dict[type[Event], _Shape] = {cls: _shape_of(cls) for cls in EVENT_TYPES.values()}
 
 
-# --- lots and settings ----------------------------------------------------------------------
+# --- lots -----------------------------------------------------------------------------------------
 
 
 def lots_data(lots: Lots) -> list[JsonDict]:
@@ -65,41 +66,6 @@ def lots_data(lots: Lots) -> list[JsonDict]:
 
 def lots_of(data: list[JsonDict]) -> Lots:
     return tuple(LotPortion(portion["expires_on"], portion["points"]) for portion in data)
-
-
-def settings_data(settings: ProgramSettings) -> JsonDict:
-    data: JsonDict = jsonb_ordered(
-        {
-            "display_name": settings.display_name,
-            "earn_rates": [
-                {
-                    "currency_code": rate.currency_code,
-                    "points": rate.points,
-                    "per_major_units": rate.per_major_units,
-                }
-                for rate in settings.earn_rates
-            ],
-            "return_window_days": settings.return_window_days,
-            "points_expiry_days": settings.points_expiry_days,
-            "negative_balance_policy": settings.negative_balance_policy.value,
-            "max_hold_ttl_seconds": settings.max_hold_ttl_seconds,
-        }
-    )
-    return data
-
-
-def settings_of(data: JsonDict) -> ProgramSettings:
-    return ProgramSettings(
-        display_name=data["display_name"],
-        earn_rates=tuple(
-            EarnRate(rate["currency_code"], rate["points"], rate["per_major_units"])
-            for rate in data["earn_rates"]
-        ),
-        return_window_days=data["return_window_days"],
-        points_expiry_days=data["points_expiry_days"],
-        negative_balance_policy=NegativeBalancePolicy(data["negative_balance_policy"]),
-        max_hold_ttl_seconds=data["max_hold_ttl_seconds"],
-    )
 
 
 # --- events ---------------------------------------------------------------------------------

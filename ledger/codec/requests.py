@@ -9,7 +9,9 @@ release for every command type). The document hashed is
      "fields": <the command's fields>, "program_id": ..., "stream_id": <the target stream>}
 
 as json.dumps(sort_keys=True, separators=(",", ":")) writes it, nested dataclasses as their
-fields and enums as their values. Who sent it and under which trace are not part of it.
+fields and enums as their values. Fields added after the first release are left out while
+they hold their defaults (ledger/domain/compat.py). Who sent it and under which trace are
+not part of it.
 """
 
 import dataclasses
@@ -17,18 +19,37 @@ import enum
 import hashlib
 import json
 import re
+from functools import cache
 from typing import Any
 
 import orjson
 
 from ledger.domain.commands import Command, TransferPoints
+from ledger.domain.compat import ADDED_LATER
 from ledger.domain.decisions import Target
+
+
+@cache
+def _added_later(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of the fields of `cls` added after the first release."""
+    return tuple(
+        (item.name, item.default)
+        for item in dataclasses.fields(cls)
+        if item.metadata.get(ADDED_LATER)
+    )
 
 
 def _plain(value: Any) -> Any:
     # Shallow on purpose (json recurses itself): dataclasses.asdict deep-copies everything.
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return vars(value)
+        fields = vars(value)
+        later = _added_later(type(value))
+        if later:
+            # At their defaults they are left out, so the content hashes as it did before.
+            left_out = {name for name, default in later if fields[name] == default}
+            if left_out:
+                return {name: item for name, item in fields.items() if name not in left_out}
+        return fields
     if isinstance(value, enum.Enum):
         return value.value
     raise TypeError(type(value).__name__)

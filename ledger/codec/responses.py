@@ -11,7 +11,8 @@ by the same domain function that works it out when a command is decided.
 from typing import Any
 
 from ledger.codec import events as event_codec
-from ledger.codec.events import lots_data, lots_of, settings_data, settings_of
+from ledger.codec.events import lots_data, lots_of
+from ledger.codec.settings import settings_data, settings_of
 from ledger.codec.snapshots import balances_data, balances_of
 from ledger.domain import results
 from ledger.domain.commands import Command

@@ -8,7 +8,8 @@ which older shapes it accepts.
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from ledger.codec.events import lots_data, lots_of, settings_data, settings_of
+from ledger.codec.events import lots_data, lots_of
+from ledger.codec.settings import settings_data, settings_of
 from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
 from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, Kind
 from ledger.domain.program import ProgramState

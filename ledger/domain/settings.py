@@ -1,10 +1,13 @@
 """A loyalty program's settings: what the rules of one program revision say."""
 
 import unicodedata
+import zoneinfo
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 from ledger.domain import limits
+from ledger.domain.compat import added_later
 from ledger.domain.errors import Violations
 
 
@@ -33,6 +36,13 @@ class ProgramSettings:
     points_expiry_days: int = 0
     negative_balance_policy: NegativeBalancePolicy = NegativeBalancePolicy.WITHIN_BALANCE
     max_hold_ttl_seconds: int = limits.DEFAULT_HOLD_TTL_SECONDS
+    time_zone: str = added_later("UTC")
+    """IANA zone the program counts its days, weeks, months and years in (caps, expiry
+    rounding, statistics); programs created before it existed counted in UTC."""
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zone_named(self.time_zone)
 
     def rate_for(self, currency_code: str) -> EarnRate | None:
         for rate in self.earn_rates:
@@ -70,7 +80,24 @@ class ProgramSettings:
             violations.add(
                 f"{prefix}.points_expiry_days", f"must be 0 to {limits.MAX_POINTS_EXPIRY_DAYS}"
             )
+        if not is_time_zone(self.time_zone):
+            violations.add(f"{prefix}.time_zone", "must be an IANA time zone, such as Europe/Paris")
         if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
             violations.add(
                 f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"
             )
+
+
+@cache
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def is_time_zone(name: str) -> bool:
+    if not name or len(name) > limits.MAX_TIME_ZONE_LENGTH:
+        return False
+    try:
+        zone_named(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory
+        return False
+    return True

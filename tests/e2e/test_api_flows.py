@@ -699,6 +699,8 @@ async def test_get_program_returns_the_settings_as_created(api: Api, database_ur
     expected.CopyFrom(got)
     for output_only in ("name", "revision", "create_time", "update_time"):
         expected.ClearField(output_only)
+    assert expected.time_zone == "UTC"  # the zone it counts in when none is given
+    expected.ClearField("time_zone")
     assert expected == settings
 
     assert (await api.stub.CreateProgram(create)).program == created  # a retry

@@ -11,6 +11,7 @@ from ledger.codec.requests import CONTENT_ENCODER, content_hash, content_json
 from ledger.domain import commands
 from ledger.domain.commands import CreateProgram, EarnPoints, TransferPoints
 from ledger.domain.decisions import Target
+from ledger.domain.frozen import replace
 from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
 
 
@@ -117,3 +118,16 @@ def test_the_fast_encoding_writes_the_standard_librarys_bytes(
     }
 
     assert content_json(document) == CONTENT_ENCODER.encode(document).encode("utf-8")
+
+
+def test_a_setting_added_later_changes_the_content_only_when_it_is_set() -> None:
+    settings = ProgramSettings("Shop", (EarnRate("USD", 1),), 14, 365)
+    target = Target("shop")
+
+    in_utc = content_hash(target, CreateProgram("shop", settings))
+    in_tokyo = content_hash(
+        target, CreateProgram("shop", replace(settings, time_zone="Asia/Tokyo"))
+    )
+
+    assert in_utc == content_hash(target, CreateProgram("shop", replace(settings, time_zone="UTC")))
+    assert in_tokyo != in_utc
