@@ -21,7 +21,7 @@ from ledger import bootstrap
 from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service.config import Settings
+from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
 from service.projections_cli import add_projection_commands
@@ -34,7 +34,7 @@ CLIENT_TIMEOUT_SECONDS = 10.0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from service.server import settle_heap_for_serving, start_server
+    from service.server import CannotListen, settle_heap_for_serving, start_server
 
     configure_logging(os.environ.get("LEDGER_LOG_LEVEL", "INFO").upper())
     settings = Settings.from_env()
@@ -45,7 +45,10 @@ def _serve(args: argparse.Namespace) -> int:
         bootstrap.migrate(database_url)
 
     async def run() -> None:
-        running = await start_server(settings, database_url)
+        try:
+            running = await start_server(settings, database_url)
+        except CannotListen as error:
+            raise _Fatal(str(error)) from None
         settle_heap_for_serving()
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -354,10 +357,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Fatal(Exception):
+    """Ends the command with this message on stderr and exit code 1, without a traceback."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        code: int = args.run(args)
+        try:
+            code: int = args.run(args)
+        except BadSettings as error:
+            print("loyalty-ledger: bad settings in the environment:", file=sys.stderr)
+            for problem in error.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 2
+        except _Fatal as error:
+            print(f"loyalty-ledger: {error}", file=sys.stderr)
+            return 1
         return code
     return 130
 

@@ -1,28 +1,87 @@
 """Settings from the environment (12-factor), with the defaults `make run` uses."""
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
+class BadSettings(ValueError):
+    """Every environment setting that is wrong, each with the variable it came from, so an
+    operator fixes them all in one go instead of meeting a traceback per restart."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
+class _Reader:
+    """Reads settings from the environment, collecting every problem instead of stopping."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.problems: list[str] = []
+
+    def _raw(self, name: str) -> str:
+        return self._environ.get(name, "").strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self._raw(name) or default
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self._raw(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            self.problems.append(
+                f"{name}: must be a whole number from {low} to {high}, not {raw!r}"
+            )
+            return default
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self._raw(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN and infinities fail here too
+            self.problems.append(f"{name}: must be a number from {low:g} to {high:g}, not {raw!r}")
+            return default
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._raw(name).lower()
+        if not raw:
+            return default
+        if raw in {"1", "true", "on", "yes"}:
+            return True
+        if raw in {"0", "false", "off", "no"}:
+            return False
+        self.problems.append(f"{name}: must be 1 or 0 (true/false, on/off), not {raw!r}")
         return default
-    if raw in {"1", "true", "on", "yes"}:
-        return True
-    if raw in {"0", "false", "off", "no"}:
-        return False
-    raise ValueError(f"{name} must be 1 or 0 (true/false, on/off), not {raw!r}")
+
+    def address(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if not raw:
+            return default
+        host, colon, port = raw.rpartition(":")
+        if not (colon and host and port.isdigit() and int(port) <= MAX_PORT):
+            self.problems.append(f"{name}: must be HOST:PORT (port 0 to {MAX_PORT}), not {raw!r}")
+            return default
+        return raw
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    return float(raw) if raw.strip() else default
+MAX_PORT = 65_535
+MAX_SHARDS = 64
+MAX_POOL_SIZE = 1_000
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -52,29 +111,36 @@ class Settings:
     """Development only: let log lines show member ids and account names in the clear."""
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        return cls(
-            listen_address=os.environ.get("LEDGER_LISTEN_ADDRESS", cls.listen_address),
-            database_url=os.environ.get("DATABASE_URL") or None,
-            database_role=os.environ.get("LEDGER_DB_ROLE") or None,
-            shards=_int("LEDGER_SHARDS", cls.shards),
-            pool_max_size=_int("LEDGER_POOL_MAX_SIZE", cls.pool_max_size),
-            sweep_interval_seconds=_int(
-                "LEDGER_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings the environment gives; BadSettings naming every wrong variable."""
+        read = _Reader(os.environ if environ is None else environ)
+        settings = cls(
+            listen_address=read.address("LEDGER_LISTEN_ADDRESS", cls.listen_address),
+            database_url=read.text("DATABASE_URL", "") or None,
+            database_role=read.text("LEDGER_DB_ROLE", "") or None,
+            shards=read.integer("LEDGER_SHARDS", cls.shards, 1, MAX_SHARDS),
+            pool_max_size=read.integer("LEDGER_POOL_MAX_SIZE", cls.pool_max_size, 1, MAX_POOL_SIZE),
+            sweep_interval_seconds=read.integer(
+                "LEDGER_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds, 0, DAY_SECONDS
             ),
-            shutdown_grace_seconds=_int(
-                "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
+            shutdown_grace_seconds=read.integer(
+                "LEDGER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, 0, 3_600
             ),
-            run_projections=_bool("LEDGER_RUN_PROJECTIONS", cls.run_projections),
-            feed_poll_seconds=_float("LEDGER_FEED_POLL_SECONDS", cls.feed_poll_seconds),
-            read_horizon_check_seconds=_float(
-                "LEDGER_READ_HORIZON_CHECK_SECONDS", cls.read_horizon_check_seconds
+            run_projections=read.flag("LEDGER_RUN_PROJECTIONS", cls.run_projections),
+            feed_poll_seconds=read.number(
+                "LEDGER_FEED_POLL_SECONDS", cls.feed_poll_seconds, 0.01, 3_600
             ),
-            read_horizon_warn_seconds=_float(
-                "LEDGER_READ_HORIZON_WARN_SECONDS", cls.read_horizon_warn_seconds
+            read_horizon_check_seconds=read.number(
+                "LEDGER_READ_HORIZON_CHECK_SECONDS", cls.read_horizon_check_seconds, 0, DAY_SECONDS
             ),
-            answer_retention_days=max(
-                1, _int("LEDGER_ANSWER_RETENTION_DAYS", cls.answer_retention_days)
+            read_horizon_warn_seconds=read.number(
+                "LEDGER_READ_HORIZON_WARN_SECONDS", cls.read_horizon_warn_seconds, 1, DAY_SECONDS
             ),
-            log_member_ids=_bool("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
+            answer_retention_days=read.integer(
+                "LEDGER_ANSWER_RETENTION_DAYS", cls.answer_retention_days, 1, 3_650
+            ),
+            log_member_ids=read.flag("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
         )
+        if read.problems:
+            raise BadSettings(read.problems)
+        return settings

@@ -71,6 +71,10 @@ class RunningServer:
         await self.resources.aclose()
 
 
+class CannotListen(OSError):
+    """The server could not bind its address."""
+
+
 async def start_server(
     settings: Settings,
     database_url: str,
@@ -78,50 +82,62 @@ async def start_server(
     feed_limits: FeedLimits | None = None,
 ) -> RunningServer:
     resources = contextlib.AsyncExitStack()
-    # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
-    # the database answers, so Kubernetes sees an honest readiness from the first second.
-    ledger = await resources.enter_async_context(
-        bootstrap.postgres_ledger(
-            database_url,
-            now,
-            shards=settings.shards,
-            pool_max_size=settings.pool_max_size,
-            role=settings.database_role,
-            wait=False,
-            answer_retention=timedelta(days=settings.answer_retention_days),
+    try:
+        # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
+        # the database answers, so Kubernetes sees an honest readiness from the first second.
+        ledger = await resources.enter_async_context(
+            bootstrap.postgres_ledger(
+                database_url,
+                now,
+                shards=settings.shards,
+                pool_max_size=settings.pool_max_size,
+                role=settings.database_role,
+                wait=False,
+                answer_retention=timedelta(days=settings.answer_retention_days),
+            )
         )
-    )
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
-        ],
-        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
-        # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
-    )
-    feed = await resources.enter_async_context(
-        bootstrap.postgres_feed(
-            database_url,
-            ledger,
-            feed_limits or FeedLimits(poll_seconds=settings.feed_poll_seconds),
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+            # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
         )
-    )
-    add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger), feed), server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of
-    # its database (on an empty one too), so readiness starts NOT_SERVING.
-    for name in ("", SERVICE_NAME):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    await health_servicer.set(LIVENESS_CHECK, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    port = server.add_insecure_port(settings.listen_address)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.listen_address}")
-    await server.start()
+        feed = await resources.enter_async_context(
+            bootstrap.postgres_feed(
+                database_url,
+                ledger,
+                feed_limits or FeedLimits(poll_seconds=settings.feed_poll_seconds),
+            )
+        )
+        add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger), feed), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of
+        # its database (on an empty one too), so readiness starts NOT_SERVING.
+        for name in ("", SERVICE_NAME):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await health_servicer.set(LIVENESS_CHECK, health_pb2.HealthCheckResponse.SERVING)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        try:
+            port = server.add_insecure_port(settings.listen_address)
+        except RuntimeError:  # grpc's word for "could not bind"
+            port = 0
+        if port == 0:
+            raise CannotListen(
+                f"cannot listen on {settings.listen_address}: the port is in use,"
+                " or the address is not this machine's"
+            )
+        await server.start()
+    except BaseException:
+        # A port in use (or any failure on the way up) must end the process, not leave it
+        # hanging on the pools, listeners and threads already started.
+        await resources.aclose()
+        raise
     running = RunningServer(server, port, ledger, health_servicer, feed, resources)
     running.tasks.append(
         asyncio.create_task(

@@ -1,0 +1,53 @@
+"""Settings from the environment: defaults when unset, every wrong value named at once."""
+
+import pytest
+
+from service.config import BadSettings, Settings
+
+
+def test_an_empty_environment_gives_the_documented_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+
+
+def test_values_in_range_are_taken() -> None:
+    settings = Settings.from_env(
+        {
+            "LEDGER_LISTEN_ADDRESS": "[::]:50051",
+            "LEDGER_SHARDS": "4",
+            "LEDGER_FEED_POLL_SECONDS": "0.5",
+            "LEDGER_RUN_PROJECTIONS": "off",
+            "LEDGER_ANSWER_RETENTION_DAYS": " 7 ",
+        }
+    )
+
+    assert settings.listen_address == "[::]:50051"
+    assert settings.shards == 4
+    assert settings.feed_poll_seconds == 0.5
+    assert settings.run_projections is False
+    assert settings.answer_retention_days == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LEDGER_SHARDS", "0"),
+        ("LEDGER_SHARDS", "65"),
+        ("LEDGER_POOL_MAX_SIZE", "1.5"),
+        ("LEDGER_ANSWER_RETENTION_DAYS", "0"),
+        ("LEDGER_SWEEP_INTERVAL_SECONDS", "-1"),
+        ("LEDGER_FEED_POLL_SECONDS", "inf"),
+        ("LEDGER_READ_HORIZON_WARN_SECONDS", "0"),
+        ("LEDGER_LOG_MEMBER_IDS", "2"),
+        ("LEDGER_LISTEN_ADDRESS", "127.0.0.1:70000"),
+        ("LEDGER_LISTEN_ADDRESS", ":50051"),
+    ],
+)
+def test_a_value_out_of_range_or_of_the_wrong_kind_is_refused_by_name(
+    name: str, value: str
+) -> None:
+    with pytest.raises(BadSettings) as raised:
+        Settings.from_env({name: value})
+
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{name}: must be")
+    assert repr(value) in problem
