@@ -82,6 +82,8 @@ MAX_PORT = 65_535
 MAX_SHARDS = 64
 MAX_POOL_SIZE = 1_000
 DAY_SECONDS = 86_400
+MAX_STREAMS = 900
+"""Room is left for at least 100 other calls under the server's limit of 1,000."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,10 @@ class Settings:
     (README "Personal data"); at least 1."""
     log_member_ids: bool = False
     """Development only: let log lines show member ids and account names in the clear."""
+    max_streams: int = 500
+    """Live StreamEvents calls at once; more get RESOURCE_EXHAUSTED. Below the server's
+    concurrent-call limit, so idle followers can never take the room of every other call
+    (a readiness probe included)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -140,6 +146,7 @@ class Settings:
                 "LEDGER_ANSWER_RETENTION_DAYS", cls.answer_retention_days, 1, 3_650
             ),
             log_member_ids=read.flag("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
+            max_streams=read.integer("LEDGER_MAX_STREAMS", cls.max_streams, 1, MAX_STREAMS),
         )
         if read.problems:
             raise BadSettings(read.problems)

@@ -109,7 +109,10 @@ async def start_server(
             bootstrap.postgres_feed(
                 database_url,
                 ledger,
-                feed_limits or FeedLimits(poll_seconds=settings.feed_poll_seconds),
+                feed_limits
+                or FeedLimits(
+                    poll_seconds=settings.feed_poll_seconds, subscribers=settings.max_streams
+                ),
             )
         )
         add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger), feed), server)

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ledger.feed import FeedLimits
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
-from service.server import RunningServer, start_server
+from service.server import MAX_CONCURRENT_RPCS, RunningServer, start_server
 from tests.conftest import Api, FakeClock, create_program, earn, enroll
 from tests.e2e.errors import failure
 from tests.e2e.streams import Subscriber, stream_all, subscribers, wait_until
@@ -237,3 +238,42 @@ async def test_sigterm_ends_live_streams_and_the_process_exits_well_within_its_g
     for stream in streams:
         assert stream.error is not None
         assert failure(stream.error)[:2] == (grpc.StatusCode.UNAVAILABLE, "SERVER_SHUTTING_DOWN")
+
+
+async def test_idle_followers_cannot_take_the_room_of_other_calls_or_of_the_health_check(
+    database_url: str, clock: FakeClock
+) -> None:
+    settings = Settings(
+        listen_address="127.0.0.1:0", sweep_interval_seconds=0, run_projections=False
+    )
+    assert settings.max_streams < MAX_CONCURRENT_RPCS
+    running = await start_server(settings, database_url, now=clock)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+    program_id = await create_program(stub)
+    try:
+        # More than the server's concurrent-call limit, as a client leaking streams would.
+        # Each follows a new program's events: none to catch up on, so they go live at once.
+        request = pb.StreamEventsRequest(program=f"programs/{program_id}")
+        async with subscribers(stub, request, MAX_CONCURRENT_RPCS) as streams:
+            await wait_until(
+                lambda: (
+                    running.feed.live_subscribers == settings.max_streams
+                    and sum(stream.ended.is_set() for stream in streams)
+                    == MAX_CONCURRENT_RPCS - settings.max_streams
+                ),
+                within_seconds=60,
+                what="the followers over the limit refused, the rest live",
+            )
+            refused = {failure(s.error)[:2] for s in streams if s.error is not None}
+            program = await stub.GetProgram(pb.GetProgramRequest(name=f"programs/{program_id}"))
+            health = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="")
+            )
+    finally:
+        await channel.close()
+        await running.stop(1)
+
+    assert refused == {(grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_SUBSCRIBERS")}
+    assert program.program.name == f"programs/{program_id}"
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
