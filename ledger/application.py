@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from ledger import program_history
 from ledger.batch import Batch, Slot
 from ledger.codec import snapshots
 from ledger.domain import clock, decisions
@@ -36,6 +37,7 @@ from ledger.eventlog.records import EventRecord, Loaded, OrderKey, Position, Str
 from ledger.eventlog.schema import SchemaStatus
 from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
+from ledger.program_history import ProgramRevision
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
 from ledger.requests import Request
 
@@ -425,6 +427,28 @@ class Ledger:
             clock.instant(row.created_at),
             clock.instant(row.updated_at),
         )
+
+    async def get_program_revision(
+        self, program_id: str, revision: int, field_name: str, *, deadline: float | None = None
+    ) -> ProgramView:
+        """The program as of `revision` (from 1); NotFound naming `revision` past its head."""
+        return await program_history.program_at(
+            self.log, program_id, revision, field_name, deadline
+        )
+
+    async def program_head(
+        self, program_id: str, field_name: str, *, deadline: float | None = None
+    ) -> tuple[int, str]:
+        """The program's current revision and its creation instant; NotFound naming
+        `field_name` for no such program."""
+        row = await program_history.head(self.log, program_id, field_name, deadline)
+        return row.version, clock.instant(row.created_at)
+
+    async def program_revisions(
+        self, program_id: str, first: int, last: int, *, deadline: float | None = None
+    ) -> list[ProgramRevision]:
+        """Revisions `first` to `last` of the program, oldest first."""
+        return await program_history.revisions(self.log, program_id, first, last, deadline)
 
     async def list_entries(
         self,

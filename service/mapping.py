@@ -63,8 +63,13 @@ def datetime_of(stamp: Timestamp, field_name: str) -> datetime:
         raise InvalidArgument.of(field_name, "is out of range") from None
 
 
-def program_settings(message: pb.Program, prefix: str = "program") -> ProgramSettings:
-    violations = Violations()
+def program_settings(
+    message: pb.Program, prefix: str = "program", found: Violations | None = None
+) -> ProgramSettings:
+    """The settings `message` states. Violations (an unknown currency or policy) are raised,
+    or added to `found` when given, for the caller to report with every other bad setting;
+    a bad policy then reads as the default."""
+    violations = Violations() if found is None else found
     for index, rate in enumerate(message.earn_rates):
         if minor_unit_exponent(rate.currency_code) is None:
             violations.add(
@@ -74,8 +79,9 @@ def program_settings(message: pb.Program, prefix: str = "program") -> ProgramSet
     policy = _POLICY_FROM_PROTO.get(message.negative_balance_policy)
     if policy is None:
         violations.add(f"{prefix}.negative_balance_policy", "is not a known policy")
-    violations.raise_if_any()
-    assert policy is not None
+    if found is None:
+        violations.raise_if_any()
+    policy = policy or NegativeBalancePolicy.WITHIN_BALANCE
     return ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(

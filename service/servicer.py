@@ -21,7 +21,7 @@ from ledger.domain import clock, limits, results
 from ledger.domain import commands as cmd
 from ledger.domain.commands import validate
 from ledger.domain.decisions import Target
-from ledger.domain.errors import InvalidArgument, LedgerError
+from ledger.domain.errors import InvalidArgument, LedgerError, Violations
 from ledger.domain.patterns import EVENT_TYPE_PATTERN
 from ledger.eventlog.records import Position
 from ledger.feed import EventFeed
@@ -34,6 +34,8 @@ from service import mapping
 from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
+from service.program_revisions import list_program_revisions
+from service.program_updates import refuse_bad_creation, refuse_bad_update
 
 log = structlog.get_logger(__name__)
 
@@ -125,7 +127,10 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def CreateProgram(
         self, request: pb.CreateProgramRequest, context: Any
     ) -> pb.CreateProgramResponse:
-        command = cmd.CreateProgram(request.program_id, mapping.program_settings(request.program))
+        decoding = Violations()
+        settings = mapping.program_settings(request.program, found=decoding)
+        command = cmd.CreateProgram(request.program_id, settings)
+        refuse_bad_creation(command, decoding)
         outcome = await self._execute(
             context, request.request_id, Target(request.program_id), command
         )
@@ -137,9 +142,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.UpdateProgramRequest, context: Any
     ) -> pb.UpdateProgramResponse:
         program_id = parse_program(request.program.name, "program.name")
+        decoding = Violations()
+        settings = mapping.program_settings(request.program, found=decoding)
         command = cmd.UpdateProgram(
-            mapping.program_settings(request.program), request.expected_revision
+            settings, request.expected_revision, update_mask=tuple(request.update_mask.paths)
         )
+        await refuse_bad_update(self._ledger, program_id, command, decoding, _deadline(context))
         outcome = await self._execute(context, request.request_id, Target(program_id), command)
         assert outcome.program is not None
         return pb.UpdateProgramResponse(program=mapping.program(outcome.program))
@@ -149,8 +157,21 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.GetProgramRequest, context: Any
     ) -> pb.GetProgramResponse:
         program_id = parse_program(request.name, "name")
-        view = await self._ledger.get_program(program_id, "name", deadline=_deadline(context))
+        if request.revision < 0:
+            raise InvalidArgument.of("revision", "must not be negative (0 reads the current one)")
+        if request.revision:
+            view = await self._ledger.get_program_revision(
+                program_id, request.revision, "name", deadline=_deadline(context)
+            )
+        else:
+            view = await self._ledger.get_program(program_id, "name", deadline=_deadline(context))
         return pb.GetProgramResponse(program=mapping.program(view))
+
+    @unary
+    async def ListProgramRevisions(
+        self, request: pb.ListProgramRevisionsRequest, context: Any
+    ) -> pb.ListProgramRevisionsResponse:
+        return await list_program_revisions(self._ledger, request, _deadline(context))
 
     # --- account writes -------------------------------------------------------------------
 

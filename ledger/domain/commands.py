@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ledger.domain import limits
+from ledger.domain.compat import added_later
 from ledger.domain.errors import Violations
 from ledger.domain.patterns import (
     CODE_PATTERN,
@@ -13,6 +14,7 @@ from ledger.domain.patterns import (
     MEMBER_PATTERN,
     PROGRAM_ID_PATTERN,
 )
+from ledger.domain.program_mask import check_mask, replaces_all
 from ledger.domain.settings import ProgramSettings
 
 FIRST_PRINTABLE = 0x20
@@ -79,11 +81,18 @@ class UpdateProgram(Command):
     account_field: ClassVar[str] = "program.name"
     settings: ProgramSettings
     expected_revision: int = 0
+    update_mask: tuple[str, ...] = added_later(())
+    """The settings paths to change (ledger/domain/program_mask.py); empty replaces them all,
+    as every update did before masks existed."""
 
     def validate(self, violations: Violations) -> None:
         if self.expected_revision < 0:
             violations.add("expected_revision", "must not be negative")
-        self.settings.validate(violations)
+        check_mask(self.update_mask, violations)
+        if replaces_all(self.update_mask):
+            self.settings.validate(violations)
+        # A partial update is validated once merged with the current settings (decide):
+        # the settings it leaves alone may bear on the ones it changes.
 
 
 # --- account streams ------------------------------------------------------------------------

@@ -32,3 +32,7 @@ MAX_HOUSEKEEPING_EVENTS: Final = 1_000
 
 MAX_IMPORT_EVENTS: Final = 1_000
 """Historical events per import request."""
+
+MAX_UPDATE_MASK_PATHS: Final = 100
+"""Paths in one UpdateProgram's update_mask."""
+MAX_UPDATE_MASK_PATH_LENGTH: Final = 200

@@ -7,8 +7,9 @@ can be audited; earn events also name the program revision that computed them.
 from dataclasses import dataclass
 
 from ledger.domain.commands import Command, CreateProgram, UpdateProgram, validate
-from ledger.domain.errors import AlreadyExists, Conflict, NotFound
+from ledger.domain.errors import AlreadyExists, Conflict, NotFound, Violations
 from ledger.domain.events import Event, ProgramCreated, ProgramUpdated
+from ledger.domain.program_mask import apply_mask, replaces_all
 from ledger.domain.settings import ProgramSettings
 
 
@@ -54,8 +55,22 @@ def decide(state: ProgramState, command: Command) -> list[Event]:
                     reason="REVISION_MISMATCH",
                     current_revision=str(state.revision),
                 )
-            return [ProgramUpdated(command.settings)]
+            settings = updated_settings(state.settings, command)
+            if settings == state.settings:
+                return []  # nothing changes: no revision that would say it did
+            return [ProgramUpdated(settings)]
     raise AssertionError(f"not a program command: {command!r}")
+
+
+def updated_settings(current: ProgramSettings, command: UpdateProgram) -> ProgramSettings:
+    """The settings `command` leaves the program with; InvalidArgument naming every bad
+    setting of the result (the command's own fields validated already)."""
+    settings = apply_mask(current, command.settings, command.update_mask)
+    if not replaces_all(command.update_mask):
+        violations = Violations()
+        settings.validate(violations)
+        violations.raise_if_any()
+    return settings
 
 
 def check_invariants(state: ProgramState) -> None:
