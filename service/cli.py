@@ -21,6 +21,7 @@ from ledger import bootstrap
 from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
+from service.cli_client import ActorMetadata, add_client_commands
 from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
@@ -177,7 +178,8 @@ CLIENT_CALLS: dict[str, ClientCall] = {
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
     "get-program": lambda stub, a, _: stub.GetProgram(
-        pb.GetProgramRequest(name=program_name(a.program)), timeout=CLIENT_TIMEOUT_SECONDS
+        pb.GetProgramRequest(name=program_name(a.program), revision=a.revision),
+        timeout=CLIENT_TIMEOUT_SECONDS,
     ),
     "enroll": lambda stub, a, rid: stub.EnrollMember(
         pb.EnrollMemberRequest(request_id=rid, parent=program_name(a.program), member_id=a.member),
@@ -238,7 +240,8 @@ CLIENT_CALLS: dict[str, ClientCall] = {
 
 def _client(args: argparse.Namespace) -> int:
     request_id = args.request_id or str(uuid.uuid4())
-    with grpc.insecure_channel(args.target) as channel:
+    with grpc.insecure_channel(args.target) as plain:
+        channel = grpc.intercept_channel(plain, ActorMetadata(args.actor)) if args.actor else plain
         stub = ledger_pb2_grpc.LedgerServiceStub(channel)
         try:
             response: Message = CLIENT_CALLS[args.command](stub, args, request_id)
@@ -284,6 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--target", default=DEFAULT_TARGET, help="server address")
         sub.add_argument("--request-id", help="idempotency key (default: a new UUID)")
+        sub.add_argument("--actor", help="who is asking, recorded with the events (loyalty-actor)")
         for argument, options in arguments:
             sub.add_argument(argument, **options)
         sub.set_defaults(run=_client)
@@ -303,7 +307,12 @@ def _parser() -> argparse.ArgumentParser:
         ("--expiry-days", {"type": int, "default": 0}),
         ("--negative-balance-policy", {"choices": sorted(_POLICIES), "default": "within_balance"}),
     )
-    client("get-program", "show a program", program)
+    client(
+        "get-program",
+        "show a program",
+        program,
+        ("--revision", {"type": int, "default": 0, "help": "a past revision (default: current)"}),
+    )
     client("enroll", "enroll a member", program, member)
     client(
         "purchase",
@@ -354,6 +363,7 @@ def _parser() -> argparse.ArgumentParser:
         member,
         ("--reason", {"default": "member_request", "help": "why, 1 to 64 of [a-z0-9_]"}),
     )
+    CLIENT_CALLS.update(add_client_commands(client, _rate, _POLICIES, CLIENT_TIMEOUT_SECONDS))
     return parser
 
 

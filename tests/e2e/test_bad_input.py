@@ -531,6 +531,7 @@ async def test_every_mutation_requires_a_request_id(s: Setup, rpc: Call) -> None
 async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
     reads = {
         "GetProgram",
+        "ListProgramRevisions",
         "GetAccount",
         "ListLedgerEntries",
         "GetBalanceAsOf",

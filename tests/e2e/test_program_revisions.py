@@ -45,7 +45,7 @@ async def get(stub: "LedgerServiceAsyncStub", program_id: str, revision: int = 0
 
 
 async def history(
-    stub: "LedgerServiceAsyncStub", program_id: str, **options: object
+    stub: "LedgerServiceAsyncStub", program_id: str, page_size: int = 0, order_by: str = ""
 ) -> list[pb.ProgramRevision]:
     """Every revision, page after page."""
     found: list[pb.ProgramRevision] = []
@@ -53,7 +53,10 @@ async def history(
     while True:
         page = await stub.ListProgramRevisions(
             pb.ListProgramRevisionsRequest(
-                parent=f"programs/{program_id}", page_token=token, **options
+                parent=f"programs/{program_id}",
+                page_size=page_size,
+                page_token=token,
+                order_by=order_by,
             )
         )
         found += page.revisions
