@@ -9,18 +9,21 @@ stay readable forever; the log itself is never rewritten.
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_type_hints
 
 from ledger.codec.chain import jsonb_ordered
-from ledger.codec.settings import settings_data, settings_of
+from ledger.codec.settings import plain_data, settings_data, settings_of, value_of
 from ledger.domain.events import EVENT_TYPES, Event, LotPortion, Lots
 from ledger.domain.frozen import build
+from ledger.domain.purchase_rules import RuleApplication, RuleKind, earn_rate_rule_id
 from ledger.domain.settings import ProgramSettings
 
 JsonDict = dict[str, Any]
 
 _LOT_FIELDS = frozenset({"from_available", "taken", "restored", "lots"})
 _SETTINGS_FIELDS = frozenset({"settings"})
+_RULE_FIELDS = frozenset({"rules", "lines"})
+"""Tuples of rule values (purchase_rules.py), stored by the settings' generic codec."""
 
 
 class UnknownEventType(Exception):
@@ -40,16 +43,20 @@ class _Shape:
     name_set: frozenset[str]
     lot_names: tuple[str, ...]
     settings_names: tuple[str, ...]
+    rule_hints: tuple[tuple[str, Any], ...]
+    """(name, type) of the fields holding rule values."""
 
 
 def _shape_of(cls: type[Event]) -> _Shape:
     names = tuple(sorted((item.name for item in dataclasses.fields(cls)), key=_jsonb_key))
     name_set = frozenset(names)
+    hints = get_type_hints(cls)
     return _Shape(
         names,
         name_set,
         tuple(sorted(name_set & _LOT_FIELDS)),
         tuple(sorted(name_set & _SETTINGS_FIELDS)),
+        tuple((name, hints[name]) for name in sorted(name_set & _RULE_FIELDS)),
     )
 
 
@@ -79,7 +86,7 @@ def encode(event: Event) -> JsonDict:
     for name in shape.names:
         value = values[name]
         if isinstance(value, tuple):
-            value = lots_data(value)
+            value = plain_data(value) if name in _RULE_FIELDS else lots_data(value)
         elif isinstance(value, ProgramSettings):
             value = settings_data(value)
         data[name] = value
@@ -101,10 +108,20 @@ def _renamed(old: str, new: str) -> Callable[[JsonDict], JsonDict]:
     return step
 
 
+def _purchase_v1(data: JsonDict) -> JsonDict:
+    # Before order lines one rule computed a purchase's points: the earn rate, stored with it.
+    rule = RuleApplication(
+        earn_rate_rule_id(data["currency_code"]), RuleKind.EARN_RATE, data["points"]
+    )
+    upcast: JsonDict = jsonb_ordered({**data, "rules": [plain_data(rule)], "lines": []})
+    return upcast
+
+
 _UPCASTS: dict[tuple[str, int], Callable[[JsonDict], JsonDict]] = {
     ("MemberEnrolled", 1): _enrolled_v1,
     ("PointsTransferredOut", 1): _renamed("destination_member_id", "destination_member_key"),
     ("PointsTransferredIn", 1): _renamed("source_member_id", "source_member_key"),
+    ("PurchaseRecorded", 1): _purchase_v1,
 }
 """(type, version) -> the step from that version to the next."""
 
@@ -135,10 +152,12 @@ def decode(event_type: str, schema_version: int, data: JsonDict) -> Event:
             sorted(data.keys() - shape.names),
         )
         raise TypeError(f"{event_type} data: missing {missing}, unexpected {unexpected}")
-    if shape.lot_names or shape.settings_names:
+    if shape.lot_names or shape.settings_names or shape.rule_hints:
         data = dict(data)
         for name in shape.lot_names:
             data[name] = lots_of(data[name])
         for name in shape.settings_names:
             data[name] = settings_of(data[name])
+        for name, hint in shape.rule_hints:
+            data[name] = value_of(hint, data[name], f"{event_type}.{name}")
     return build(cls, **data)

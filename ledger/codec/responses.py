@@ -12,12 +12,11 @@ from typing import Any
 
 from ledger.codec import events as event_codec
 from ledger.codec.events import lots_data, lots_of
-from ledger.codec.settings import settings_data, settings_of
+from ledger.codec.settings import plain_data, settings_data, settings_of, value_of
 from ledger.codec.snapshots import balances_data, balances_of
 from ledger.domain import results
 from ledger.domain.commands import Command
 from ledger.domain.decide import result as result_of
-from ledger.domain.frozen import build
 from ledger.domain.program import ProgramState
 from ledger.outcomes import AccountView, Outcome, ProgramView
 
@@ -40,7 +39,7 @@ _RESULT_TYPES: dict[str, type[results.Result]] = {
 
 def encode(outcome: Outcome) -> JsonDict:
     return {
-        "result": {"type": type(outcome.result).__name__, **vars(outcome.result)},
+        "result": {"type": type(outcome.result).__name__, **plain_data(outcome.result)},
         "accounts": {key: account_data(view) for key, view in outcome.accounts.items()},
         "program": _program_data(outcome.program) if outcome.program else None,
     }
@@ -52,7 +51,8 @@ def decode(data: JsonDict, command: Command) -> Outcome:
     if "result" in data:
         stored = dict(data["result"])
         cls = _RESULT_TYPES[stored.pop("type")]
-        result = results.DONE if cls is results.Result else build(cls, **stored)
+        # Fields a result gained later (a purchase's rules) take their defaults when missing.
+        result = results.DONE if cls is results.Result else value_of(cls, stored, "result")
     else:
         appended = [
             event_codec.decode(event["event_type"], 1, event["data"]) for event in data["events"]

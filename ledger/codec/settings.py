@@ -108,3 +108,15 @@ def settings_of(data: JsonDict) -> ProgramSettings:
     """The settings stored as `data`, by this release or any before it."""
     settings: ProgramSettings = _decode_object(ProgramSettings, data, "settings")
     return settings
+
+
+def plain_data(value: Any) -> Any:
+    """Any value the settings are made of (nested frozen dataclasses, enums, tuples) as JSON
+    data, keys in jsonb's order: the codec of the rule values events and answers hold too."""
+    return _encode(value)
+
+
+def value_of(hint: Any, data: Any, where: str) -> Any:
+    """The value of type `hint` stored as `data` by `plain_data`; missing keys take their
+    defaults."""
+    return _decode(hint, data, where)

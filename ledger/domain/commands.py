@@ -15,6 +15,7 @@ from ledger.domain.patterns import (
     PROGRAM_ID_PATTERN,
 )
 from ledger.domain.program_mask import check_mask, replaces_all
+from ledger.domain.purchase_rules import OrderLine, validate_lines
 from ledger.domain.settings import ProgramSettings
 
 FIRST_PRINTABLE = 0x20
@@ -114,11 +115,15 @@ class RecordPurchase(Command):
     amount_minor: int
     currency_code: str
     currency_exponent: int
+    lines: tuple[OrderLine, ...] = added_later(())
+    """Optional; when given they add up to the amount (the order's total), and the program's
+    line rules apply. Without lines the whole amount earns at the rate, as before lines."""
 
     def validate(self, violations: Violations) -> None:
         check_pattern(violations, "order_id", self.order_id, EXTERNAL_ID_PATTERN)
         check_amount(violations, "amount", self.amount_minor)
         check_pattern(violations, "amount.currency_code", self.currency_code, CURRENCY_PATTERN)
+        validate_lines(violations, self.lines, self.amount_minor)
         assert 0 <= self.currency_exponent <= MAX_CURRENCY_EXPONENT, "ISO 4217 has 0 to 4 decimals"
 
 

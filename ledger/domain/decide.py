@@ -32,6 +32,7 @@ from ledger.domain.commands import (
     TransferPoints,
     validate,
 )
+from ledger.domain.earning import purchase_earning
 from ledger.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -295,9 +296,15 @@ def _purchase(
             f"the program has no earn rate for {command.currency_code}",
             reason="CURRENCY_NOT_EARNING",
         )
-    # Integer arithmetic only: points = floor(amount * rate / (units * 10^exponent)).
-    divisor = rate.per_major_units * 10**command.currency_exponent
-    points = command.amount_minor * rate.points // divisor
+    earning = purchase_earning(
+        program.settings,
+        rate,
+        command.currency_code,
+        command.currency_exponent,
+        command.amount_minor,
+        command.lines,
+    )
+    points = earning.points
     # Amount and rate limits alone allow 10^21 points: the points limit keeps balances in int64.
     if points > limits.MAX_POINTS_PER_COMMAND:
         raise InvalidArgument.of(
@@ -318,6 +325,8 @@ def _purchase(
         rate_points=rate.points,
         rate_per_major_units=rate.per_major_units,
         currency_exponent=command.currency_exponent,
+        rules=earning.rules,
+        lines=command.lines,
     )
 
 
@@ -489,7 +498,10 @@ def result(command: Command, events: Sequence[Event]) -> Result:
         case RecordPurchase():
             recorded = _only(events, PurchaseRecorded)
             return PurchaseResult(
-                recorded.points, recorded.release_at is not None and recorded.points > 0
+                recorded.points,
+                recorded.release_at is not None and recorded.points > 0,
+                recorded.rules,
+                recorded.program_revision,
             )
         case ConfirmOrder():
             released = sum(

@@ -9,6 +9,7 @@ ISO-8601 with microseconds and a Z suffix, so every value has one spelling.
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ledger.domain.purchase_rules import OrderLine, RuleApplication
 from ledger.domain.settings import ProgramSettings
 
 
@@ -76,9 +77,14 @@ class MemberForgotten(Event):
 
 @dataclass(frozen=True)
 class PurchaseRecorded(Event):
-    """A purchase and the points its rule computed, pending until `release_at` if set."""
+    """A purchase and the points its rules computed, pending until `release_at` if set.
+
+    Schema 2 adds the order's `lines` and what each rule gave (`rules`, adding up to
+    `points`). Schema 1 events (before order lines) are upcast with no lines and one rule,
+    the earn rate they were computed by, giving all their points."""
 
     event_type: ClassVar[str] = "PurchaseRecorded"
+    schema_version: ClassVar[int] = 2
     order_id: str
     amount_minor: int
     currency_code: str
@@ -89,6 +95,8 @@ class PurchaseRecorded(Event):
     rate_points: int
     rate_per_major_units: int
     currency_exponent: int
+    rules: tuple[RuleApplication, ...] = ()
+    lines: tuple[OrderLine, ...] = ()
 
     @property
     def points_delta(self) -> int:

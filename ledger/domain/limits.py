@@ -19,6 +19,12 @@ MAX_TIME_ZONE_LENGTH: Final = 64
 MAX_EARN_RATES: Final = 200
 MAX_RATE_POINTS: Final = 1_000_000
 MAX_RATE_PER_MAJOR_UNITS: Final = 1_000_000_000
+MAX_EARN_RULES: Final = 200
+"""Multipliers, and exclusions, per program (each)."""
+MAX_MULTIPLIER_PERCENT: Final = 10_000
+"""A multiplier of at most 100x."""
+MAX_ORDER_LINES: Final = 250
+MAX_LINE_QUANTITY: Final = 1_000_000
 MAX_RETURN_WINDOW_DAYS: Final = 365
 MAX_POINTS_EXPIRY_DAYS: Final = 3_650
 DEFAULT_HOLD_TTL_SECONDS: Final = 900

@@ -3,6 +3,8 @@ has to know which events a command appends or read their data."""
 
 from dataclasses import dataclass
 
+from ledger.domain.purchase_rules import RuleApplication
+
 
 @dataclass(frozen=True)
 class Result:
@@ -17,6 +19,10 @@ class PurchaseResult(Result):
     points: int
     pending: bool
     """True while the points wait for the return window (or a confirmation)."""
+    rules: tuple[RuleApplication, ...] = ()
+    """What each rule gave, adding up to `points` (answers stored before rules: none)."""
+    program_revision: int = 0
+    """The program revision whose rules computed the points (answers stored before: 0)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,13 @@ from functools import cache
 from ledger.domain import limits
 from ledger.domain.compat import added_later
 from ledger.domain.errors import Violations
+from ledger.domain.purchase_rules import (
+    EarnExclusion,
+    EarnMultiplier,
+    MinimumOrder,
+    PointsRounding,
+    validate_rules,
+)
 
 
 class NegativeBalancePolicy(Enum):
@@ -39,6 +46,16 @@ class ProgramSettings:
     time_zone: str = added_later("UTC")
     """IANA zone the program counts its days, weeks, months and years in (caps, expiry
     rounding, statistics); programs created before it existed counted in UTC."""
+    # Earning rules of purchases with order lines (purchase_rules.py, earning.py). Their
+    # defaults are what a program did before they existed: every line earns at the rate.
+    multipliers: tuple[EarnMultiplier, ...] = added_later(())
+    exclusions: tuple[EarnExclusion, ...] = added_later(())
+    minimum_order_amounts: tuple[MinimumOrder, ...] = added_later(())
+    points_rounding: PointsRounding = added_later(PointsRounding.DOWN)  # noqa: RUF009 (an enum)
+    earn_on_gift_cards: bool = added_later(True)
+    """Programs stored before order lines earned on the whole amount; a program created
+    through the API says False unless it asks (a gift card bought earns, then what it buys
+    would earn again)."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -48,6 +65,12 @@ class ProgramSettings:
         for rate in self.earn_rates:
             if rate.currency_code == currency_code:
                 return rate
+        return None
+
+    def minimum_for(self, currency_code: str) -> MinimumOrder | None:
+        for minimum in self.minimum_order_amounts:
+            if minimum.currency_code == currency_code:
+                return minimum
         return None
 
     def validate(self, violations: Violations, prefix: str = "program") -> None:
@@ -86,6 +109,9 @@ class ProgramSettings:
             violations.add(
                 f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"
             )
+        validate_rules(
+            violations, prefix, self.multipliers, self.exclusions, self.minimum_order_amounts
+        )
 
 
 @cache

@@ -28,6 +28,7 @@ from ledger.domain.events import (
 from ledger.domain.frozen import replace
 from ledger.domain.orders import Order, evolve_order, order_id_of
 from ledger.domain.program import ProgramState
+from ledger.domain.purchase_rules import RuleApplication, RuleKind, earn_rate_rule_id
 from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
 
 PROGRAM_ID = "p"
@@ -149,7 +150,8 @@ def purchased(
     release_at: str | None = RELEASE_AT,
     expires_on: str | None = EXPIRES,
 ) -> PurchaseRecorded:
-    """A purchase recorded at T0 under revision 1 and a rate of 1 point per major unit."""
+    """A purchase without lines recorded at T0 under revision 1 and a rate of 1 point per
+    major unit (its earn rate rule gave all its points)."""
     return PurchaseRecorded(
         order_id=order_id,
         amount_minor=amount_minor,
@@ -161,4 +163,5 @@ def purchased(
         rate_points=1,
         rate_per_major_units=1,
         currency_exponent=2,
+        rules=(RuleApplication(earn_rate_rule_id(currency_code), RuleKind.EARN_RATE, points),),
     )

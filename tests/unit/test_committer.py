@@ -212,8 +212,9 @@ async def test_a_program_changed_by_another_process_applies_here_once_its_copy_i
     monkeypatch.setattr(application, "SHARED_CACHE_SECONDS", 0.0)
     after = await ledger.execute(Request(MEMBER, RecordPurchase("o-3", 10_000, "USD", 2), "b-3"))
 
-    assert within.result == PurchaseResult(points=100, pending=True)
-    assert after.result == PurchaseResult(points=200, pending=True)
+    assert isinstance(within.result, PurchaseResult) and isinstance(after.result, PurchaseResult)
+    assert (within.result.points, within.result.program_revision) == (100, 1)
+    assert (after.result.points, after.result.program_revision) == (200, 2)
 
 
 async def test_a_command_whose_caller_stopped_waiting_is_not_decided(

@@ -9,6 +9,7 @@ from ledger.domain.account import Balances
 from ledger.domain.commands import EarnPoints, RecordPurchase
 from ledger.domain.errors import AlreadyExists, InvalidArgument
 from ledger.domain.events import PointsEarned, PurchaseRecorded
+from ledger.domain.purchase_rules import RuleApplication, RuleKind
 from ledger.domain.settings import EarnRate
 
 from .scenario import (
@@ -68,6 +69,7 @@ def test_purchase_inside_return_window_is_recorded_as_pending_until_window_ends(
             rate_points=1,
             rate_per_major_units=1,
             currency_exponent=2,
+            rules=(RuleApplication("earn_rate:USD", RuleKind.EARN_RATE, 120),),
         )
     ]
     state = then(account, events)
