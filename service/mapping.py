@@ -15,6 +15,7 @@ from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSetti
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
+from service import purchase_mapping
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -79,10 +80,8 @@ def program_settings(
     policy = _POLICY_FROM_PROTO.get(message.negative_balance_policy)
     if policy is None:
         violations.add(f"{prefix}.negative_balance_policy", "is not a known policy")
-    if found is None:
-        violations.raise_if_any()
-    policy = policy or NegativeBalancePolicy.WITHIN_BALANCE
-    return ProgramSettings(
+    earning = purchase_mapping.earning_settings(message, prefix, violations)
+    settings = ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(
             EarnRate(rate.currency_code, rate.points, rate.per_major_units)
@@ -90,15 +89,25 @@ def program_settings(
         ),
         return_window_days=message.return_window_days,
         points_expiry_days=message.points_expiry_days,
-        negative_balance_policy=policy,
+        negative_balance_policy=policy or NegativeBalancePolicy.WITHIN_BALANCE,
         max_hold_ttl_seconds=message.max_hold_ttl_seconds or DEFAULT_HOLD_TTL_SECONDS,
         time_zone=message.time_zone or "UTC",
+        multipliers=earning.multipliers,
+        exclusions=earning.exclusions,
+        minimum_order_amounts=earning.minimum_order_amounts,
+        points_rounding=earning.points_rounding,
+        earn_on_gift_cards=earning.earn_on_gift_cards,
     )
+    if found is None and violations.items:
+        # With the settings' own checks, so every bad setting is named at once.
+        settings.validate(violations, prefix)
+        violations.raise_if_any()
+    return settings
 
 
 def program(view: ProgramView) -> pb.Program:
     settings = view.state.settings
-    return pb.Program(
+    message = pb.Program(
         name=program_name(view.state.program_id),
         display_name=settings.display_name,
         earn_rates=[
@@ -118,6 +127,17 @@ def program(view: ProgramView) -> pb.Program:
         create_time=timestamp(view.created_at),
         update_time=timestamp(view.updated_at),
     )
+    purchase_mapping.fill_program(
+        message,
+        purchase_mapping.EarningSettings(
+            settings.multipliers,
+            settings.exclusions,
+            settings.minimum_order_amounts,
+            settings.points_rounding,
+            settings.earn_on_gift_cards,
+        ),
+    )
+    return message
 
 
 def balances(values: Balances) -> pb.Balances:

@@ -30,7 +30,7 @@ from ledger.outcomes import Outcome
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service import mapping
+from service import mapping, purchase_mapping
 from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
@@ -193,7 +193,8 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         program_id, member_id = parse_account(request.account, "account")
         amount = request.amount
         minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
-        command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent)
+        lines = purchase_mapping.order_lines(request.lines, amount.currency_code, minor)
+        command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent, lines)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, member_id), command
         )
@@ -202,6 +203,8 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             points=recorded.points,
             pending=recorded.pending,
             account=mapping.account(outcome.accounts[member_id]),
+            applied_rules=purchase_mapping.applied_rules(recorded.rules),
+            program_revision=recorded.program_revision,
         )
 
     @unary
