@@ -160,6 +160,49 @@ def bench_earn(
     }
 
 
+def bench_purchase(service: Service, sizes: Sizes) -> Figure:
+    """RecordPurchase of 5 order lines under a program with multipliers, exclusions, a minimum
+    and rounding, against a plain EarnPoints on the same accounts, alternated."""
+    _, accounts = asyncio.run(
+        seed.new_program_with_accounts(service.target, sizes.accounts, earning_rules=True)
+    )
+    path = _accounts_file(accounts, "purchase")
+    run_load(
+        service.target,
+        "purchase",
+        callers=sizes.callers,
+        seconds=sizes.load_seconds / 2,
+        accounts_file=path,
+    )
+    runs: dict[str, list[dict[str, float]]] = {"earn": [], "purchase": []}
+    for _ in range(sizes.repeats):
+        for kind in ("earn", "purchase"):
+            runs[kind].append(
+                run_load(
+                    service.target,
+                    kind,
+                    callers=sizes.callers,
+                    seconds=sizes.load_seconds,
+                    accounts_file=path,
+                )
+            )
+    earn = statistics.median(run["per_second"] for run in runs["earn"])
+    purchase = statistics.median(run["per_second"] for run in runs["purchase"])
+    assert not any(run["errors"] for run in runs["purchase"]), "purchases failed"
+    return Figure(
+        "RecordPurchase with 5 order lines through gRPC vs plain EarnPoints",
+        purchase,
+        earn,
+        "calls/s",
+        ">= 0.8x",
+        purchase >= 0.8 * earn,
+        f"{sizes.callers} callers; lines meeting a SKU and a category multiplier and two"
+        f" exclusions, rounded to the nearest; medians of {sizes.repeats} alternated runs"
+        f" (earn {_rates(runs['earn'])}, purchase {_rates(runs['purchase'])} calls/s);"
+        f" purchase p50 {statistics.median(r['p50_ms'] for r in runs['purchase']):.1f} ms",
+    )
+
+
 def bench_against_baseline(
     server_url: str, sizes: Sizes, before_change: baseline.Baseline
 ) -> list[Figure]:
@@ -467,6 +510,8 @@ def run(sizes: Sizes) -> list[Figure]:
         _log("earn vs health")
         earn_figures, earn = bench_earn(service, accounts, sizes)
         figures += earn_figures
+        _log("purchase with order lines vs earn")
+        figures.append(bench_purchase(service, sizes))
         _log("long purchase history")
         figures += bench_history(service, database_url, sizes)
         early_replay = _replay(database_url)

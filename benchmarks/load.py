@@ -26,6 +26,54 @@ server running several processes on one port gets connections spread between the
 kernel, never the calls of one connection."""
 
 
+def _usd(units: int, nanos: int = 0) -> pb.Money:
+    return pb.Money(currency_code="USD", units=units, nanos=nanos)
+
+
+PURCHASE_LINES = [
+    pb.OrderLine(
+        line_id="1",
+        sku="sku-1",
+        category="shoes",
+        quantity=1,
+        amount=_usd(49, 990_000_000),
+        kind=pb.ORDER_LINE_KIND_GOODS,
+    ),
+    pb.OrderLine(
+        line_id="2",
+        sku="sku-2",
+        category="shoes",
+        quantity=2,
+        amount=_usd(80),
+        kind=pb.ORDER_LINE_KIND_GOODS,
+    ),
+    pb.OrderLine(
+        line_id="3",
+        sku="sku-3",
+        category="socks",
+        quantity=3,
+        amount=_usd(12, 500_000_000),
+        kind=pb.ORDER_LINE_KIND_GOODS,
+    ),
+    pb.OrderLine(
+        line_id="4",
+        sku="ship",
+        quantity=1,
+        amount=_usd(6, 950_000_000),
+        kind=pb.ORDER_LINE_KIND_SHIPPING,
+    ),
+    pb.OrderLine(
+        line_id="5",
+        sku="tax",
+        quantity=1,
+        amount=_usd(14, 100_000_000),
+        kind=pb.ORDER_LINE_KIND_TAX,
+    ),
+]
+"""Five lines meeting a SKU and a category multiplier and two exclusions (seed.EARNING_RULES)."""
+PURCHASE_TOTAL = _usd(163, 540_000_000)
+
+
 async def _run(
     target: str, kind: str, callers: int, seconds: float, accounts: list[str]
 ) -> dict[str, float]:
@@ -65,6 +113,18 @@ async def _run(
                             ),
                             timeout=10,
                         )
+                    elif kind == "purchase":
+                        account = accounts[(index + sequence * callers) % len(accounts)]
+                        await ledger.RecordPurchase(
+                            pb.RecordPurchaseRequest(
+                                request_id=str(uuid.uuid4()),
+                                account=account,
+                                order_id=str(uuid.uuid4()),
+                                amount=PURCHASE_TOTAL,
+                                lines=PURCHASE_LINES,
+                            ),
+                            timeout=10,
+                        )
                     elif kind == "get":
                         await ledger.GetAccount(pb.GetAccountRequest(name=accounts[0]), timeout=10)
                     else:
@@ -95,7 +155,7 @@ async def _run(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
-    parser.add_argument("--kind", choices=["health", "earn", "get"], required=True)
+    parser.add_argument("--kind", choices=["health", "earn", "purchase", "get"], required=True)
     parser.add_argument("--callers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--accounts-file")

@@ -3,7 +3,7 @@
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -35,14 +35,30 @@ def _history(accounts: list[str], count: int, offset: int) -> list[pb.Historical
     return events
 
 
-async def create_program(stub: "LedgerServiceAsyncStub") -> str:
+EARNING_RULES: dict[str, Any] = {
+    "multipliers": [
+        pb.EarnMultiplier(rule_id="double_sku", percent=200, sku="sku-1"),
+        pb.EarnMultiplier(rule_id="shoes", percent=150, category="shoes"),
+    ],
+    "exclusions": [
+        pb.EarnExclusion(rule_id="no_shipping", line_kind=pb.ORDER_LINE_KIND_SHIPPING),
+        pb.EarnExclusion(rule_id="no_tax", line_kind=pb.ORDER_LINE_KIND_TAX),
+    ],
+    "minimum_order_amounts": [pb.Money(currency_code="USD", units=5)],
+    "points_rounding": pb.POINTS_ROUNDING_NEAREST,
+}
+"""Rules the purchase benchmark's lines meet (benchmarks/load.py PURCHASE_LINES)."""
+
+
+async def create_program(stub: "LedgerServiceAsyncStub", *, earning_rules: bool = False) -> str:
     program_id = f"bench-{uuid.uuid4().hex[:8]}"
     await stub.CreateProgram(
         pb.CreateProgramRequest(
             request_id=str(uuid.uuid4()),
             program_id=program_id,
             program=pb.Program(
-                earn_rates=[pb.EarnRate(currency_code="USD", points=1, per_major_units=1)]
+                earn_rates=[pb.EarnRate(currency_code="USD", points=1, per_major_units=1)],
+                **(EARNING_RULES if earning_rules else {}),
             ),
         ),
         timeout=30,
@@ -84,9 +100,13 @@ async def import_history(
         await asyncio.gather(*(send(start) for start in range(0, events, IMPORT_BATCH)))
 
 
-async def new_program_with_accounts(target: str, count: int) -> tuple[str, list[str]]:
+async def new_program_with_accounts(
+    target: str, count: int, *, earning_rules: bool = False
+) -> tuple[str, list[str]]:
     async with grpc.aio.insecure_channel(target) as channel:
-        program_id = await create_program(ledger_pb2_grpc.LedgerServiceStub(channel))
+        program_id = await create_program(
+            ledger_pb2_grpc.LedgerServiceStub(channel), earning_rules=earning_rules
+        )
     accounts = account_names(program_id, count)
     await import_history(target, program_id, accounts, count)
     return program_id, accounts

@@ -29,6 +29,7 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
     names = " ".join(figure["name"] for figure in figures)
     for measured in (
         "Earn through gRPC",
+        "RecordPurchase with 5 order lines",
         "Bulk import",
         "Replay",
         "eventsourcing",

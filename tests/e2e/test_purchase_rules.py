@@ -30,7 +30,10 @@ def usd(units: int, nanos: int = 0) -> pb.Money:
 
 
 def order_line(
-    line_id: str, amount: pb.Money, kind: int = pb.ORDER_LINE_KIND_GOODS, **fields: str
+    line_id: str,
+    amount: pb.Money,
+    kind: "pb.OrderLineKind.ValueType" = pb.ORDER_LINE_KIND_GOODS,
+    **fields: str,
 ) -> pb.OrderLine:
     return pb.OrderLine(line_id=line_id, quantity=1, amount=amount, kind=kind, **fields)
 

@@ -2,6 +2,7 @@
 rounding, each rule's points recorded in PurchaseRecorded and answered by RecordPurchase."""
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def line(
     return OrderLine(line_id, sku, category, 1, amount_minor, kind)
 
 
-def rules_program(**changes: object) -> ProgramState:
+def rules_program(**changes: Any) -> ProgramState:
     """The scenario program (USD 1 point per dollar, JPY 1 per 100 yen, KWD 10 per dinar,
     14-day window) with `changes` to its settings, at revision 3."""
     base = program(revision=3)
