@@ -701,6 +701,8 @@ async def test_get_program_returns_the_settings_as_created(api: Api, database_ur
         expected.ClearField(output_only)
     assert expected.time_zone == "UTC"  # the zone it counts in when none is given
     expected.ClearField("time_zone")
+    assert expected.points_rounding == pb.POINTS_ROUNDING_DOWN  # when none is given
+    expected.ClearField("points_rounding")
     assert expected == settings
 
     assert (await api.stub.CreateProgram(create)).program == created  # a retry

@@ -382,7 +382,20 @@ def _v1_result(entry: Entry, events: list[dict[str, Any]]) -> dict[str, Any]:
         case "RecordPurchase":
             data = only("PurchaseRecorded")
             pending = data["release_at"] is not None and data["points"] > 0
-            return {"type": "PurchaseResult", "points": data["points"], "pending": pending}
+            # Before order lines one rule, the currency's earn rate, gave all the points.
+            rate_rule = {
+                "rule_id": f"earn_rate:{data['currency_code']}",
+                "kind": "earn_rate",
+                "points": data["points"],
+                "line_indexes": [],
+            }
+            return {
+                "type": "PurchaseResult",
+                "points": data["points"],
+                "pending": pending,
+                "rules": [rate_rule],
+                "program_revision": data["program_revision"],
+            }
         case "ConfirmOrder":
             points = released("PendingPointsReleased", "order_id", "points")
             return {"type": "ConfirmResult", "points_released": points}
