@@ -265,7 +265,10 @@ class Ledger:
         items = _still_waiting(items)
         if not items:
             return
-        reads = [decisions.reads(item.request.target, item.request.command) for item in items]
+        reads = [
+            decisions.reads(item.request.target, item.request.command, item.request.also_reads)
+            for item in items
+        ]
         stream_keys = {key for needed in reads for key in needed.streams}
         # The fast path: every stream (and every order a command names) known from earlier
         # batches, so no read at all; an earlier answer to a request id then shows up as a
@@ -306,6 +309,10 @@ class Ledger:
         for item in items:
             try:
                 decided.append((item, batch.apply(item.request)))
+            except decisions.MoreReads as more:
+                # Decided again in the next attempt, with the streams it named read too.
+                item.request = replace(item.request, also_reads=more.streams)
+                unsure.append(item)
             except LedgerError as error:
                 if not read_answers and item.request.request_id:
                     unsure.append(item)

@@ -33,7 +33,7 @@ from ledger.eventlog.records import (
     StreamRow,
     StreamWrite,
 )
-from ledger.ids import random_uuid
+from ledger.ids import new_redemption_code, random_uuid
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.requests import Request
 
@@ -162,6 +162,9 @@ class Batch:
             )
         return slot.orders[key[1]]
 
+    def new_code(self) -> str:
+        return new_redemption_code()
+
     # ----------------------------------------------------------------------------------------
 
     def apply(self, request: Request) -> Outcome:
@@ -173,7 +176,7 @@ class Batch:
             earlier = self._earlier_answer(request, request_hash)
             if earlier is not None:
                 return earlier
-        needed = decisions.reads(request.target, request.command)
+        needed = decisions.reads(request.target, request.command, request.also_reads)
         for key in needed.streams:
             self.slot(key)
         decision = decisions.decide(request.target, request.command, self, self._now, needed)

@@ -22,3 +22,11 @@ def new_member_key() -> str:
     """A pseudonymous member key: '~' and 26 base32 characters (130 random bits), the shape
     of ledger.domain.patterns.MEMBER_KEY."""
     return "~" + base64.b32encode(os.urandom(17)).decode()[:26].lower()
+
+
+def new_redemption_code() -> str:
+    """A reward's redemption code: 100 random bits as 20 base32 characters in groups of
+    four (RWRD-XXXX-XXXX-XXXX-XXXX-XXXX is too long to type; XXXX-XXXX-XXXX-XXXX-XXXX is
+    what a till operator reads out), unguessable by a member trying codes."""
+    text = base64.b32encode(os.urandom(13)).decode()[:20]
+    return "-".join(text[index : index + 4] for index in range(0, 20, 4))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ledger.domain.commands import Command
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument
+from ledger.domain.kinds import StreamKey
 from ledger.domain.limits import MAX_ID_LENGTH
 from ledger.domain.patterns import EXTERNAL_ID_PATTERN
 from ledger.eventlog.records import RequestKey
@@ -21,6 +22,9 @@ class Request:
     trace_id: str = ""
     deadline: float | None = None
     """time.monotonic() past which the caller no longer waits (its gRPC deadline)."""
+    also_reads: tuple[StreamKey, ...] = ()
+    """Streams its decision asked to read besides the ones its command names (a reward
+    hold's stock, see decisions.MoreReads); not part of the request's content."""
 
     def __post_init__(self) -> None:
         # Like every caller-chosen id: printable ASCII, no spaces or control characters

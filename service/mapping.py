@@ -15,7 +15,7 @@ from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSetti
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
-from service import purchase_mapping
+from service import purchase_mapping, rewards
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -81,6 +81,7 @@ def program_settings(
     if policy is None:
         violations.add(f"{prefix}.negative_balance_policy", "is not a known policy")
     earning = purchase_mapping.earning_settings(message, prefix, violations)
+    reward_catalogue, point_values = rewards.catalogue(message, prefix, violations)
     settings = ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(
@@ -97,6 +98,8 @@ def program_settings(
         minimum_order_amounts=earning.minimum_order_amounts,
         points_rounding=earning.points_rounding,
         earn_on_gift_cards=earning.earn_on_gift_cards,
+        rewards=reward_catalogue,
+        point_values=point_values,
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -123,6 +126,8 @@ def program(view: ProgramView) -> pb.Program:
         negative_balance_policy=_POLICY_TO_PROTO[settings.negative_balance_policy],
         max_hold_ttl_seconds=settings.max_hold_ttl_seconds,
         time_zone=settings.time_zone,
+        rewards=[rewards.reward_message(reward) for reward in settings.rewards],
+        point_values=[rewards.point_value_message(value) for value in settings.point_values],
         revision=view.state.revision,
         create_time=timestamp(view.created_at),
         update_time=timestamp(view.updated_at),

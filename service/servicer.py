@@ -30,7 +30,7 @@ from ledger.outcomes import Outcome
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service import mapping, purchase_mapping
+from service import mapping, purchase_mapping, rewards
 from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
@@ -299,7 +299,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.ReservePointsRequest, context: Any
     ) -> pb.ReservePointsResponse:
         program_id, member_id = parse_account(request.account, "account")
-        command = cmd.ReservePoints(request.reservation_id, request.points, request.ttl_seconds)
+        command = cmd.ReservePoints(
+            request.reservation_id, request.points, request.ttl_seconds, request.reward_id
+        )
         outcome = await self._execute(
             context, request.request_id, Target(program_id, member_id), command
         )
@@ -322,10 +324,31 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         outcome = await self._execute(
             context, request.request_id, Target(program_id, member_id), command
         )
+        account = mapping.account(outcome.accounts[member_id])
+        if isinstance(outcome.result, results.RewardResult):
+            return pb.CommitReservationResponse(
+                points_redeemed=outcome.result.points,
+                account=account,
+                redeemed_reward=rewards.redeemed_reward(outcome.result),
+            )
         committed = _result(outcome, results.CommitResult)
         return pb.CommitReservationResponse(
             points_redeemed=committed.points_redeemed,
             points_released=committed.points_released,
+            account=account,
+        )
+
+    @unary
+    async def RedeemReward(
+        self, request: pb.RedeemRewardRequest, context: Any
+    ) -> pb.RedeemRewardResponse:
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.RedeemReward(request.reward_id)
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        return pb.RedeemRewardResponse(
+            redeemed_reward=rewards.redeemed_reward(_result(outcome, results.RewardResult)),
             account=mapping.account(outcome.accounts[member_id]),
         )
 

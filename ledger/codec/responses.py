@@ -33,6 +33,7 @@ _RESULT_TYPES: dict[str, type[results.Result]] = {
         results.CommitResult,
         results.CancelResult,
         results.ImportResult,
+        results.RewardResult,
     )
 }
 

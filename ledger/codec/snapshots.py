@@ -11,8 +11,9 @@ from typing import Any, TypeVar, cast
 from ledger.codec.events import lots_data, lots_of
 from ledger.codec.settings import settings_data, settings_of
 from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
-from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, Kind
+from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, REWARD_STOCK, Kind
 from ledger.domain.program import ProgramState
+from ledger.domain.rewards import StockState
 
 JsonDict = dict[str, Any]
 _State = TypeVar("_State")
@@ -57,15 +58,32 @@ def _encode_account(state: AccountState) -> JsonDict:
             }
             for order_id, entry in state.pending.items()
         },
-        "holds": {
-            reservation_id: {
-                "points": hold.points,
-                "expires_at": hold.expires_at,
-                "taken": lots_data(hold.taken),
-            }
-            for reservation_id, hold in state.holds.items()
-        },
+        "holds": {reservation_id: _hold_data(hold) for reservation_id, hold in state.holds.items()},
+        "rewards_redeemed": dict(state.rewards_redeemed),
     }
+
+
+def _hold_data(hold: Hold) -> JsonDict:
+    data: JsonDict = {
+        "points": hold.points,
+        "expires_at": hold.expires_at,
+        "taken": lots_data(hold.taken),
+    }
+    if hold.reward_id:
+        data["reward_id"] = hold.reward_id
+        data["stock_held"] = hold.stock_held
+    return data
+
+
+def _hold_of(data: JsonDict) -> Hold:
+    # Holds written before rewards hold no reward_id: plain points holds.
+    return Hold(
+        data["points"],
+        data["expires_at"],
+        lots_of(data["taken"]),
+        data.get("reward_id", ""),
+        data.get("stock_held", False),
+    )
 
 
 def _decode_account(data: JsonDict) -> AccountState:
@@ -82,10 +100,9 @@ def _decode_account(data: JsonDict) -> AccountState:
             order_id: PendingEarn(entry["points"], entry["release_at"], entry["expires_on"])
             for order_id, entry in data["pending"].items()
         },
-        holds={
-            reservation_id: Hold(hold["points"], hold["expires_at"], lots_of(hold["taken"]))
-            for reservation_id, hold in data["holds"].items()
-        },
+        holds={reservation_id: _hold_of(hold) for reservation_id, hold in data["holds"].items()},
+        # Rows written before the rewards catalogue hold no counts: no reward was redeemed.
+        rewards_redeemed=dict(data.get("rewards_redeemed", {})),
     )
 
 
@@ -105,9 +122,18 @@ def _decode_program(data: JsonDict) -> ProgramState:
     return ProgramState(data["revision"], data["program_id"], settings_of(data["settings"]))
 
 
+def _encode_stock(state: StockState) -> JsonDict:
+    return {"holds": dict(state.holds), "issued": state.issued}
+
+
+def _decode_stock(data: JsonDict) -> StockState:
+    return StockState(data["issued"], dict(data["holds"]))
+
+
 _CODECS: dict[str, tuple[Callable[[Any], JsonDict], Callable[[JsonDict], Any]]] = {
     ACCOUNT.name: (_encode_account, _decode_account),
     PROGRAM.name: (_encode_program, _decode_program),
+    REWARD_STOCK.name: (_encode_stock, _decode_stock),
 }
 assert _CODECS.keys() == {kind.name for kind in KINDS}, "every kind has a snapshot codec"
 

@@ -22,6 +22,8 @@ from ledger.domain.events import (
     PurchaseRefunded,
     ReservationCommitted,
     ReservationReleased,
+    RewardRedeemed,
+    RewardReserved,
 )
 from ledger.domain.frozen import replace
 
@@ -48,6 +50,10 @@ class Hold:
     points: int
     expires_at: str
     taken: Lots
+    reward_id: str = ""
+    """Set on a hold for a reward (RewardReserved), which commits whole into the reward."""
+    stock_held: bool = False
+    """A unit of the reward's stock is held with the points (its stock stream knows)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class AccountState:
     lots: Lots = ()
     pending: dict[str, PendingEarn] = field(default_factory=dict)
     holds: dict[str, Hold] = field(default_factory=dict)
+    rewards_redeemed: dict[str, int] = field(default_factory=dict)
+    """Times each reward was redeemed, for limits per member; at most one entry per reward
+    id a catalogue ever held."""
 
     def check_invariants(self) -> None:
         b = self.balances
@@ -213,6 +222,24 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 balances=_bump(state.balances, held=-hold.points, lifetime_redeemed=redeemed),
             )
             return _credit(state, event.restored)
+        case RewardRedeemed():
+            counts = {
+                **state.rewards_redeemed,
+                event.reward_id: state.rewards_redeemed.get(event.reward_id, 0) + 1,
+            }
+            state = replace(state, rewards_redeemed=counts)
+            if not event.reservation_id:
+                return _debit(state, event.taken, redeemed=event.points)
+            holds = dict(state.holds)
+            hold = holds.pop(event.reservation_id)
+            balances = _bump(state.balances, held=-hold.points, lifetime_redeemed=event.points)
+            return replace(state, holds=holds, balances=balances)
+        case RewardReserved():
+            hold = Hold(
+                event.points, event.expires_at, event.taken, event.reward_id, event.stock_held
+            )
+            state = replace(state, holds={**state.holds, event.reservation_id: hold})
+            return _debit(state, event.taken, held=event.points)
         case PointsTransferredOut():
             return _debit(state, event.taken)
         case PointsTransferredIn():

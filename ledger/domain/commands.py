@@ -188,12 +188,30 @@ class ReservePoints(Command):
     reservation_id: str
     points: int
     ttl_seconds: int = 0
+    reward_id: str = added_later("")
+    """Set: hold the reward's cost (and a unit of its stock); `points` is then 0 or that
+    cost."""
 
     def validate(self, violations: Violations) -> None:
         check_pattern(violations, "reservation_id", self.reservation_id, EXTERNAL_ID_PATTERN)
-        check_points(violations, "points", self.points)
+        if self.reward_id:
+            check_pattern(violations, "reward_id", self.reward_id, EXTERNAL_ID_PATTERN)
+            if self.points:
+                check_points(violations, "points", self.points)
+        else:
+            check_points(violations, "points", self.points)
         if not 0 <= self.ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
             violations.add("ttl_seconds", f"must be 0 to {limits.MAX_HOLD_TTL_SECONDS}")
+
+
+@dataclass(frozen=True)
+class RedeemReward(Command):
+    """Takes a reward's cost and issues its redemption code: ledger/domain/rewards.py."""
+
+    reward_id: str
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "reward_id", self.reward_id, EXTERNAL_ID_PATTERN)
 
 
 @dataclass(frozen=True)

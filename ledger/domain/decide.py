@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ledger.domain import clock, limits
+from ledger.domain import clock, limits, rewards
 from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, Hold, evolve
 from ledger.domain.commands import (
@@ -26,6 +26,7 @@ from ledger.domain.commands import (
     ImportHistory,
     RecordPurchase,
     RedeemPoints,
+    RedeemReward,
     RefundPurchase,
     ReservePoints,
     Sweep,
@@ -57,6 +58,8 @@ from ledger.domain.events import (
     PurchaseRefunded,
     ReservationCommitted,
     ReservationReleased,
+    RewardRedeemed,
+    RewardReserved,
 )
 from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
@@ -70,6 +73,7 @@ from ledger.domain.results import (
     RefundResult,
     ReservationResult,
     Result,
+    RewardResult,
 )
 from ledger.domain.settings import NegativeBalancePolicy
 
@@ -163,6 +167,76 @@ def decide_transfer(
         PointsTransferredIn(command.transfer_id, source_key, command.points, taken)
     )
     return source_events, destination_events
+
+
+def is_reward_command(state: AccountState, command: Command) -> bool:
+    """Whether `command` goes through `decide_reward` (it may append to a reward's stock)."""
+    if isinstance(command, RedeemReward):
+        return True
+    if isinstance(command, ReservePoints):
+        return bool(command.reward_id)
+    if isinstance(command, (CommitReservation, CancelReservation)):
+        hold = state.holds.get(command.reservation_id)
+        return hold is not None and bool(hold.reward_id)
+    return False
+
+
+def decide_reward(
+    state: AccountState,
+    stock: rewards.StockState | None,
+    program: ProgramState,
+    command: Command,
+    now: datetime,
+    member_key: str,
+    code: str,
+) -> tuple[list[Event], list[Event]]:
+    """(account events, stock events) of a reward command (is_reward_command); the store
+    appends both in one transaction. `stock`: the reward's stock stream (None when the
+    command needs none), `code`: a fresh unguessable redemption code, used if one is issued."""
+    validate(command)
+    _require_program(program, command)
+    _require_account(state, command.account_field)
+    events = housekeeping(state, now)
+    for event in events:
+        state = evolve(state, event)
+    decided: list[Event]
+    match command:
+        case RedeemReward():
+            decided, stock_events = rewards.redeem(
+                state, stock, program, command.reward_id, member_key, code, now
+            )
+        case ReservePoints():
+            ttl = _checked_reservation(state, program, command)
+            decided, stock_events = rewards.reserve(
+                state,
+                stock,
+                program,
+                command.reward_id,
+                command.reservation_id,
+                ttl,
+                member_key,
+                now,
+            )
+            reserved = decided[0]
+            assert isinstance(reserved, RewardReserved)
+            if command.points and command.points != reserved.points:
+                raise InvalidArgument.of(
+                    "points", f"the reward costs {reserved.points} points (or leave it 0)"
+                )
+        case CommitReservation():
+            hold = _open_hold(state, command.reservation_id)
+            decided, stock_events = rewards.commit(
+                hold, program, command.reservation_id, command.points, member_key, code
+            )
+        case CancelReservation():
+            hold = _open_hold(state, command.reservation_id)
+            decided = [
+                ReservationReleased(command.reservation_id, hold.points, hold.taken, "canceled")
+            ]
+            stock_events = rewards.released(hold, member_key, command.reservation_id)
+        case _:
+            raise AssertionError(f"not a reward command: {command!r}")
+    return events + decided + _expired_after(state, decided, now), stock_events
 
 
 def housekeeping(state: AccountState, now: datetime) -> list[Event]:
@@ -403,9 +477,9 @@ def _adjust(
     )
 
 
-def _reserve(
-    state: AccountState, program: ProgramState, command: ReservePoints, now: datetime
-) -> PointsReserved:
+def _checked_reservation(state: AccountState, program: ProgramState, command: ReservePoints) -> int:
+    """The reservation's time to live, once its id, the account's open holds and the TTL
+    pass."""
     if command.reservation_id in state.holds:
         raise AlreadyExists(
             "reservation id is open already",
@@ -422,6 +496,13 @@ def _reserve(
         raise InvalidArgument.of(
             "ttl_seconds", f"the program allows at most {program.settings.max_hold_ttl_seconds}"
         )
+    return ttl
+
+
+def _reserve(
+    state: AccountState, program: ProgramState, command: ReservePoints, now: datetime
+) -> PointsReserved:
+    ttl = _checked_reservation(state, program, command)
     _require_available(state, command.points)
     taken = lot_math.take(state.lots, command.points)
     expires_at = clock.instant(now + timedelta(seconds=ttl))
@@ -513,10 +594,20 @@ def result(command: Command, events: Sequence[Event]) -> Result:
         case RefundPurchase():
             refunded = _only(events, PurchaseRefunded)
             return RefundResult(refunded.points_clawed_back, refunded.points_not_recovered)
+        case RedeemReward():
+            return _reward_result(_only(events, RewardRedeemed))
         case ReservePoints():
+            if command.reward_id:
+                for_reward = _only(events, RewardReserved)
+                return ReservationResult(
+                    for_reward.reservation_id, for_reward.points, for_reward.expires_at
+                )
             reserved = _only(events, PointsReserved)
             return ReservationResult(reserved.reservation_id, reserved.points, reserved.expires_at)
         case CommitReservation():
+            rewarded = [event for event in events if isinstance(event, RewardRedeemed)]
+            if rewarded:
+                return _reward_result(rewarded[0])
             committed = _only(events, ReservationCommitted)
             return CommitResult(committed.points_redeemed, committed.points_released)
         case CancelReservation():
@@ -533,6 +624,21 @@ def result(command: Command, events: Sequence[Event]) -> Result:
 
 
 _E = TypeVar("_E", bound=Event)
+
+
+def _reward_result(event: RewardRedeemed) -> RewardResult:
+    return RewardResult(
+        reward_id=event.reward_id,
+        redemption_code=event.redemption_code,
+        points=event.points,
+        display_name=event.display_name,
+        benefit_kind=event.benefit_kind,
+        amount_minor=event.amount_minor,
+        currency_code=event.currency_code,
+        percent=event.percent,
+        sku=event.sku,
+        program_revision=event.program_revision,
+    )
 
 
 def _only(events: Sequence[Event], kind: type[_E]) -> _E:

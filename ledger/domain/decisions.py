@@ -17,17 +17,22 @@ from ledger.domain import decide as accounts
 from ledger.domain import program as programs
 from ledger.domain.account import AccountState
 from ledger.domain.commands import (
+    CancelReservation,
     Command,
+    CommitReservation,
     CreateProgram,
     ForgetMember,
+    RedeemReward,
+    ReservePoints,
     TransferPoints,
     UpdateProgram,
 )
 from ledger.domain.events import Event
-from ledger.domain.kinds import StreamKey, account_key, program_key
+from ledger.domain.kinds import StreamKey, account_key, program_key, reward_stock_key
 from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
 from ledger.domain.results import DONE, Result
+from ledger.domain.rewards import StockState
 
 OrderKey = tuple[StreamKey, str]
 """An order of an account stream: (stream key, order id)."""
@@ -75,13 +80,41 @@ class Streams(Protocol):
 
     def order(self, key: OrderKey) -> Order | None: ...
 
+    def new_code(self) -> str:
+        """A fresh unguessable redemption code (the one randomness a decision takes)."""
+        ...
 
-def reads(target: Target, command: Command) -> Reads:
+
+class MoreReads(Exception):
+    """The decision needs streams that only its state named (a reward hold's stock): read
+    `streams` too and decide again. Never reaches a caller."""
+
+    def __init__(self, streams: tuple[StreamKey, ...]) -> None:
+        super().__init__(streams)
+        self.streams = streams
+
+
+def reads(target: Target, command: Command, also: tuple[StreamKey, ...] = ()) -> Reads:
+    """`also`: streams a decision asked for (MoreReads), read after the ones named here."""
+    found = _reads(target, command)
+    if also:
+        return Reads(
+            found.streams + tuple(key for key in also if key not in found.streams), found.orders
+        )
+    return found
+
+
+def _reads(target: Target, command: Command) -> Reads:
     program = program_key(target.program_id)
     if target.member_id is None:
         assert isinstance(command, (CreateProgram, UpdateProgram)), command
         return Reads((program,))
     account = target.stream
+    reward_id = _reward_named(command)
+    if reward_id:
+        # Read even when the reward's stock is unlimited (a stream never written reads as
+        # empty): which rewards are limited is only known once the program is read.
+        return Reads((program, account, reward_stock_key(target.program_id, reward_id)))
     if isinstance(command, TransferPoints):
         destination = account_key(target.program_id, command.destination_member_id)
         return Reads((program, account, destination))
@@ -117,6 +150,8 @@ def decide(
     if isinstance(command, ForgetMember):
         forgotten = accounts.decide_forget(source, command)
         return Decision(((needed.streams[1], forgotten),), DONE, erases=(needed.streams[1],))
+    if accounts.is_reward_command(source, command):
+        return _decide_reward(target, command, streams, now, needed, source, program)
     orders: Mapping[str, Order] = {}
     for key in needed.orders:
         order = streams.order(key)
@@ -130,3 +165,46 @@ def _account(streams: Streams, key: StreamKey) -> AccountState:
     state = streams.state(key)
     assert isinstance(state, AccountState), key
     return state
+
+
+def _reward_named(command: Command) -> str:
+    if isinstance(command, RedeemReward):
+        return command.reward_id
+    if isinstance(command, ReservePoints):
+        return command.reward_id
+    return ""
+
+
+def _decide_reward(
+    target: Target,
+    command: Command,
+    streams: Streams,
+    now: datetime,
+    needed: Reads,
+    source: AccountState,
+    program: ProgramState,
+) -> Decision:
+    account = needed.streams[1]
+    reward_id = _reward_named(command)
+    needs_stock = True
+    if not reward_id:
+        # Commit or cancel of a reward's hold: the hold names the reward and its stock.
+        assert isinstance(command, (CommitReservation, CancelReservation)), command
+        hold = source.holds[command.reservation_id]
+        reward_id, needs_stock = hold.reward_id, hold.stock_held
+    stock_key = reward_stock_key(target.program_id, reward_id)
+    stock: StockState | None = None
+    if needs_stock:
+        if stock_key not in needed.streams:
+            raise MoreReads((stock_key,))
+        found = streams.state(stock_key)
+        assert isinstance(found, StockState), stock_key
+        stock = found
+    member_key = account[1]
+    account_events, stock_events = accounts.decide_reward(
+        source, stock, program, command, now, member_key, streams.new_code()
+    )
+    appends: tuple[tuple[StreamKey, Sequence[Event]], ...] = ((account, account_events),)
+    if stock_events:
+        appends += ((stock_key, stock_events),)
+    return Decision(appends, accounts.result(command, account_events))

@@ -279,6 +279,85 @@ class HistoryImported(Event):
         return self.points_delta_imported
 
 
+# --- rewards (ledger/domain/rewards.py) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardRedeemed(Event):
+    """A reward redeemed: its points taken (one step) or its hold committed
+    (`reservation_id` set, `taken` the hold's portions), and the reward as the program's
+    revision `program_revision` stated it, so the code's benefit never changes later."""
+
+    event_type: ClassVar[str] = "RewardRedeemed"
+    reward_id: str
+    redemption_code: str
+    points: int
+    taken: Lots
+    reservation_id: str
+    program_revision: int
+    display_name: str
+    benefit_kind: str
+    amount_minor: int
+    currency_code: str
+    percent: int
+    sku: str
+
+    @property
+    def points_delta(self) -> int:
+        # A committed hold left available when it was reserved.
+        return 0 if self.reservation_id else -self.points
+
+
+@dataclass(frozen=True)
+class RewardReserved(Event):
+    """Points held for a reward until `expires_at` (and a unit of its stock when
+    `stock_held`), committed by CommitReservation or given back by cancel or lapse."""
+
+    event_type: ClassVar[str] = "RewardReserved"
+    reservation_id: str
+    reward_id: str
+    points: int
+    expires_at: str
+    taken: Lots
+    stock_held: bool
+    program_revision: int
+
+    @property
+    def points_delta(self) -> int:
+        return -self.points
+
+
+@dataclass(frozen=True)
+class RewardUnitIssued(Event):
+    """One unit of a reward's stock went to a member (stock stream); `reservation_id` set
+    when it ends that member's hold on the unit."""
+
+    event_type: ClassVar[str] = "RewardUnitIssued"
+    member_key: str
+    redemption_code: str
+    reservation_id: str
+
+
+@dataclass(frozen=True)
+class RewardUnitHeld(Event):
+    """One unit of a reward's stock held for a member's reservation until `expires_at`."""
+
+    event_type: ClassVar[str] = "RewardUnitHeld"
+    member_key: str
+    reservation_id: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class RewardUnitReleased(Event):
+    """A held unit back in stock (`reason`: canceled, or lapsed past its time)."""
+
+    event_type: ClassVar[str] = "RewardUnitReleased"
+    member_key: str
+    reservation_id: str
+    reason: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
@@ -299,5 +378,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PointsTransferredIn,
         PointsExpired,
         HistoryImported,
+        RewardRedeemed,
+        RewardReserved,
+        RewardUnitIssued,
+        RewardUnitHeld,
+        RewardUnitReleased,
     )
 }

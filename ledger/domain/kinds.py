@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ledger.domain import account, program
+from ledger.domain import account, program, rewards
 from ledger.domain.account import AccountState, Balances
 from ledger.domain.decide import next_due_at
 from ledger.domain.events import Event
@@ -81,11 +81,28 @@ PROGRAM: Kind[ProgramState] = Kind(
     read_by_others=True,
 )
 
-KINDS: tuple[Kind[Any], ...] = (ACCOUNT, PROGRAM)
+REWARD_STOCK: Kind[rewards.StockState] = Kind(
+    name="reward_stock",
+    initial=rewards.StockState,
+    evolve=rewards.evolve_stock,
+    balances=_no_balances,
+    # Lapsed unit holds are free by their time alone; nothing is ever due.
+    next_due_at=_never_due,
+    check_invariants=rewards.StockState.check_invariants,
+    read_by_others=False,
+)
+
+KINDS: tuple[Kind[Any], ...] = (ACCOUNT, PROGRAM, REWARD_STOCK)
+_REWARD_STOCK_PREFIX = f"{OTHER_KINDS_PREFIX}reward/"
 
 
 def program_key(program_id: str) -> StreamKey:
     return (program_id, _PROGRAM_STREAM_ID)
+
+
+def reward_stock_key(program_id: str, reward_id: str) -> StreamKey:
+    """The stream of a limited reward's stock (ledger/domain/rewards.py)."""
+    return (program_id, f"{_REWARD_STOCK_PREFIX}{reward_id}")
 
 
 def account_key(program_id: str, member_key: str) -> StreamKey:
@@ -99,6 +116,8 @@ def kind_of(stream_id: str) -> Kind[Any]:
         return ACCOUNT
     if stream_id == _PROGRAM_STREAM_ID:
         return PROGRAM
+    if stream_id.startswith(_REWARD_STOCK_PREFIX) and len(stream_id) > len(_REWARD_STOCK_PREFIX):
+        return REWARD_STOCK
     raise ValueError(f"no kind of stream is spelled {stream_id!r}")
 
 

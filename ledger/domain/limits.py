@@ -42,3 +42,12 @@ MAX_IMPORT_EVENTS: Final = 1_000
 MAX_UPDATE_MASK_PATHS: Final = 100
 """Paths in one UpdateProgram's update_mask."""
 MAX_UPDATE_MASK_PATH_LENGTH: Final = 200
+
+MAX_REWARDS: Final = 200
+"""Rewards in one program's catalogue; also bounds an account's per-reward counts."""
+MAX_REWARD_STOCK: Final = 1_000_000_000
+MAX_REWARD_LIMIT_PER_MEMBER: Final = 1_000_000
+MAX_POINT_VALUE_NANOS: Final = 1_000_000 * 1_000_000_000
+"""A point worth at most a million major units (nanos of the major unit)."""
+MAX_OPEN_STOCK_HOLDS: Final = 1_000
+"""Open reservations of one reward's stock at once; beyond it a POS waits for one to end."""

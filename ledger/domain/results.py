@@ -59,3 +59,20 @@ class CancelResult(Result):
 @dataclass(frozen=True)
 class ImportResult(Result):
     events_imported: int
+
+
+@dataclass(frozen=True)
+class RewardResult(Result):
+    """A reward redeemed (RedeemReward, or CommitReservation of a reward's hold): the code
+    the storefront applies and the benefit as the program stated it."""
+
+    reward_id: str
+    redemption_code: str
+    points: int
+    display_name: str
+    benefit_kind: str
+    amount_minor: int
+    currency_code: str
+    percent: int
+    sku: str
+    program_revision: int

@@ -7,6 +7,7 @@ from enum import Enum
 from functools import cache
 
 from ledger.domain import limits
+from ledger.domain.catalogue import PointValue, Reward, validate_point_values, validate_rewards
 from ledger.domain.compat import added_later
 from ledger.domain.errors import Violations
 from ledger.domain.purchase_rules import (
@@ -56,6 +57,10 @@ class ProgramSettings:
     """Programs stored before order lines earned on the whole amount; a program created
     through the API says False unless it asks (a gift card bought earns, then what it buys
     would earn again)."""
+    rewards: tuple[Reward, ...] = added_later(())
+    """The rewards catalogue (ledger/domain/catalogue.py); programs before it had none."""
+    point_values: tuple[PointValue, ...] = added_later(())
+    """Money value of one point per currency, for finance's liability."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -112,6 +117,8 @@ class ProgramSettings:
         validate_rules(
             violations, prefix, self.multipliers, self.exclusions, self.minimum_order_amounts
         )
+        validate_rewards(violations, self.rewards, prefix)
+        validate_point_values(violations, self.point_values, prefix)
 
 
 @cache

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.domain import clock
 from ledger.domain.account import AccountState, evolve
+from ledger.domain.catalogue import Benefit, BenefitKind, PointValue, Reward
 from ledger.domain.commands import Command
-from ledger.domain.decide import decide, referral_code
+from ledger.domain.decide import decide, decide_reward, referral_code
 from ledger.domain.errors import InvalidArgument
 from ledger.domain.events import (
     Event,
@@ -29,6 +30,7 @@ from ledger.domain.frozen import replace
 from ledger.domain.orders import Order, evolve_order, order_id_of
 from ledger.domain.program import ProgramState
 from ledger.domain.purchase_rules import RuleApplication, RuleKind, earn_rate_rule_id
+from ledger.domain.rewards import StockState, evolve_stock
 from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
 
 PROGRAM_ID = "p"
@@ -165,3 +167,53 @@ def purchased(
         currency_exponent=2,
         rules=(RuleApplication(earn_rate_rule_id(currency_code), RuleKind.EARN_RATE, points),),
     )
+
+
+# --- rewards: an account and a reward's stock stream ---------------------------------------
+
+TEN_OFF = Reward(
+    "ten-off",
+    "$10 off",
+    100,
+    Benefit(BenefitKind.AMOUNT_OFF, amount_minor=1_000, currency_code="USD"),
+)
+MUG = Reward("mug", "A free mug", 50, Benefit(BenefitKind.FREE_PRODUCT, sku="MUG-1"), stock=2)
+SHIPPING = Reward(
+    "shipping", "Free shipping", 30, Benefit(BenefitKind.FREE_SHIPPING), limit_per_member=2
+)
+CATALOGUE_PROGRAM = ProgramState(
+    revision=3,
+    program_id=PROGRAM_ID,
+    settings=replace(
+        PROGRAM.settings,
+        rewards=(TEN_OFF, MUG, SHIPPING),
+        point_values=(PointValue("USD", 5_000_000),),
+    ),
+)
+"""Revision 3 of the program, with a catalogue: $10 off for 100 points, a mug for 50 (two
+in stock), free shipping for 30 (twice per member)."""
+
+MEMBER_KEY = "~member1"
+CODE = "CODE-0001"
+
+
+def given_stock(*events: Event) -> StockState:
+    """The state of a reward's stock stream holding `events`."""
+    state = StockState()
+    for event in events:
+        state = evolve_stock(state, event)
+        state.check_invariants()
+    return state
+
+
+def when_reward(
+    account: AccountState,
+    stock: StockState | None,
+    command: Command,
+    *,
+    now: datetime = T0,
+    program: ProgramState = CATALOGUE_PROGRAM,
+    code: str = CODE,
+) -> tuple[list[Event], list[Event]]:
+    """(account events, stock events) a reward command appends at `now`."""
+    return decide_reward(account, stock, program, command, now, MEMBER_KEY, code)

@@ -28,6 +28,11 @@ from ledger.domain.events import (
     PurchaseRefunded,
     ReservationCommitted,
     ReservationReleased,
+    RewardRedeemed,
+    RewardReserved,
+    RewardUnitHeld,
+    RewardUnitIssued,
+    RewardUnitReleased,
 )
 from ledger.domain.kinds import ACCOUNT
 from ledger.domain.kinds import PROGRAM as PROGRAM_KIND
@@ -35,6 +40,7 @@ from ledger.domain.program import ProgramState, evolve
 from ledger.domain.settings import NegativeBalancePolicy
 
 from .scenario import (
+    CATALOGUE_PROGRAM,
     EXPIRES,
     PROGRAM,
     PROGRAM_ID,
@@ -66,6 +72,14 @@ ONE_OF_EACH: list[Event] = [
     PointsTransferredIn("t-1", "member-1", 5, TWO_LOTS),
     PointsExpired(EXPIRES, 10),
     HistoryImported("h-1", "redemption", -5, "2025-01-01T00:00:00.000000Z", None, TWO_LOTS, 0),
+    ProgramUpdated(CATALOGUE_PROGRAM.settings),
+    RewardRedeemed(
+        "r10", "ABCD-EFGH", 5, TWO_LOTS, "", 3, "$10 off", "amount_off", 1_000, "USD", 0, ""
+    ),
+    RewardReserved("r-2", "r10", 5, "2026-03-01T12:15:00.000000Z", TWO_LOTS, True, 3),
+    RewardUnitHeld("~key", "r-2", "2026-03-01T12:15:00.000000Z"),
+    RewardUnitIssued("~key", "ABCD-EFGH", "r-2"),
+    RewardUnitReleased("~key", "r-3", "lapsed"),
 ]
 
 
