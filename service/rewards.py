@@ -46,7 +46,7 @@ def _benefit(message: pb.Reward, where: str, violations: Violations) -> Benefit:
                 )
             except InvalidArgument as error:
                 violations.items.extend(error.violations)
-                minor = 0
+                minor = 1  # named already: the domain is not to name the amount again
             return Benefit(
                 BenefitKind.AMOUNT_OFF, amount_minor=minor, currency_code=amount.currency_code
             )

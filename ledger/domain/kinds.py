@@ -89,7 +89,9 @@ REWARD_STOCK: Kind[rewards.StockState] = Kind(
     # Lapsed unit holds are free by their time alone; nothing is ever due.
     next_due_at=_never_due,
     check_invariants=rewards.StockState.check_invariants,
-    read_by_others=False,
+    # A refusal (out of stock) reads it without appending, so nothing would ever tell this
+    # process that another one gave a unit back: re-read like a program's settings.
+    read_by_others=True,
 )
 
 KINDS: tuple[Kind[Any], ...] = (ACCOUNT, PROGRAM, REWARD_STOCK)
