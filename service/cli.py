@@ -221,6 +221,12 @@ CLIENT_CALLS: dict[str, ClientCall] = {
         ),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
+    "redeem-reward": lambda stub, a, rid: stub.RedeemReward(
+        pb.RedeemRewardRequest(
+            request_id=rid, account=account_name(a.program, a.member), reward_id=a.reward
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
     "account": lambda stub, a, _: stub.GetAccount(
         pb.GetAccountRequest(name=account_name(a.program, a.member)),
         timeout=CLIENT_TIMEOUT_SECONDS,
@@ -347,6 +353,13 @@ def _parser() -> argparse.ArgumentParser:
         member,
         ("points", {"type": int}),
         ("--reference", {"default": ""}),
+    )
+    client(
+        "redeem-reward",
+        "redeem a reward of the program's catalogue; prints its redemption code",
+        program,
+        member,
+        ("reward", {"help": "reward id"}),
     )
     client("account", "show an account", program, member)
     client(

@@ -2,6 +2,12 @@
 ReservePoints / CommitReservation, the refusals a storefront branches on, and bad catalogue
 settings refused naming each field with nothing appended."""
 
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import grpc
 import psycopg
 
@@ -10,6 +16,7 @@ from tests.conftest import Api, FakeClock, create_program, earn, enroll, request
 from tests.e2e.errors import failure
 
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def catalogue() -> list[pb.Reward]:
@@ -249,3 +256,40 @@ async def test_a_lapsed_reward_hold_gives_points_and_stock_back(api: Api, clock:
 
     assert taken.redeemed_reward.reward.free_product_sku == "MUG-1"
     assert (holder.balances.available, holder.balances.held) == (300, 0)
+
+
+async def test_the_cli_redeems_a_reward_and_its_retry_prints_the_same_code(api: Api) -> None:
+    program_id = await program_with_catalogue(api)
+    account = await enroll(api.stub, program_id)
+    await earn(api.stub, account, 500)
+    member_id = account.rsplit("/", 1)[1]
+    rid = request_id()
+
+    command = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "redeem-reward",
+        program_id,
+        member_id,
+        "five-off",
+        "--target",
+        api.target,
+        "--request-id",
+        rid,
+    ]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 (our own command line, no input)
+            command, capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+        )
+
+    first = await asyncio.to_thread(run)
+    again = await asyncio.to_thread(run)
+
+    assert first.returncode == 0, first.stderr
+    printed = json.loads(first.stdout)
+    assert printed["redeemedReward"]["reward"]["rewardId"] == "five-off"
+    assert printed["redeemedReward"]["redemptionCode"]
+    assert printed["account"]["balances"]["available"] == "0"
+    assert json.loads(again.stdout) == printed
