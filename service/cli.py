@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import json_format
@@ -26,6 +26,9 @@ from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
 from service.projections_cli import add_projection_commands
+
+if TYPE_CHECKING:
+    from ledger.audit.liability import Liability
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 CLIENT_TIMEOUT_SECONDS = 10.0
@@ -116,10 +119,13 @@ def _read_horizon(_args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off, 2 if there
     is nothing to audit (an unknown program)."""
+    from ledger.audit.liability import Liability
     from ledger.audit.replay import replay
 
     try:
-        result = replay(bootstrap.database_url(), args.program, workers=args.workers)
+        result = replay(
+            bootstrap.database_url(), args.program, workers=args.workers, accumulators=[Liability]
+        )
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
@@ -131,11 +137,24 @@ def _audit(args: argparse.Namespace) -> int:
                 "events": result.events,
                 "discrepancy_count": result.discrepancy_count,
                 "discrepancies": [found.__dict__ for found in result.discrepancies],
+                "liability": _liability(result.get(Liability)),
             },
             indent=2,
         )
     )
     return 0 if result.ok else 1
+
+
+def _liability(liability: "Liability") -> dict[str, Any]:
+    """Outstanding points per program and their worth per currency, as decimal strings of
+    major units (exact; finance rounds as it reports)."""
+    return {
+        "points_outstanding": dict(sorted(liability.points.items())),
+        "value": {
+            program_id: {currency: str(amount) for currency, amount in values.items()}
+            for program_id, values in liability.money().items()
+        },
+    }
 
 
 # --- client commands ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ledger.codec.events import UnknownEventType
 from ledger.domain.account import Balances
 from ledger.domain.events import Event
 from ledger.domain.kinds import ACCOUNT, Kind, kind_of, member_of
+from ledger.domain.program import ProgramState
 from ledger.store.audit_reader import EventRow
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "is_account_stream",
     "may_take_available_below_zero",
     "new_fold",
+    "point_values_of",
 ]
 
 
@@ -59,6 +61,13 @@ def new_fold(stream_id: str) -> StreamFold:
 
 
 _MAY_GO_NEGATIVE = frozenset({"PurchaseRefunded", "HistoryImported"})
+
+
+def point_values_of(state: Any) -> dict[str, int] | None:
+    """A program stream's point values (currency -> nanos per point); None for another kind."""
+    if not isinstance(state, ProgramState):
+        return None
+    return {value.currency_code: value.nanos_per_point for value in state.settings.point_values}
 
 
 def may_take_available_below_zero(event_type: str) -> bool:

@@ -492,6 +492,10 @@ MUTATIONS: list[tuple[str, Call]] = [
         ),
     ),
     (
+        "RedeemReward",
+        lambda s: s.stub.RedeemReward(pb.RedeemRewardRequest(account=s.account, reward_id="x")),
+    ),
+    (
         "CommitReservation",
         lambda s: s.stub.CommitReservation(
             pb.CommitReservationRequest(account=s.account, reservation_id=s.reservation_id)
