@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import psycopg
+from google.protobuf import field_mask_pb2
 
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id, unique
@@ -293,3 +294,28 @@ async def test_the_cli_redeems_a_reward_and_its_retry_prints_the_same_code(api: 
     assert printed["redeemedReward"]["redemptionCode"]
     assert printed["account"]["balances"]["available"] == "0"
     assert json.loads(again.stdout) == printed
+
+
+async def test_raising_the_stock_through_update_program_restocks(api: Api) -> None:
+    program_id = await program_with_catalogue(api)
+    first = await enroll(api.stub, program_id)
+    second = await enroll(api.stub, program_id)
+    await earn(api.stub, first, 300)
+    await earn(api.stub, second, 300)
+    await redeem(api, first, "mug")
+    assert await refusal(api, second, "mug") == (FAILED, "REWARD_OUT_OF_STOCK")
+    restocked = catalogue()
+    restocked[1].stock = 2  # units offered in all: one more than before
+
+    updated = await api.stub.UpdateProgram(
+        pb.UpdateProgramRequest(
+            request_id=request_id(),
+            program=pb.Program(name=f"programs/{program_id}", rewards=restocked),
+            update_mask=field_mask_pb2.FieldMask(paths=["rewards"]),
+        )
+    )
+    taken = await redeem(api, second, "mug")
+
+    assert updated.program.revision == 2
+    assert list(updated.program.point_values) != []  # outside the mask: kept
+    assert taken.redeemed_reward.program_revision == 2
