@@ -3,6 +3,7 @@ same answer back (ledger/codec/responses.py writes and reads it)."""
 
 from dataclasses import dataclass, field
 
+from ledger.domain import inactivity
 from ledger.domain.account import AccountState, Balances
 from ledger.domain.events import LotPortion
 from ledger.domain.frozen import build
@@ -23,6 +24,9 @@ class AccountView:
     expiring: tuple[LotPortion, ...]
     referral_code: str
     created_at: str
+    balance_expires_at: str | None = None
+    """When the whole balance expires if the member stays inactive (None: no inactivity
+    expiry, or nothing to expire)."""
 
     @classmethod
     def of(
@@ -40,6 +44,7 @@ class AccountView:
             expiring=expiring[:MAX_EXPIRING_LISTED],
             referral_code=state.referral_code,
             created_at=created_at,
+            balance_expires_at=inactivity.due_at(state),
         )
 
 

@@ -11,7 +11,13 @@ from ledger.domain import clock
 from ledger.domain.account import Balances
 from ledger.domain.errors import InvalidArgument, Violations
 from ledger.domain.limits import DEFAULT_HOLD_TTL_SECONDS
-from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
+from ledger.domain.settings import (
+    EarnRate,
+    ExpiryRounding,
+    NegativeBalancePolicy,
+    ProgramSettings,
+    QualifyingActivity,
+)
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
@@ -29,6 +35,25 @@ _POLICY_TO_PROTO = {
     NegativeBalancePolicy.WITHIN_BALANCE: pb.NEGATIVE_BALANCE_POLICY_WITHIN_BALANCE,
     NegativeBalancePolicy.ALLOW_NEGATIVE: pb.NEGATIVE_BALANCE_POLICY_ALLOW_NEGATIVE,
 }
+
+_ROUNDING_FROM_PROTO = {
+    pb.EXPIRY_ROUNDING_UNSPECIFIED: ExpiryRounding.END_OF_DAY,
+    pb.EXPIRY_ROUNDING_END_OF_DAY: ExpiryRounding.END_OF_DAY,
+    pb.EXPIRY_ROUNDING_END_OF_MONTH: ExpiryRounding.END_OF_MONTH,
+    pb.EXPIRY_ROUNDING_END_OF_YEAR: ExpiryRounding.END_OF_YEAR,
+}
+_ROUNDING_TO_PROTO = {
+    ExpiryRounding.END_OF_DAY: pb.EXPIRY_ROUNDING_END_OF_DAY,
+    ExpiryRounding.END_OF_MONTH: pb.EXPIRY_ROUNDING_END_OF_MONTH,
+    ExpiryRounding.END_OF_YEAR: pb.EXPIRY_ROUNDING_END_OF_YEAR,
+}
+_ACTIVITY_FROM_PROTO = {
+    pb.QUALIFYING_ACTIVITY_PURCHASE: QualifyingActivity.PURCHASE,
+    pb.QUALIFYING_ACTIVITY_EARN: QualifyingActivity.EARN,
+    pb.QUALIFYING_ACTIVITY_REDEMPTION: QualifyingActivity.REDEMPTION,
+    pb.QUALIFYING_ACTIVITY_TRANSFER: QualifyingActivity.TRANSFER,
+}
+_ACTIVITY_TO_PROTO = {domain: proto for proto, domain in _ACTIVITY_FROM_PROTO.items()}
 
 
 def timestamp(moment: datetime | str) -> Timestamp:
@@ -67,9 +92,10 @@ def datetime_of(stamp: Timestamp, field_name: str) -> datetime:
 def program_settings(
     message: pb.Program, prefix: str = "program", found: Violations | None = None
 ) -> ProgramSettings:
-    """The settings `message` states. Violations (an unknown currency or policy) are raised,
-    or added to `found` when given, for the caller to report with every other bad setting;
-    a bad policy then reads as the default."""
+    """The settings `message` states. Violations (an unknown currency, policy, rounding or
+    activity) are raised, or added to `found` when given, for the caller to report with every
+    other bad setting; a bad policy or rounding then reads as the default, an unknown
+    activity is left out."""
     violations = Violations() if found is None else found
     for index, rate in enumerate(message.earn_rates):
         if minor_unit_exponent(rate.currency_code) is None:
@@ -80,6 +106,16 @@ def program_settings(
     policy = _POLICY_FROM_PROTO.get(message.negative_balance_policy)
     if policy is None:
         violations.add(f"{prefix}.negative_balance_policy", "is not a known policy")
+    rounding = _ROUNDING_FROM_PROTO.get(message.expiry_rounding)
+    if rounding is None:
+        violations.add(f"{prefix}.expiry_rounding", "is not a known rounding")
+    activities: list[QualifyingActivity] = []
+    for index, value in enumerate(message.qualifying_activities):
+        activity = _ACTIVITY_FROM_PROTO.get(value)
+        if activity is None:
+            violations.add(f"{prefix}.qualifying_activities[{index}]", "is not a known activity")
+        else:
+            activities.append(activity)
     earning = purchase_mapping.earning_settings(message, prefix, violations)
     reward_catalogue, point_values = rewards.catalogue(message, prefix, violations)
     settings = ProgramSettings(
@@ -100,6 +136,9 @@ def program_settings(
         earn_on_gift_cards=earning.earn_on_gift_cards,
         rewards=reward_catalogue,
         point_values=point_values,
+        expiry_rounding=rounding or ExpiryRounding.END_OF_DAY,
+        inactivity_expiry_days=message.inactivity_expiry_days,
+        qualifying_activities=tuple(activities),
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -128,6 +167,11 @@ def program(view: ProgramView) -> pb.Program:
         time_zone=settings.time_zone,
         rewards=[rewards.reward_message(reward) for reward in settings.rewards],
         point_values=[rewards.point_value_message(value) for value in settings.point_values],
+        expiry_rounding=_ROUNDING_TO_PROTO[settings.expiry_rounding],
+        inactivity_expiry_days=settings.inactivity_expiry_days,
+        qualifying_activities=[
+            _ACTIVITY_TO_PROTO[activity] for activity in settings.qualifying_activities
+        ],
         revision=view.state.revision,
         create_time=timestamp(view.created_at),
         update_time=timestamp(view.updated_at),
@@ -168,7 +212,9 @@ def account(view: AccountView) -> pb.Account:
     for portion in view.expiring:
         if portion.expires_on is not None:
             expiring = message.expiring_points.add(points=portion.points)
-            _set_time(expiring.expire_time, clock.start_of_day_instant(portion.expires_on))
+            _set_time(expiring.expire_time, portion.expires_on)
+    if view.balance_expires_at is not None:
+        _set_time(message.balance_expire_time, view.balance_expires_at)
     return message
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, get_type_hints
 
 from ledger.codec.chain import jsonb_ordered
+from ledger.codec.expiry import expiry_of
 from ledger.codec.settings import plain_data, settings_data, settings_of, value_of
 from ledger.domain.events import EVENT_TYPES, Event, LotPortion, Lots
 from ledger.domain.frozen import build
@@ -24,6 +25,8 @@ _LOT_FIELDS = frozenset({"from_available", "taken", "restored", "lots"})
 _SETTINGS_FIELDS = frozenset({"settings"})
 _RULE_FIELDS = frozenset({"rules", "lines"})
 """Tuples of rule values (purchase_rules.py), stored by the settings' generic codec."""
+_EXPIRY_FIELDS = frozenset({"expires_on"})
+"""A lot's expiry, written as a date by the first release (ledger/codec/expiry.py)."""
 
 
 class UnknownEventType(Exception):
@@ -45,6 +48,7 @@ class _Shape:
     settings_names: tuple[str, ...]
     rule_hints: tuple[tuple[str, Any], ...]
     """(name, type) of the fields holding rule values."""
+    expiry_names: tuple[str, ...]
 
 
 def _shape_of(cls: type[Event]) -> _Shape:
@@ -57,6 +61,7 @@ def _shape_of(cls: type[Event]) -> _Shape:
         tuple(sorted(name_set & _LOT_FIELDS)),
         tuple(sorted(name_set & _SETTINGS_FIELDS)),
         tuple((name, hints[name]) for name in sorted(name_set & _RULE_FIELDS)),
+        tuple(sorted(name_set & _EXPIRY_FIELDS)),
     )
 
 
@@ -72,7 +77,9 @@ def lots_data(lots: Lots) -> list[JsonDict]:
 
 
 def lots_of(data: list[JsonDict]) -> Lots:
-    return tuple(LotPortion(portion["expires_on"], portion["points"]) for portion in data)
+    return tuple(
+        LotPortion(expiry_of(portion["expires_on"]), portion["points"]) for portion in data
+    )
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -152,8 +159,10 @@ def decode(event_type: str, schema_version: int, data: JsonDict) -> Event:
             sorted(data.keys() - shape.names),
         )
         raise TypeError(f"{event_type} data: missing {missing}, unexpected {unexpected}")
-    if shape.lot_names or shape.settings_names or shape.rule_hints:
+    if shape.lot_names or shape.settings_names or shape.rule_hints or shape.expiry_names:
         data = dict(data)
+        for name in shape.expiry_names:
+            data[name] = expiry_of(data[name])
         for name in shape.lot_names:
             data[name] = lots_of(data[name])
         for name in shape.settings_names:

@@ -75,6 +75,11 @@ def account_data(view: AccountView) -> JsonDict:
         "expiring": lots_data(view.expiring),
         "referral_code": view.referral_code,
         "created_at": view.created_at,
+        **(
+            {"balance_expires_at": view.balance_expires_at}
+            if view.balance_expires_at is not None
+            else {}
+        ),
     }
 
 
@@ -87,6 +92,8 @@ def _account_of(data: JsonDict) -> AccountView:
         expiring=lots_of(data["expiring"]),
         referral_code=data["referral_code"],
         created_at=data["created_at"],
+        # Answers stored before inactivity expiry hold none.
+        balance_expires_at=data.get("balance_expires_at"),
     )
 
 

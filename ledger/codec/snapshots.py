@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from ledger.codec.events import lots_data, lots_of
+from ledger.codec.expiry import expiry_of
 from ledger.codec.settings import settings_data, settings_of
 from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
 from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, REWARD_STOCK, Kind
@@ -44,7 +45,7 @@ def balances_of(data: dict[str, int]) -> Balances:
 
 
 def _encode_account(state: AccountState) -> JsonDict:
-    return {
+    data: JsonDict = {
         "enrolled": state.enrolled,
         "forgotten": state.forgotten,
         "referral_code": state.referral_code,
@@ -61,6 +62,9 @@ def _encode_account(state: AccountState) -> JsonDict:
         "holds": {reservation_id: _hold_data(hold) for reservation_id, hold in state.holds.items()},
         "rewards_redeemed": dict(state.rewards_redeemed),
     }
+    if state.balance_expires_at is not None:  # most programs have no inactivity expiry
+        data["balance_expires_at"] = state.balance_expires_at
+    return data
 
 
 def _hold_data(hold: Hold) -> JsonDict:
@@ -97,12 +101,16 @@ def _decode_account(data: JsonDict) -> AccountState:
         balances=balances_of(data["balances"]),
         lots=lots_of(data["lots"]),
         pending={
-            order_id: PendingEarn(entry["points"], entry["release_at"], entry["expires_on"])
+            order_id: PendingEarn(
+                entry["points"], entry["release_at"], expiry_of(entry["expires_on"])
+            )
             for order_id, entry in data["pending"].items()
         },
         holds={reservation_id: _hold_of(hold) for reservation_id, hold in data["holds"].items()},
         # Rows written before the rewards catalogue hold no counts: no reward was redeemed.
         rewards_redeemed=dict(data.get("rewards_redeemed", {})),
+        # Rows written before inactivity expiry hold no deadline.
+        balance_expires_at=data.get("balance_expires_at"),
     )
 
 

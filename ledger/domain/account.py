@@ -6,6 +6,8 @@ from ledger.domain import lots as lot_math
 from ledger.domain.events import (
     Event,
     HistoryImported,
+    InactiveBalanceExpired,
+    InactivityExpiryScheduled,
     LotPortion,
     Lots,
     MemberEnrolled,
@@ -80,6 +82,11 @@ class AccountState:
     rewards_redeemed: dict[str, int] = field(default_factory=dict)
     """Times each reward was redeemed, for limits per member; at most one entry per reward
     id a catalogue ever held."""
+    balance_expires_at: str | None = None
+    """When the whole balance expires unless the member does something qualifying first
+    (None: the program has no inactivity expiry, or no activity set it yet). Stays once
+    passed: the member is still inactive, so points that come back without activity (a
+    hold given back) expire too."""
 
     def check_invariants(self) -> None:
         b = self.balances
@@ -246,4 +253,8 @@ def evolve(state: AccountState, event: Event) -> AccountState:
             return _credit(state, event.lots)
         case PointsExpired():
             return _debit(state, _lot(event.expires_on, event.points), expired=event.points)
+        case InactivityExpiryScheduled():
+            return replace(state, balance_expires_at=event.balance_expires_at)
+        case InactiveBalanceExpired():
+            return _debit(state, event.taken, expired=event.points)
     raise AssertionError(f"account streams do not hold {type(event).__name__}")

@@ -1,6 +1,6 @@
 """Instants and dates as they are written in events. The time itself is always passed in."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 
@@ -29,11 +29,3 @@ def start_of_day(iso_day: str) -> datetime:
 def start_of_day_instant(iso_day: str) -> str:
     """instant(start_of_day(iso_day))."""
     return instant(start_of_day(iso_day))
-
-
-@lru_cache(maxsize=4096)  # one `now` and one policy for a whole batch of earns
-def expiry_day(earned_at: datetime, points_expiry_days: int) -> str | None:
-    """Points earned on day D with an N-day policy expire at the start of day D + N (UTC)."""
-    if points_expiry_days == 0:
-        return None
-    return (earned_at.astimezone(UTC).date() + timedelta(days=points_expiry_days)).isoformat()

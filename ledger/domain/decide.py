@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ledger.domain import clock, limits, rewards
+from ledger.domain import clock, inactivity, limits, rewards
 from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, Hold, evolve
 from ledger.domain.commands import (
@@ -61,6 +61,7 @@ from ledger.domain.events import (
     RewardRedeemed,
     RewardReserved,
 )
+from ledger.domain.expiry import points_expire_at
 from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
 from ledger.domain.results import (
@@ -108,33 +109,50 @@ def decide(
     validate(command)
     _require_program(program, command)
     if isinstance(command, Enroll):
-        return _enroll(state, command)
+        enrolment = _enroll(state, command)
+        return enrolment + inactivity.rescheduled(state, program, enrolment, now, enrolling=True)
     if isinstance(command, ImportHistory):
         return _import(state, program, command, now)
     if not (isinstance(command, Sweep) and state.enrolled):
         # Housekeeping goes on after a member is forgotten: holds lapse, points expire.
         _require_account(state, command.account_field)
-    events = housekeeping(state, now)
+    events = housekeeping(state, now, program)
     for event in events:
         state = evolve(state, event)
     decided = _decide_on_account(state, program, command, now, orders)
-    return events + decided + _expired_after(state, decided, now)
+    decided += _expired_after(state, decided, now, program)
+    for event in decided:
+        state = evolve(state, event)
+    return events + decided + inactivity.rescheduled(state, program, decided, now)
 
 
-def _expired_after(before: AccountState, events: list[Event], now: datetime) -> list[Event]:
-    """Lots past their date that the command's own events gave back (a hold released or
-    partly committed after its lot's expiry date): expired at once, never made available."""
+def _expired_after(
+    before: AccountState, events: list[Event], now: datetime, program: ProgramState
+) -> list[Event]:
+    """Lots past their expiry that the command's own events gave back (a hold released or
+    partly committed after its lot's expiry, or after the balance's inactivity deadline):
+    expired at once, never made available."""
     if not any(isinstance(e, (ReservationCommitted, ReservationReleased)) for e in events):
         return []
     state = before
     for event in events:
         state = evolve(state, event)
-    today = clock.day(now)
-    return [
+    return _lapsed(state, clock.instant(now), program)
+
+
+def _lapsed(state: AccountState, current: str, program: ProgramState | None) -> list[Event]:
+    """Lots whose expiry has come by the instant `current`, then the rest of the balance if
+    its inactivity deadline has."""
+    events: list[Event] = [
         PointsExpired(portion.expires_on, portion.points)
         for portion in state.lots
-        if portion.expires_on is not None and portion.expires_on <= today
+        if portion.expires_on is not None and portion.expires_on <= current
     ]
+    if state.balance_expires_at is not None:
+        for event in events:
+            state = evolve(state, event)
+        events += inactivity.expired(state, current, program)
+    return events
 
 
 def decide_transfer(
@@ -154,15 +172,15 @@ def decide_transfer(
     destination_key = command.destination_member_id
     if source_key == destination_key:
         raise InvalidArgument.of("destination_account", "must differ from source_account")
-    source_events = housekeeping(source, now)
+    source_events = housekeeping(source, now, program)
     for event in source_events:
         source = evolve(source, event)
-    destination_events = housekeeping(destination, now)
+    destination_events = housekeeping(destination, now, program)
     _require_available(source, command.points)
     taken = lot_math.take(source.lots, command.points)
-    source_events.append(
-        PointsTransferredOut(command.transfer_id, destination_key, command.points, taken)
-    )
+    sent = PointsTransferredOut(command.transfer_id, destination_key, command.points, taken)
+    source_events.append(sent)
+    source_events += inactivity.rescheduled(evolve(source, sent), program, [sent], now)
     destination_events.append(
         PointsTransferredIn(command.transfer_id, source_key, command.points, taken)
     )
@@ -196,7 +214,7 @@ def decide_reward(
     validate(command)
     _require_program(program, command)
     _require_account(state, command.account_field)
-    events = housekeeping(state, now)
+    events = housekeeping(state, now, program)
     for event in events:
         state = evolve(state, event)
     decided: list[Event]
@@ -236,18 +254,26 @@ def decide_reward(
             stock_events = rewards.released(hold, member_key, command.reservation_id)
         case _:
             raise AssertionError(f"not a reward command: {command!r}")
-    return events + decided + _expired_after(state, decided, now), stock_events
+    decided += _expired_after(state, decided, now, program)
+    for event in decided:
+        state = evolve(state, event)
+    decided += inactivity.rescheduled(state, program, decided, now)
+    return events + decided, stock_events
 
 
-def housekeeping(state: AccountState, now: datetime) -> list[Event]:
+def housekeeping(
+    state: AccountState, now: datetime, program: ProgramState | None = None
+) -> list[Event]:
     """What is due by `now`: lapsed holds given back, pending points past the return window
-    made available, and lots past their expiry date expired (breakage). In that order, so a
-    lapsed hold's points expire too if their lot has."""
+    made available, lots past their expiry expired (breakage), then the rest of the balance
+    if its inactivity deadline has passed (unless `program`, when given, no longer has
+    inactivity expiry). In that order, so a lapsed hold's points expire too if their lot
+    has."""
     events: list[Event] = []
     folded = state
+    current = clock.instant(now)
     # Most accounts hold nothing pending or held; every command looks, so they skip this.
     if state.holds or state.pending:
-        current = clock.instant(now)
         for reservation_id, hold in sorted(state.holds.items()):
             if hold.expires_at <= current:
                 events.append(
@@ -260,10 +286,7 @@ def housekeeping(state: AccountState, now: datetime) -> list[Event]:
                 )
         for event in events:
             folded = evolve(folded, event)
-    today = clock.day(now)
-    for portion in folded.lots:
-        if portion.expires_on is not None and portion.expires_on <= today:
-            events.append(PointsExpired(portion.expires_on, portion.points))
+    events += _lapsed(folded, current, program)
     # Bounded so one command never appends an unbounded batch; the sweep comes back for more.
     return events[: limits.MAX_HOUSEKEEPING_EVENTS]
 
@@ -272,11 +295,10 @@ def next_due_at(state: AccountState) -> str | None:
     """The earliest instant at which `housekeeping` would append something, for the sweep."""
     candidates = [hold.expires_at for hold in state.holds.values()]
     candidates += [entry.release_at for entry in state.pending.values()]
-    candidates += [
-        clock.start_of_day_instant(portion.expires_on)
-        for portion in state.lots
-        if portion.expires_on is not None
-    ]
+    candidates += [portion.expires_on for portion in state.lots if portion.expires_on is not None]
+    balance_due_at = inactivity.due_at(state)
+    if balance_due_at is not None:
+        candidates.append(balance_due_at)
     return min(candidates, default=None)
 
 
@@ -334,7 +356,7 @@ def _decide_on_account(
         case RefundPurchase():
             return [_refund(state, program, command, orders.get(command.order_id))]
         case EarnPoints():
-            expires_on = clock.expiry_day(now, program.settings.points_expiry_days)
+            expires_on = points_expire_at(program.settings, now)
             return [PointsEarned(command.points, command.reason, expires_on, program.revision)]
         case AdjustPoints():
             return [_adjust(state, program, command, now)]
@@ -394,7 +416,7 @@ def _purchase(
         currency_code=command.currency_code,
         points=points,
         release_at=release_at,
-        expires_on=clock.expiry_day(now, program.settings.points_expiry_days),
+        expires_on=points_expire_at(program.settings, now),
         program_revision=program.revision,
         rate_points=rate.points,
         rate_per_major_units=rate.per_major_units,
@@ -466,7 +488,7 @@ def _adjust(
     state: AccountState, program: ProgramState, command: AdjustPoints, now: datetime
 ) -> PointsAdjusted:
     if command.points_delta > 0:
-        expires_on = clock.expiry_day(now, program.settings.points_expiry_days)
+        expires_on = points_expire_at(program.settings, now)
         taken: tuple[LotPortion, ...] = ()
     else:
         _require_available(state, -command.points_delta)
@@ -547,7 +569,7 @@ def _import(
                 f"events[{entry.index}].occur_time", "must not be in the future"
             )
         if entry.points_delta > 0:
-            expires_on = clock.expiry_day(occurred, program.settings.points_expiry_days)
+            expires_on = points_expire_at(program.settings, occurred)
             taken: tuple[LotPortion, ...] = ()
             negative = 0
         else:

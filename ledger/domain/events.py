@@ -4,6 +4,10 @@ Each event type has a name and a schema version, which are stored with it; how a
 written as data and read back (and how older schema versions are upcast) is the codec's
 business (ledger/codec/events.py). Dates are ISO-8601 strings ("2026-11-22"), instants UTC
 ISO-8601 with microseconds and a Z suffix, so every value has one spelling.
+
+A lot's expiry (every `expires_on`) is an instant: the lot expires at it (ledger/domain/
+expiry.py). The field keeps its first name, as stored data does; the first release wrote a
+date there, which the codec reads as the start of that day, UTC, what it meant then.
 """
 
 from dataclasses import dataclass
@@ -15,7 +19,8 @@ from ledger.domain.settings import ProgramSettings
 
 @dataclass(frozen=True)
 class LotPortion:
-    """Points taken from (or given back to) the lot that expires on `expires_on` (None: never)."""
+    """Points taken from (or given back to) the lot that expires at the instant `expires_on`
+    (None: never)."""
 
     expires_on: str | None
     points: int
@@ -262,6 +267,33 @@ class PointsExpired(Event):
 
 
 @dataclass(frozen=True)
+class InactivityExpiryScheduled(Event):
+    """The member's qualifying activity (or enrolment) set when the whole balance expires if
+    nothing qualifying follows, under `program_revision`'s inactivity policy; None: the
+    program no longer has one. Appended only when the deadline moves, so at most once a day
+    (deadlines fall at the end of a day)."""
+
+    event_type: ClassVar[str] = "InactivityExpiryScheduled"
+    balance_expires_at: str | None
+    program_revision: int
+
+
+@dataclass(frozen=True)
+class InactiveBalanceExpired(Event):
+    """The whole available balance expired: nothing qualifying came before the deadline
+    `balance_expires_at`. `taken` names the lots it emptied."""
+
+    event_type: ClassVar[str] = "InactiveBalanceExpired"
+    balance_expires_at: str
+    points: int
+    taken: Lots
+
+    @property
+    def points_delta(self) -> int:
+        return -self.points
+
+
+@dataclass(frozen=True)
 class HistoryImported(Event):
     """An event of the system the brand migrated from, kept as it was (points and time)."""
 
@@ -377,6 +409,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PointsTransferredOut,
         PointsTransferredIn,
         PointsExpired,
+        InactivityExpiryScheduled,
+        InactiveBalanceExpired,
         HistoryImported,
         RewardRedeemed,
         RewardReserved,

@@ -27,6 +27,28 @@ class NegativeBalancePolicy(Enum):
     ALLOW_NEGATIVE = "allow_negative"
 
 
+class ExpiryRounding(Enum):
+    """Where a lot's expiry lands once its `points_expiry_days` have run: at the end of that
+    day, or rounded up to the end of that month or year, in the program's time zone."""
+
+    END_OF_DAY = "end_of_day"
+    END_OF_MONTH = "end_of_month"
+    END_OF_YEAR = "end_of_year"
+
+
+class QualifyingActivity(Enum):
+    """A member's own doing that can keep a balance from inactivity expiry (which events are
+    which: ledger/domain/activity.py)."""
+
+    PURCHASE = "purchase"
+    EARN = "earn"
+    """Points earned through EarnPoints (a storefront's own reasons: a review, a sign-up)."""
+    REDEMPTION = "redemption"
+    """Points spent: a redemption, a reservation committed, a reward redeemed."""
+    TRANSFER = "transfer"
+    """Points sent to another member (receiving them is not the receiver's activity)."""
+
+
 @dataclass(frozen=True)
 class EarnRate:
     """`points` for every `per_major_units` whole units of `currency_code`."""
@@ -52,7 +74,7 @@ class ProgramSettings:
     multipliers: tuple[EarnMultiplier, ...] = added_later(())
     exclusions: tuple[EarnExclusion, ...] = added_later(())
     minimum_order_amounts: tuple[MinimumOrder, ...] = added_later(())
-    points_rounding: PointsRounding = added_later(PointsRounding.DOWN)  # noqa: RUF009 (an enum)
+    points_rounding: PointsRounding = added_later(PointsRounding.DOWN)
     earn_on_gift_cards: bool = added_later(True)
     """Programs stored before order lines earned on the whole amount; a program created
     through the API says False unless it asks (a gift card bought earns, then what it buys
@@ -61,6 +83,15 @@ class ProgramSettings:
     """The rewards catalogue (ledger/domain/catalogue.py); programs before it had none."""
     point_values: tuple[PointValue, ...] = added_later(())
     """Money value of one point per currency, for finance's liability."""
+    expiry_rounding: ExpiryRounding = added_later(ExpiryRounding.END_OF_DAY)
+    """Lots expire at the end of the day (in `time_zone`) on which their `points_expiry_days`
+    end, or rounded up to the end of that month or year. Before it existed lots expired at the
+    start of that day, UTC (shorter than stated); those lots keep that instant."""
+    inactivity_expiry_days: int = added_later(0)
+    """The whole available balance expires after this many days without one of the
+    `qualifying_activities` (0: never)."""
+    qualifying_activities: tuple[QualifyingActivity, ...] = added_later(())
+    """What counts as activity for `inactivity_expiry_days`."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -108,6 +139,7 @@ class ProgramSettings:
             violations.add(
                 f"{prefix}.points_expiry_days", f"must be 0 to {limits.MAX_POINTS_EXPIRY_DAYS}"
             )
+        _validate_expiry(self, violations, prefix)
         if not is_time_zone(self.time_zone):
             violations.add(f"{prefix}.time_zone", "must be an IANA time zone, such as Europe/Paris")
         if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
@@ -119,6 +151,34 @@ class ProgramSettings:
         )
         validate_rewards(violations, self.rewards, prefix)
         validate_point_values(violations, self.point_values, prefix)
+
+
+def _validate_expiry(settings: ProgramSettings, violations: Violations, prefix: str) -> None:
+    if settings.expiry_rounding is not ExpiryRounding.END_OF_DAY and not (
+        settings.points_expiry_days
+    ):
+        violations.add(
+            f"{prefix}.expiry_rounding", "needs points_expiry_days: there is no expiry to round"
+        )
+    days = settings.inactivity_expiry_days
+    if not 0 <= days <= limits.MAX_INACTIVITY_EXPIRY_DAYS:
+        violations.add(
+            f"{prefix}.inactivity_expiry_days",
+            f"must be 0 to {limits.MAX_INACTIVITY_EXPIRY_DAYS}",
+        )
+    activities = settings.qualifying_activities
+    if days > 0 and not activities:
+        violations.add(
+            f"{prefix}.qualifying_activities",
+            "name at least one: inactivity_expiry_days needs something that counts as activity",
+        )
+    if activities and days == 0:
+        violations.add(
+            f"{prefix}.qualifying_activities",
+            "only with inactivity_expiry_days: without it nothing expires for inactivity",
+        )
+    if len(set(activities)) != len(activities):
+        violations.add(f"{prefix}.qualifying_activities", "each activity once")
 
 
 @cache

@@ -42,8 +42,9 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 RETURN_WINDOW_DAYS = 14
 POINTS_EXPIRY_DAYS = 365
-EXPIRES = "2027-03-01"
-"""Expiry date of points earned on T0's day under the default 365-day policy."""
+EXPIRES = "2027-03-02T00:00:00.000000Z"
+"""When points earned at T0 expire under the default 365-day policy: at the end of the day
+(UTC) on which the 365 days end."""
 RELEASE_AT = clock.instant(T0 + timedelta(days=RETURN_WINDOW_DAYS))
 """When points of a purchase made at T0 leave pending under the default 14-day window."""
 

@@ -52,7 +52,7 @@ def test_positive_adjustment_adds_a_lot_expiring_like_earned_points() -> None:
 
 
 def test_negative_adjustment_takes_the_soonest_expiring_lots() -> None:
-    account = given(enrolled(), earned(10, "2026-06-01"), earned(30, EXPIRES))
+    account = given(enrolled(), earned(10, "2026-06-01T00:00:00.000000Z"), earned(30, EXPIRES))
 
     events = when(account, adjust(-15))
 
@@ -63,7 +63,7 @@ def test_negative_adjustment_takes_the_soonest_expiring_lots() -> None:
             "late delivery",
             "agent:42",
             None,
-            (lot("2026-06-01", 10), lot(EXPIRES, 5)),
+            (lot("2026-06-01T00:00:00.000000Z", 10), lot(EXPIRES, 5)),
         )
     ]
     state = then(account, events)
@@ -93,17 +93,21 @@ def transfer(
 
 
 def test_transfer_moves_lots_with_their_expiry_dates() -> None:
-    source = given(enrolled(MEMBER), earned(10, "2026-06-01"), earned(30, EXPIRES))
+    source = given(enrolled(MEMBER), earned(10, "2026-06-01T00:00:00.000000Z"), earned(30, EXPIRES))
     destination = given(enrolled(OTHER_MEMBER), earned(5, None))
 
     out, received = transfer(source, destination, 25)
 
-    moved = (lot("2026-06-01", 10), lot(EXPIRES, 15))
+    moved = (lot("2026-06-01T00:00:00.000000Z", 10), lot(EXPIRES, 15))
     assert out == [PointsTransferredOut("t-1", OTHER_MEMBER, 25, moved)]
     assert received == [PointsTransferredIn("t-1", MEMBER, 25, moved)]
     assert then(source, out).lots == (lot(EXPIRES, 15),)
     destination_after = then(destination, received)
-    assert destination_after.lots == (lot("2026-06-01", 10), lot(EXPIRES, 15), lot(None, 5))
+    assert destination_after.lots == (
+        lot("2026-06-01T00:00:00.000000Z", 10),
+        lot(EXPIRES, 15),
+        lot(None, 5),
+    )
     assert destination_after.balances == Balances(available=30, lifetime_earned=5)
 
 
@@ -143,13 +147,13 @@ def test_transfer_with_an_account_not_enrolled_is_not_found_naming_it(
 
 
 def test_transfer_does_not_move_points_that_expired_before_it() -> None:
-    source = given(enrolled(MEMBER), earned(10, "2026-03-02"), earned(30, EXPIRES))
+    source = given(enrolled(MEMBER), earned(10, "2026-03-02T00:00:00.000000Z"), earned(30, EXPIRES))
     destination = given(enrolled(OTHER_MEMBER))
 
     out, received = transfer(source, destination, 20, now=timedelta(days=1))
 
     assert out == [
-        PointsExpired("2026-03-02", 10),
+        PointsExpired("2026-03-02T00:00:00.000000Z", 10),
         PointsTransferredOut("t-1", OTHER_MEMBER, 20, (lot(EXPIRES, 20),)),
     ]
     assert received == [PointsTransferredIn("t-1", MEMBER, 20, (lot(EXPIRES, 20),))]
@@ -158,12 +162,12 @@ def test_transfer_does_not_move_points_that_expired_before_it() -> None:
 
 def test_transfer_appends_what_is_due_on_the_destination_too() -> None:
     source = given(enrolled(MEMBER), earned(30, EXPIRES))
-    destination = given(enrolled(OTHER_MEMBER), earned(10, "2026-03-02"))
+    destination = given(enrolled(OTHER_MEMBER), earned(10, "2026-03-02T00:00:00.000000Z"))
 
     _, received = transfer(source, destination, 5, now=timedelta(days=1))
 
     assert received == [
-        PointsExpired("2026-03-02", 10),
+        PointsExpired("2026-03-02T00:00:00.000000Z", 10),
         PointsTransferredIn("t-1", MEMBER, 5, (lot(EXPIRES, 5),)),
     ]
     assert then(destination, received).lots == (lot(EXPIRES, 5),)

@@ -15,6 +15,8 @@ from ledger.domain.events import (
     EVENT_TYPES,
     Event,
     HistoryImported,
+    InactiveBalanceExpired,
+    InactivityExpiryScheduled,
     MemberForgotten,
     PendingPointsReleased,
     PointsAdjusted,
@@ -52,7 +54,7 @@ from .scenario import (
     purchased,
 )
 
-TWO_LOTS = (lot("2026-06-01", 2), lot(None, 3))
+TWO_LOTS = (lot("2026-06-01T00:00:00.000000Z", 2), lot(None, 3))
 
 ONE_OF_EACH: list[Event] = [
     ProgramCreated(PROGRAM_ID, PROGRAM.settings),
@@ -71,6 +73,8 @@ ONE_OF_EACH: list[Event] = [
     PointsTransferredOut("t-1", "member-2", 5, TWO_LOTS),
     PointsTransferredIn("t-1", "member-1", 5, TWO_LOTS),
     PointsExpired(EXPIRES, 10),
+    InactivityExpiryScheduled("2026-06-02T22:00:00.000000Z", 2),
+    InactiveBalanceExpired("2026-06-02T22:00:00.000000Z", 5, TWO_LOTS),
     HistoryImported("h-1", "redemption", -5, "2025-01-01T00:00:00.000000Z", None, TWO_LOTS, 0),
     ProgramUpdated(CATALOGUE_PROGRAM.settings),
     RewardRedeemed(
@@ -127,13 +131,16 @@ def test_data_with_a_missing_or_unexpected_field_is_refused_on_read() -> None:
 def test_account_state_round_trips_through_its_snapshot_data() -> None:
     state = given(
         enrolled(),
-        earned(10, "2026-06-01"),
+        earned(10, "2026-06-01T00:00:00.000000Z"),
         earned(20, None),
         purchased("o-1", 5_000, 50),
         purchased("o-2", 3_000, 30, release_at=None),
         PurchaseRefunded("o-2", 1_000, 10, 0, (lot(EXPIRES, 10),), 0, 0),
         PointsReserved(
-            "r-1", 15, "2026-03-01T12:15:00.000000Z", (lot("2026-06-01", 10), lot(EXPIRES, 5))
+            "r-1",
+            15,
+            "2026-03-01T12:15:00.000000Z",
+            (lot("2026-06-01T00:00:00.000000Z", 10), lot(EXPIRES, 5)),
         ),
         PointsRedeemed(3, "", (lot(EXPIRES, 3),)),
     )

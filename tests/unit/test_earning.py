@@ -103,7 +103,9 @@ def test_purchase_is_available_at_once_when_return_window_is_zero() -> None:
 
 
 @pytest.mark.parametrize("hour", [0, 12, 23])
-def test_purchase_points_expire_n_days_after_the_earn_day_whatever_the_hour(hour: int) -> None:
+def test_purchase_points_expire_at_the_end_of_the_day_their_days_end_whatever_the_hour(
+    hour: int,
+) -> None:
     account = given(enrolled())
     now = T0.replace(hour=hour, minute=59)
 
@@ -115,7 +117,7 @@ def test_purchase_points_expire_n_days_after_the_earn_day_whatever_the_hour(hour
     )
 
     assert isinstance(event, PurchaseRecorded)
-    assert event.expires_on == "2026-03-31"
+    assert event.expires_on == "2026-04-01T00:00:00.000000Z"  # the end of March 31st, UTC
 
 
 def test_purchase_points_never_expire_when_program_has_no_expiry() -> None:
@@ -191,7 +193,7 @@ def test_points_earned_on_different_days_are_separate_lots_and_same_day_ones_mer
 
     state = then(account, third)
 
-    assert state.lots == (lot(EXPIRES, 15), lot("2027-03-02", 7))
+    assert state.lots == (lot(EXPIRES, 15), lot("2027-03-03T00:00:00.000000Z", 7))
 
 
 def test_purchase_earning_more_than_the_points_limit_is_refused_naming_amount() -> None:
@@ -215,10 +217,11 @@ def test_purchase_earning_exactly_the_points_limit_is_recorded() -> None:
     assert event.points == limits.MAX_POINTS_PER_COMMAND
 
 
-def test_the_earn_day_is_the_utc_day_whatever_the_callers_time_zone() -> None:
+def test_the_expiry_day_is_the_programs_utc_day_whatever_the_callers_time_zone() -> None:
     account = given(enrolled())
     new_york_evening = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
 
     [event] = when(account, EarnPoints(5, "bonus"), now=new_york_evening)
 
-    assert event == PointsEarned(5, "bonus", "2027-03-02", 1)  # 04:30 UTC on March 2nd
+    # 04:30 UTC on March 2nd, plus 365 days: the end of 2027-03-02, UTC.
+    assert event == PointsEarned(5, "bonus", "2027-03-03T00:00:00.000000Z", 1)

@@ -31,7 +31,7 @@ from .scenario import (
 )
 
 AFTER_WINDOW = T0 + timedelta(days=14)
-EXPIRY_MOMENT = clock.start_of_day(EXPIRES)
+EXPIRY_MOMENT = clock.parse_instant(EXPIRES)
 JUST_BEFORE = timedelta(microseconds=1)
 
 
@@ -118,13 +118,15 @@ def test_any_command_first_appends_what_housekeeping_finds_due() -> None:
 
 
 def test_pending_points_past_their_expiry_date_expire_as_soon_as_released() -> None:
-    account = given(enrolled(), purchased("o-1", 5_000, 50, expires_on="2026-03-08"))
+    account = given(
+        enrolled(), purchased("o-1", 5_000, 50, expires_on="2026-03-08T00:00:00.000000Z")
+    )
 
     events = housekeeping(account, AFTER_WINDOW)
 
     assert events == [
-        PendingPointsReleased("o-1", 50, "2026-03-08", "window_passed"),
-        PointsExpired("2026-03-08", 50),
+        PendingPointsReleased("o-1", 50, "2026-03-08T00:00:00.000000Z", "window_passed"),
+        PointsExpired("2026-03-08T00:00:00.000000Z", 50),
     ]
     state = then(account, events)
     assert state.balances == Balances(available=0, lifetime_earned=50, expired=50)
@@ -152,19 +154,22 @@ def test_lot_expires_at_the_start_of_its_expiry_day_and_counts_as_expired() -> N
 
 def test_only_lots_past_their_date_expire_and_never_expiring_lots_stay() -> None:
     account = given(
-        enrolled(), earned(10, "2026-04-01"), earned(20, "2026-05-01"), earned(30, None)
+        enrolled(),
+        earned(10, "2026-04-01T00:00:00.000000Z"),
+        earned(20, "2026-05-01T00:00:00.000000Z"),
+        earned(30, None),
     )
 
     events = housekeeping(account, clock.start_of_day("2026-04-15"))
 
-    assert events == [PointsExpired("2026-04-01", 10)]
+    assert events == [PointsExpired("2026-04-01T00:00:00.000000Z", 10)]
     state = then(account, events)
-    assert state.lots == (lot("2026-05-01", 20), lot(None, 30))
+    assert state.lots == (lot("2026-05-01T00:00:00.000000Z", 20), lot(None, 30))
     assert state.balances.available == 50
 
 
 def test_sweep_appends_exactly_what_housekeeping_finds_due() -> None:
-    account = given(enrolled(), earned(10, "2026-04-01"))
+    account = given(enrolled(), earned(10, "2026-04-01T00:00:00.000000Z"))
     now = clock.start_of_day("2026-04-01")
 
     assert when(account, Sweep(), now=now) == housekeeping(account, now)
@@ -174,15 +179,15 @@ def test_points_held_in_a_lapsed_reservation_expire_if_their_lot_has() -> None:
     hold_expires_at = clock.instant(T0 + timedelta(days=7))
     account = given(
         enrolled(),
-        earned(30, "2026-03-03"),
-        PointsReserved("r-1", 30, hold_expires_at, (lot("2026-03-03", 30),)),
+        earned(30, "2026-03-03T00:00:00.000000Z"),
+        PointsReserved("r-1", 30, hold_expires_at, (lot("2026-03-03T00:00:00.000000Z", 30),)),
     )
 
     events = housekeeping(account, T0 + timedelta(days=8))
 
     assert events == [
-        ReservationReleased("r-1", 30, (lot("2026-03-03", 30),), "expired"),
-        PointsExpired("2026-03-03", 30),
+        ReservationReleased("r-1", 30, (lot("2026-03-03T00:00:00.000000Z", 30),), "expired"),
+        PointsExpired("2026-03-03T00:00:00.000000Z", 30),
     ]
     state = then(account, events)
     assert state.balances == Balances(lifetime_earned=30, expired=30)
@@ -216,20 +221,25 @@ def test_next_due_is_the_pending_release_when_it_comes_first() -> None:
 
 def test_next_due_is_the_start_of_the_soonest_lot_expiry_day_when_it_comes_first() -> None:
     account = given(
-        enrolled(), earned(30, "2026-03-05"), earned(5, None), purchased("o-1", 5_000, 50)
+        enrolled(),
+        earned(30, "2026-03-05T00:00:00.000000Z"),
+        earned(5, None),
+        purchased("o-1", 5_000, 50),
     )
 
     assert next_due_at(account) == "2026-03-05T00:00:00.000000Z"
 
 
 def test_housekeeping_at_next_due_finds_something_to_do() -> None:
-    account = given(enrolled(), earned(30, "2026-03-05"), purchased("o-1", 5_000, 50))
+    account = given(
+        enrolled(), earned(30, "2026-03-05T00:00:00.000000Z"), purchased("o-1", 5_000, 50)
+    )
     due = next_due_at(account)
     assert due is not None
 
     events = housekeeping(account, clock.parse_instant(due))
 
-    assert events == [PointsExpired("2026-03-05", 30)]
+    assert events == [PointsExpired("2026-03-05T00:00:00.000000Z", 30)]
 
 
 def test_housekeeping_appends_a_bounded_batch_and_finds_the_rest_next_time() -> None:
@@ -237,7 +247,10 @@ def test_housekeeping_appends_a_bounded_batch_and_finds_the_rest_next_time() -> 
     lots_count = limits.MAX_HOUSEKEEPING_EVENTS + 1
     account = given(
         enrolled(),
-        *(earned(1, (first_day + timedelta(days=n)).isoformat()) for n in range(lots_count)),
+        *(
+            earned(1, clock.start_of_day_instant((first_day + timedelta(days=n)).isoformat()))
+            for n in range(lots_count)
+        ),
     )
     now = clock.start_of_day((first_day + timedelta(days=lots_count)).isoformat())
 

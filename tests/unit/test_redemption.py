@@ -12,23 +12,34 @@ from .scenario import EXPIRES, earned, enrolled, given, lot, purchased, then, wh
 
 def test_redemption_takes_the_soonest_expiring_lot_first() -> None:
     account = given(
-        enrolled(), earned(30, "2027-01-10"), earned(20, "2026-06-01"), earned(50, None)
+        enrolled(),
+        earned(30, "2027-01-10T00:00:00.000000Z"),
+        earned(20, "2026-06-01T00:00:00.000000Z"),
+        earned(50, None),
     )
 
     events = when(account, RedeemPoints(40, "coffee"))
 
-    assert events == [PointsRedeemed(40, "coffee", (lot("2026-06-01", 20), lot("2027-01-10", 20)))]
+    assert events == [
+        PointsRedeemed(
+            40,
+            "coffee",
+            (lot("2026-06-01T00:00:00.000000Z", 20), lot("2027-01-10T00:00:00.000000Z", 20)),
+        )
+    ]
     state = then(account, events)
-    assert state.lots == (lot("2027-01-10", 10), lot(None, 50))
+    assert state.lots == (lot("2027-01-10T00:00:00.000000Z", 10), lot(None, 50))
     assert state.balances == Balances(available=60, lifetime_earned=100, lifetime_redeemed=40)
 
 
 def test_redemption_spends_never_expiring_lots_last() -> None:
-    account = given(enrolled(), earned(50, None), earned(20, "2026-06-01"))
+    account = given(enrolled(), earned(50, None), earned(20, "2026-06-01T00:00:00.000000Z"))
 
     events = when(account, RedeemPoints(60))
 
-    assert events == [PointsRedeemed(60, "", (lot("2026-06-01", 20), lot(None, 40)))]
+    assert events == [
+        PointsRedeemed(60, "", (lot("2026-06-01T00:00:00.000000Z", 20), lot(None, 40)))
+    ]
     assert then(account, events).lots == (lot(None, 10),)
 
 

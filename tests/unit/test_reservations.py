@@ -17,8 +17,8 @@ from ledger.domain.events import (
 
 from .scenario import T0, earned, enrolled, fields, given, lot, program, then, when
 
-SOON = "2026-06-01"
-LATER = "2027-01-10"
+SOON = "2026-06-01T00:00:00.000000Z"
+LATER = "2027-01-10T00:00:00.000000Z"
 HOLD_EXPIRES_AT = clock.instant(T0 + timedelta(seconds=600))
 HELD = (lot(SOON, 20), lot(LATER, 20))
 """40 points reserved from a 20-point lot expiring soon and a 50-point lot expiring later."""
