@@ -154,8 +154,9 @@ class ProgramSettings:
 
 
 def _validate_expiry(settings: ProgramSettings, violations: Violations, prefix: str) -> None:
-    if settings.expiry_rounding is not ExpiryRounding.END_OF_DAY and not (
-        settings.points_expiry_days
+    if (
+        settings.expiry_rounding is not ExpiryRounding.END_OF_DAY
+        and settings.points_expiry_days <= 0
     ):
         violations.add(
             f"{prefix}.expiry_rounding", "needs points_expiry_days: there is no expiry to round"
