@@ -12,13 +12,14 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from ledger.codec.events import lots_data, lots_of
 from ledger.codec.settings import settings_data, settings_of
 from tests.conftest import FakeClock
 from tests.integration.log_v1 import (
@@ -307,8 +308,10 @@ async def test_every_stored_state_row_loads_as_the_account_the_replay_computed(
     assert {key: account["balances"] for key, account in accounts.items()} == BALANCES
     assert all(account["version"] == versions[key] for key, account in accounts.items())
     assert revisions == [2, 1, 2]
+    # Lots the first release keyed by the date they expired at the start of (UTC) read as
+    # that very instant.
     assert accounts[(ATELIER, ANA)]["expiring"] == [
-        {"points": 345, "expires_on": "2027-01-05"},
+        {"points": 345, "expires_on": "2027-01-05T00:00:00.000000Z"},
     ]
 
 
@@ -351,7 +354,13 @@ async def test_a_retry_of_every_stored_request_gets_its_stored_answer_and_writes
 
 def _as_read_now(answer: dict[str, Any]) -> dict[str, Any]:
     """A stored v1 answer with its program's settings as this release reads them: settings
-    added since read back with their defaults (ledger/codec/settings.py)."""
+    added since read back with their defaults (ledger/codec/settings.py), and the expiry
+    dates of its accounts' lots as the instants they meant (ledger/codec/expiry.py)."""
+    accounts = {
+        key: {**account, "expiring": lots_data(lots_of(account["expiring"]))}
+        for key, account in answer["accounts"].items()
+    }
+    answer = {**answer, "accounts": accounts}
     program = answer["program"]
     if program is None:
         return answer
@@ -518,7 +527,7 @@ async def test_the_log_carries_on_with_refunds_of_its_orders_a_commit_and_an_ear
         "amount_minor": 6025,
         "points_clawed_back": 60,
         "from_pending": 0,
-        "from_available": [{"points": 60, "expires_on": "2027-01-05"}],
+        "from_available": [{"points": 60, "expires_on": "2027-01-05T00:00:00.000000Z"}],
         "negative_points": 0,
         "points_not_recovered": 0,
     }
@@ -527,7 +536,8 @@ async def test_the_log_carries_on_with_refunds_of_its_orders_a_commit_and_an_ear
     assert _only(earned, "PointsEarned") == {
         "points": 10,
         "reason": "review",
-        "expires_on": "2027-02-12",
+        # Earned now: at the end of the day its 365 days end, no longer at its start.
+        "expires_on": "2027-02-13T00:00:00.000000Z",
         "program_revision": 2,
     }
     ana = committed["accounts"][ANA]
@@ -544,7 +554,7 @@ async def test_the_log_carries_on_with_refunds_of_its_orders_a_commit_and_an_ear
     )
     assert earned["accounts"][PHONE]["balances"]["available"] == 323
     assert _only(rest, "PurchaseRefunded")["from_available"] == [
-        {"points": 74, "expires_on": "2027-01-05"}
+        {"points": 74, "expires_on": "2027-01-05T00:00:00.000000Z"}
     ]
     assert _only(written_off, "PurchaseRefunded")["points_not_recovered"] == 30
     result = audit(log_to_carry_on)
@@ -587,3 +597,32 @@ async def test_a_sweep_two_years_on_releases_and_expires_all_the_log_left_due(
         else:
             assert balances["pending"] == balances["held"] == 0, stream_id
             assert balances["available"] <= 0, stream_id
+
+
+async def test_a_lot_the_first_release_dated_expires_at_the_start_of_that_day_utc_as_it_did(
+    log_to_carry_on: str,
+) -> None:
+    # Ana's lot of 2027-01-05 (written as a date): still hers a microsecond before midnight
+    # UTC starting that day, expired at it, whatever the end-of-day rule says for new lots.
+    midnight = datetime(2027, 1, 5, tzinfo=UTC)
+    lot_expiry = "2027-01-05T00:00:00.000000Z"
+    async with open_ledger(
+        log_to_carry_on, FakeClock(midnight - timedelta(microseconds=1))
+    ) as ledger:
+        await ledger.sweep()
+        before = await ledger.account(ATELIER, ANA)
+    async with open_ledger(log_to_carry_on, FakeClock(midnight)) as ledger:
+        await ledger.sweep()
+        after = await ledger.account(ATELIER, ANA)
+
+    assert lot_expiry in [portion["expires_on"] for portion in before["expiring"]]
+    assert lot_expiry not in [portion["expires_on"] for portion in after["expiring"]]
+    expired = _rows(
+        log_to_carry_on,
+        "SELECT data FROM ledger.events WHERE event_type = 'PointsExpired'"
+        " AND recorded_at > %(written_until)s AND stream_id = %(ana)s",
+        {"written_until": WRITTEN_UNTIL, "ana": ANA},
+    )
+    assert [row[0]["expires_on"] for row in expired] == [lot_expiry]
+    result = audit(log_to_carry_on)
+    assert result.ok, result.discrepancies
