@@ -785,13 +785,20 @@ async def test_points_expire_per_the_program_and_get_account_lists_them(
     clock.advance(days=1)
     await earn(api.stub, account, 30)
     view = (await api.stub.GetAccount(pb.GetAccountRequest(name=account))).account
+    # At the end of the day (UTC) their 30 days end: never sooner than 30 days.
     assert [
-        (portion.points, portion.expire_time.ToDatetime(tzinfo=T0.tzinfo).date())
+        (portion.points, portion.expire_time.ToDatetime(tzinfo=T0.tzinfo))
         for portion in view.expiring_points
-    ] == [(70, (T0 + timedelta(days=30)).date()), (30, (T0 + timedelta(days=31)).date())]
+    ] == [
+        (70, datetime(2026, 4, 1, tzinfo=T0.tzinfo)),
+        (30, datetime(2026, 4, 2, tzinfo=T0.tzinfo)),
+    ]
 
     await redeem(api, account, 50)  # soonest-expiring lot first
-    clock.advance(days=29)  # T0 + 30 days: the first lot's 20 points are due
+    clock.advance(days=29, hours=11, minutes=59)  # a minute before the first lot's expiry
+    await api.running.ledger.sweep()
+    assert (await balances(api, account)).expired == 0
+    clock.advance(minutes=1)  # 2026-04-01 00:00 UTC: the first lot's 20 points are due
     await api.running.ledger.sweep()
     after = await balances(api, account)
     assert (after.available, after.expired) == (30, 20)
