@@ -218,6 +218,19 @@ def _settings(program: pb.Program) -> bool:
         and 0 <= program.points_expiry_days <= 3_650
         and 0 <= program.max_hold_ttl_seconds <= 30 * 86_400
         and 0 <= program.negative_balance_policy <= 3
+        and _expiry_policy_valid(program)
+    )
+
+
+def _expiry_policy_valid(program: pb.Program) -> bool:
+    activities = list(program.qualifying_activities)
+    return (
+        0 <= program.expiry_rounding <= 3
+        and (program.expiry_rounding <= 1 or program.points_expiry_days > 0)
+        and 0 <= program.inactivity_expiry_days <= 3_650
+        and all(1 <= activity <= 4 for activity in activities)
+        and len(set(activities)) == len(activities)
+        and bool(program.inactivity_expiry_days) == bool(activities)
     )
 
 

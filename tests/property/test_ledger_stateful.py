@@ -18,7 +18,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -121,7 +121,10 @@ def take_latest(portions: list[Portion], points: int) -> list[Portion]:
 
 
 def expiry_day(now: datetime) -> str:
-    return (now.date() + timedelta(days=EXPIRY_DAYS)).isoformat()
+    """The instant points earned at `now` expire: the end of the (UTC) day on which their
+    EXPIRY_DAYS end, so never sooner than EXPIRY_DAYS."""
+    last_day = (now.astimezone(UTC) + timedelta(days=EXPIRY_DAYS)).date()
+    return f"{last_day + timedelta(days=1)}T00:00:00.000000Z"
 
 
 @dataclass
@@ -199,8 +202,8 @@ class ModelAccount:
         return list(self.lots.items())
 
     def expire_due(self, now: datetime) -> int:
-        today = now.date().isoformat()
-        due = sorted(day for day in self.lots if day is not None and day <= today)
+        current = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        due = sorted(day for day in self.lots if day is not None and day <= current)
         for day in due:
             points = self.lots.pop(day)
             self.available -= points
