@@ -178,6 +178,17 @@ _POLICIES = {
     "within_balance": pb.NEGATIVE_BALANCE_POLICY_WITHIN_BALANCE,
     "allow_negative": pb.NEGATIVE_BALANCE_POLICY_ALLOW_NEGATIVE,
 }
+_ROUNDINGS = {
+    "end_of_day": pb.EXPIRY_ROUNDING_END_OF_DAY,
+    "end_of_month": pb.EXPIRY_ROUNDING_END_OF_MONTH,
+    "end_of_year": pb.EXPIRY_ROUNDING_END_OF_YEAR,
+}
+_ACTIVITIES = {
+    "purchase": pb.QUALIFYING_ACTIVITY_PURCHASE,
+    "earn": pb.QUALIFYING_ACTIVITY_EARN,
+    "redemption": pb.QUALIFYING_ACTIVITY_REDEMPTION,
+    "transfer": pb.QUALIFYING_ACTIVITY_TRANSFER,
+}
 
 ClientCall = Callable[[ledger_pb2_grpc.LedgerServiceStub, argparse.Namespace, str], Any]
 
@@ -192,6 +203,9 @@ CLIENT_CALLS: dict[str, ClientCall] = {
                 return_window_days=a.return_window_days,
                 points_expiry_days=a.expiry_days,
                 negative_balance_policy=_POLICIES[a.negative_balance_policy],
+                expiry_rounding=_ROUNDINGS[a.expiry_rounding],
+                inactivity_expiry_days=a.inactivity_expiry_days,
+                qualifying_activities=[_ACTIVITIES[name] for name in a.qualifying_activity],
             ),
         ),
         timeout=CLIENT_TIMEOUT_SECONDS,
@@ -331,6 +345,12 @@ def _parser() -> argparse.ArgumentParser:
         ("--return-window-days", {"type": int, "default": 0}),
         ("--expiry-days", {"type": int, "default": 0}),
         ("--negative-balance-policy", {"choices": sorted(_POLICIES), "default": "within_balance"}),
+        ("--expiry-rounding", {"choices": sorted(_ROUNDINGS), "default": "end_of_day"}),
+        ("--inactivity-expiry-days", {"type": int, "default": 0}),
+        (
+            "--qualifying-activity",
+            {"action": "append", "default": [], "choices": sorted(_ACTIVITIES)},
+        ),
     )
     client(
         "get-program",
