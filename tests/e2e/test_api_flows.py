@@ -703,6 +703,9 @@ async def test_get_program_returns_the_settings_as_created(api: Api, database_ur
     expected.ClearField("time_zone")
     assert expected.points_rounding == pb.POINTS_ROUNDING_DOWN  # when none is given
     expected.ClearField("points_rounding")
+    # Lots last until the end of their last day unless the program rounds further.
+    assert expected.expiry_rounding == pb.EXPIRY_ROUNDING_END_OF_DAY
+    expected.ClearField("expiry_rounding")
     assert expected == settings
 
     assert (await api.stub.CreateProgram(create)).program == created  # a retry
