@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from ledger import bootstrap
 from ledger.domain import clock
 from ledger.domain.account import Balances
+from ledger.domain.activity import activity_of
 from ledger.domain.commands import (
     AdjustPoints,
     Command,
@@ -27,6 +28,7 @@ from ledger.domain.events import (
     PointsExpired,
     PurchaseRecorded,
     PurchaseRefunded,
+    RewardRedeemed,
 )
 from ledger.domain.program import ProgramState
 from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
@@ -223,3 +225,12 @@ async def test_the_sweep_appends_the_inactivity_expiry_once_even_run_twice_or_by
     assert account.balance_expires_at is None
     expired = [r for r in log._all if r.event_type == "InactiveBalanceExpired"]
     assert len(expired) == 1
+
+
+def test_a_reward_redeemed_counts_as_a_redemption_and_a_refund_as_no_activity() -> None:
+    reward = RewardRedeemed(
+        "r10", "ABCD-EFGH", 5, (lot(None, 5),), "", 3, "$10 off", "amount_off", 1_000, "USD", 0, ""
+    )
+
+    assert activity_of(reward) is Activity.REDEMPTION
+    assert activity_of(PurchaseRefunded("o-1", 100, 1, 0, (), 0, 0)) is None
