@@ -128,8 +128,11 @@ constraints: wheel
 	rm -rf $(FREEZE_VENV)
 
 # --- running --------------------------------------------------------------------------------
+# Local development: no TLS and no callers unless the environment says otherwise (README
+# "Authentication" for the real thing).
 run: $(VENV_STAMP) $(GEN_STAMP)
-	$(BIN)/loyalty-ledger serve $(RUN_ARGS)
+	LEDGER_AUTH="$${LEDGER_AUTH:-none}" LEDGER_PLAINTEXT="$${LEDGER_PLAINTEXT:-1}" \
+	  $(BIN)/loyalty-ledger serve $(RUN_ARGS)
 
 bench: $(VENV_STAMP) $(GEN_STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

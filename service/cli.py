@@ -21,7 +21,9 @@ from ledger import bootstrap
 from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service.cli_client import ActorMetadata, add_client_commands
+from service.callers import new_token, token_hash
+from service.cli_channel import add_connection_options, error_report, open_channel
+from service.cli_client import add_client_commands
 from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
@@ -279,18 +281,27 @@ CLIENT_CALLS: dict[str, ClientCall] = {
 
 def _client(args: argparse.Namespace) -> int:
     request_id = args.request_id or str(uuid.uuid4())
-    with grpc.insecure_channel(args.target) as plain:
-        channel = grpc.intercept_channel(plain, ActorMetadata(args.actor)) if args.actor else plain
+    with open_channel(args) as channel:
         stub = ledger_pb2_grpc.LedgerServiceStub(channel)
         try:
             response: Message = CLIENT_CALLS[args.command](stub, args, request_id)
         except grpc.RpcError as error:
-            print(
-                json.dumps({"code": error.code().name, "message": error.details()}),
-                file=sys.stderr,
-            )
+            print(error_report(error), file=sys.stderr)
             return 1
     print(json_format.MessageToJson(response, always_print_fields_with_no_presence=True))
+    return 0
+
+
+def _new_token(_args: argparse.Namespace) -> int:
+    token = new_token()
+    print(
+        json.dumps(
+            {
+                "token": token,
+                "callers_file": f'[[callers.tokens]]\nsha256 = "{token_hash(token)}"',
+            }
+        )
+    )
     return 0
 
 
@@ -312,6 +323,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "read-horizon", help="show how far the oldest open transaction holds readers back"
     ).set_defaults(run=_read_horizon)
+    commands.add_parser(
+        "new-token",
+        help="make a bearer token and print it with the line the callers file needs (its hash)",
+    ).set_defaults(run=_new_token)
     audit = commands.add_parser(
         "audit",
         help="verify hash chains and recompute balances; exit 1 on any discrepancy,"
@@ -326,7 +341,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--target", default=DEFAULT_TARGET, help="server address")
         sub.add_argument("--request-id", help="idempotency key (default: a new UUID)")
-        sub.add_argument("--actor", help="who is asking, recorded with the events (loyalty-actor)")
+        add_connection_options(sub)
         for argument, options in arguments:
             sub.add_argument(argument, **options)
         sub.set_defaults(run=_client)

@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -215,16 +214,3 @@ def add_client_commands(
             timeout=timeout,
         ),
     }
-
-
-class ActorMetadata(grpc.UnaryUnaryClientInterceptor):
-    """Sends `loyalty-actor` with every call, so the ledger records who asked."""
-
-    def __init__(self, actor: str) -> None:
-        self._actor = actor
-
-    def intercept_unary_unary(
-        self, continuation: Callable[[Any, Any], Any], details: Any, request: Any
-    ) -> Any:
-        metadata = [*(details.metadata or ()), ("loyalty-actor", self._actor)]
-        return continuation(details._replace(metadata=metadata), request)

@@ -67,6 +67,15 @@ class _Reader:
         self.problems.append(f"{name}: must be 1 or 0 (true/false, on/off), not {raw!r}")
         return default
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self._raw(name).lower()
+        if not raw:
+            return default
+        if raw not in choices:
+            self.problems.append(f"{name}: must be one of {', '.join(choices)}, not {raw!r}")
+            return default
+        return raw
+
     def address(self, name: str, default: str) -> str:
         raw = self._raw(name)
         if not raw:
@@ -111,6 +120,19 @@ class Settings:
     (README "Personal data"); at least 1."""
     log_member_ids: bool = False
     """Development only: let log lines show member ids and account names in the clear."""
+    auth: str = "tokens"
+    """"tokens": every call but health needs a known caller (service/auth.py); "none":
+    anyone may call anything and the loyalty-actor header is taken as sent (development)."""
+    callers_file: str | None = None
+    """The callers file (TOML, README "Authentication"), re-read when it changes."""
+    callers: str | None = None
+    """The same, inline (an environment variable a Secret fills); read once."""
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    """Mutual TLS: clients must present a certificate this CA signed."""
+    plaintext: bool = False
+    """Serve without TLS: local development, or TLS ended by a sidecar in the same pod."""
     max_streams: int = 500
     """Live StreamEvents calls at once; more get RESOURCE_EXHAUSTED. Below the server's
     concurrent-call limit, so idle followers can never take the room of every other call
@@ -147,7 +169,38 @@ class Settings:
             ),
             log_member_ids=read.flag("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
             max_streams=read.integer("LEDGER_MAX_STREAMS", cls.max_streams, 1, MAX_STREAMS),
+            auth=read.choice("LEDGER_AUTH", cls.auth, ("tokens", "none")),
+            callers_file=read.text("LEDGER_CALLERS_FILE", "") or None,
+            callers=read.text("LEDGER_CALLERS", "") or None,
+            tls_cert_file=read.text("LEDGER_TLS_CERT_FILE", "") or None,
+            tls_key_file=read.text("LEDGER_TLS_KEY_FILE", "") or None,
+            tls_client_ca_file=read.text("LEDGER_TLS_CLIENT_CA_FILE", "") or None,
+            plaintext=read.flag("LEDGER_PLAINTEXT", cls.plaintext),
         )
         if read.problems:
             raise BadSettings(read.problems)
         return settings
+
+    def serving_problems(self) -> list[str]:
+        """What keeps `serve` from starting with these settings (other commands neither
+        listen nor authenticate, so they do not ask)."""
+        problems = []
+        if self.auth == "tokens" and not (self.callers_file or self.callers):
+            problems.append(
+                "LEDGER_CALLERS_FILE: LEDGER_AUTH=tokens (the default) needs the callers, from"
+                " this file or LEDGER_CALLERS; LEDGER_AUTH=none is for local development only"
+            )
+        if self.callers_file and self.callers:
+            problems.append("LEDGER_CALLERS: give the callers in one place, not two")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            problems.append("LEDGER_TLS_KEY_FILE: TLS needs both a certificate and its key")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            problems.append("LEDGER_TLS_CLIENT_CA_FILE: mutual TLS needs the server's own TLS too")
+        if not self.tls_cert_file and not self.plaintext:
+            problems.append(
+                "LEDGER_TLS_CERT_FILE: serving needs TLS (a certificate and key), or"
+                " LEDGER_PLAINTEXT=1 for local development or TLS ended by a sidecar"
+            )
+        if self.tls_cert_file and self.plaintext:
+            problems.append("LEDGER_PLAINTEXT: set, yet TLS is configured: choose one")
+        return problems

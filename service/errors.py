@@ -22,6 +22,19 @@ from ledger.feed import FeedClosed, TooManySubscribers
 
 ERROR_DOMAIN = "loyalty.v1"
 
+
+class Unauthenticated(LedgerError):
+    """No credentials, or none the service knows (service/auth.py)."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(LedgerError):
+    """A known caller asking for what its scopes or programs do not allow."""
+
+    reason = "PERMISSION_DENIED"
+
+
 # A status travels in the trailers, and clients drop trailers over 8-16 KiB ("received
 # metadata size exceeds hard limit") and report RESOURCE_EXHAUSTED instead: a request with
 # thousands of bad elements, or a huge value echoed in a description, must not make its own
@@ -41,6 +54,8 @@ STATUS_OF: list[tuple[type[LedgerError], grpc.StatusCode]] = [
     (StoreTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
     (FeedClosed, grpc.StatusCode.UNAVAILABLE),
     (TooManySubscribers, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 ]
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import structlog
@@ -20,11 +21,14 @@ from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
-from service.config import Settings
+from service.auth import Authenticator, AuthInterceptor
+from service.callers import BadCallers, CallerRegistry
+from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
 from service.servicer import LedgerServicer
+from service.tls import TlsFiles, server_credentials
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +75,19 @@ class RunningServer:
         await self.resources.aclose()
 
 
+def _authenticator(settings: Settings, now: Callable[[], datetime]) -> Authenticator:
+    try:
+        if settings.callers_file:
+            registry = CallerRegistry(path=Path(settings.callers_file))
+        else:
+            registry = CallerRegistry(text=settings.callers)
+    except BadCallers as error:
+        raise BadSettings(error.problems) from None
+    except OSError as error:
+        raise BadSettings([f"LEDGER_CALLERS_FILE: cannot be read: {error}"]) from None
+    return Authenticator(registry, now)
+
+
 class CannotListen(OSError):
     """The server could not bind its address."""
 
@@ -81,6 +98,12 @@ async def start_server(
     now: Callable[[], datetime] = utc_now,
     feed_limits: FeedLimits | None = None,
 ) -> RunningServer:
+    problems = settings.serving_problems()
+    if problems:
+        raise BadSettings(problems)
+    interceptors = (
+        [] if settings.auth == "none" else [AuthInterceptor(_authenticator(settings, now))]
+    )
     resources = contextlib.AsyncExitStack()
     try:
         # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
@@ -103,6 +126,7 @@ async def start_server(
                 ("grpc.so_reuseport", 0),
             ],
             maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+            interceptors=interceptors,
             # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
         )
         feed = await resources.enter_async_context(
@@ -127,7 +151,15 @@ async def start_server(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         try:
-            port = server.add_insecure_port(settings.listen_address)
+            if settings.tls_cert_file and settings.tls_key_file:
+                files = TlsFiles(
+                    Path(settings.tls_cert_file),
+                    Path(settings.tls_key_file),
+                    Path(settings.tls_client_ca_file) if settings.tls_client_ca_file else None,
+                )
+                port = server.add_secure_port(settings.listen_address, server_credentials(files))
+            else:
+                port = server.add_insecure_port(settings.listen_address)
         except RuntimeError:  # grpc's word for "could not bind"
             port = 0
         if port == 0:
@@ -165,6 +197,12 @@ async def start_server(
         )
         running.projections.start()
     log.info("serving", address=settings.listen_address, port=port)
+    if settings.auth == "none":
+        log.warning(
+            "serving_without_authentication",
+            note="development only: any caller may do anything (README, Authentication)",
+            try_it=f"loyalty-ledger create-program shop --rate USD:1 --target 127.0.0.1:{port}",
+        )
     return running
 
 

@@ -31,6 +31,7 @@ from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import mapping, purchase_mapping, rewards
+from service.auth import authenticated_actor
 from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
@@ -70,6 +71,10 @@ def unary(handler: Handler[Req, Res]) -> Handler[Req, Res]:
 
 
 def _actor(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    authenticated = authenticated_actor()
+    if authenticated is not None:
+        return authenticated
+    # Unauthenticated development mode only: the header is taken as sent.
     metadata = context.invocation_metadata()
     if metadata:
         for key, value in metadata:

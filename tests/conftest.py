@@ -98,7 +98,9 @@ class Api:
 @pytest.fixture
 async def api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The real server on port 0 and a real channel to it."""
-    settings = Settings(listen_address="127.0.0.1:0", sweep_interval_seconds=0)
+    settings = Settings(
+        auth="none", plaintext=True, listen_address="127.0.0.1:0", sweep_interval_seconds=0
+    )
     running = await start_server(settings, database_url, now=clock)
     target = f"127.0.0.1:{running.port}"
     channel = grpc.aio.insecure_channel(target)

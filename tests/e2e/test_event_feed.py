@@ -99,7 +99,9 @@ async def test_twenty_subscribers_see_every_event_once_in_order_and_share_one_fe
 @pytest.fixture
 async def small_window_api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The real server with a feed window and pages far smaller than the log."""
-    settings = Settings(listen_address="127.0.0.1:0", sweep_interval_seconds=0)
+    settings = Settings(
+        auth="none", plaintext=True, listen_address="127.0.0.1:0", sweep_interval_seconds=0
+    )
     limits = FeedLimits(page_events=20, window_events=30, queued_events=50, poll_seconds=0.5)
     running = await start_server(settings, database_url, now=clock, feed_limits=limits)
     target = f"127.0.0.1:{running.port}"
@@ -157,7 +159,9 @@ async def _live_streams(api: Api, count: int) -> list[Subscriber]:
 async def test_the_server_stops_well_within_its_grace_while_live_streams_are_open(
     database_url: str, clock: FakeClock
 ) -> None:
-    settings = Settings(listen_address="127.0.0.1:0", sweep_interval_seconds=0)
+    settings = Settings(
+        auth="none", plaintext=True, listen_address="127.0.0.1:0", sweep_interval_seconds=0
+    )
     running: RunningServer = await start_server(settings, database_url, now=clock)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
     api = Api(running, channel, ledger_pb2_grpc.LedgerServiceStub(channel), "")
@@ -183,7 +187,9 @@ async def test_the_server_stops_well_within_its_grace_while_live_streams_are_ope
 async def test_a_new_stream_during_shutdown_is_unavailable_not_hung(
     database_url: str, clock: FakeClock
 ) -> None:
-    settings = Settings(listen_address="127.0.0.1:0", sweep_interval_seconds=0)
+    settings = Settings(
+        auth="none", plaintext=True, listen_address="127.0.0.1:0", sweep_interval_seconds=0
+    )
     running = await start_server(settings, database_url, now=clock)
     await running.feed.close()  # as the first step of stop() does
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
@@ -244,7 +250,11 @@ async def test_idle_followers_cannot_take_the_room_of_other_calls_or_of_the_heal
     database_url: str, clock: FakeClock
 ) -> None:
     settings = Settings(
-        listen_address="127.0.0.1:0", sweep_interval_seconds=0, run_projections=False
+        auth="none",
+        plaintext=True,
+        listen_address="127.0.0.1:0",
+        sweep_interval_seconds=0,
+        run_projections=False,
     )
     assert settings.max_streams < MAX_CONCURRENT_RPCS
     running = await start_server(settings, database_url, now=clock)

@@ -64,6 +64,8 @@ def service(own_database: str, tmp_path: Path) -> Iterator[ServiceProcess]:
         "DATABASE_URL": database_url,
         "LEDGER_SWEEP_INTERVAL_SECONDS": "1",
         "LEDGER_RUN_PROJECTIONS": "true",
+        "LEDGER_AUTH": "none",
+        "LEDGER_PLAINTEXT": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "gen")]),
     }
     env.pop("LEDGER_LOG_MEMBER_IDS", None)

@@ -59,6 +59,8 @@ async def serving_without_migrating(
 ) -> AsyncIterator[grpc.aio.Channel]:
     """What `serve --no-migrate` starts, on port 0, and a channel to it."""
     settings = Settings(
+        auth="none",
+        plaintext=True,
         listen_address="127.0.0.1:0",
         database_role=role,
         sweep_interval_seconds=0,

@@ -48,6 +48,8 @@ async def test_a_transaction_open_in_another_database_holds_readers_back_until_i
     server_url: str, database_url: str, other_database: str, clock: FakeClock
 ) -> None:
     settings = Settings(
+        auth="none",
+        plaintext=True,
         listen_address="127.0.0.1:0",
         sweep_interval_seconds=0,
         read_horizon_check_seconds=0.2,

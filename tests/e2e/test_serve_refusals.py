@@ -20,6 +20,8 @@ def _serve(
         "DATABASE_URL": database_url,
         "LEDGER_SWEEP_INTERVAL_SECONDS": "0",
         "LEDGER_RUN_PROJECTIONS": "false",
+        "LEDGER_AUTH": "none",
+        "LEDGER_PLAINTEXT": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "gen")]),
         **environment,
     }

@@ -117,7 +117,11 @@ async def test_connections_cut_at_random_moments_lose_and_double_nothing(
     await proxy.start()
     proxied_url = postgres.url.replace(f":{postgres.port}/", f":{proxy.port}/")
     settings = Settings(
-        listen_address="127.0.0.1:0", sweep_interval_seconds=0, health_check_interval_seconds=0.2
+        auth="none",
+        plaintext=True,
+        listen_address="127.0.0.1:0",
+        sweep_interval_seconds=0,
+        health_check_interval_seconds=0.2,
     )
     running = await start_server(settings, proxied_url)
     tally = Tally()

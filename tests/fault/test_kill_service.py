@@ -58,6 +58,8 @@ class ServiceProcess:
             LEDGER_SWEEP_INTERVAL_SECONDS="0",
             LEDGER_SHUTDOWN_GRACE_SECONDS="1",
             OTEL_SDK_DISABLED="true",
+            LEDGER_AUTH="none",
+            LEDGER_PLAINTEXT="1",
         )
 
     @property

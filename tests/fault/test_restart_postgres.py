@@ -53,7 +53,11 @@ async def test_postgres_outage_is_reported_and_survived(
     postgres: PostgresInstance, tmp_path: Path
 ) -> None:
     settings = Settings(
-        listen_address="127.0.0.1:0", sweep_interval_seconds=0, health_check_interval_seconds=0.2
+        auth="none",
+        plaintext=True,
+        listen_address="127.0.0.1:0",
+        sweep_interval_seconds=0,
+        health_check_interval_seconds=0.2,
     )
     running = await start_server(settings, postgres.url)
     tally = Tally()

@@ -55,7 +55,9 @@ async def test_the_same_request_through_two_processes_at_once_appends_once(
 async def test_a_restarted_server_answers_a_retry_of_a_request_committed_before_the_restart(
     database_url: str, clock: FakeClock
 ) -> None:
-    settings = Settings(listen_address="127.0.0.1:0", sweep_interval_seconds=0)
+    settings = Settings(
+        auth="none", plaintext=True, listen_address="127.0.0.1:0", sweep_interval_seconds=0
+    )
     first = await start_server(settings, database_url, now=clock)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{first.port}") as channel:
         stub = ledger_pb2_grpc.LedgerServiceStub(channel)

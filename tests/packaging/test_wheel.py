@@ -26,6 +26,7 @@ from psycopg.conninfo import make_conninfo
 from ledger.store.migrate import migration_names
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
+from tests.bearer import BearerToken, callers_toml
 
 pytestmark = [pytest.mark.slow, pytest.mark.packaging, pytest.mark.timeout(900)]
 
@@ -40,6 +41,7 @@ INSTALL_SECONDS = 600
 COMMAND_SECONDS = 60
 START_SECONDS = 30.0
 STOP_SECONDS = 20
+TOKEN = "wheel-smoke-test-token"
 
 
 def _run(
@@ -117,6 +119,9 @@ def _image_environment(database_url: str) -> dict[str, str]:
         LEDGER_SWEEP_INTERVAL_SECONDS="0",
         LEDGER_SHUTDOWN_GRACE_SECONDS="1",
         OTEL_SDK_DISABLED="true",
+        # Plaintext on loopback, but with callers as a deployment has them.
+        LEDGER_PLAINTEXT="1",
+        LEDGER_CALLERS=callers_toml(("smoke", TOKEN, ["admin", "write", "read"], ["*"])),
     )
     return environment
 
@@ -192,8 +197,9 @@ def test_the_installed_command_migrates_an_empty_database_and_serves_it(
     try:
         port = _port_served(server, log_path)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            _wait_until_serving(channel)
-            account = _smoke_flow(ledger_pb2_grpc.LedgerServiceStub(channel))
+            _wait_until_serving(channel)  # health needs no token
+            with_token = grpc.intercept_channel(channel, BearerToken(TOKEN))
+            account = _smoke_flow(ledger_pb2_grpc.LedgerServiceStub(with_token))
         assert (account.balances.available, account.balances.lifetime_earned) == (250, 250)
     finally:
         server.send_signal(signal.SIGTERM)

@@ -51,7 +51,14 @@ class RunnerProcess:
         self.process = subprocess.Popen(  # noqa: S603 - our own entry points
             command,
             cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": database_url, "LEDGER_LOG_LEVEL": "INFO"},
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "LEDGER_LOG_LEVEL": "INFO",
+                # `serve` here is the local development one: no TLS, no callers.
+                "LEDGER_AUTH": "none",
+                "LEDGER_PLAINTEXT": "1",
+            },
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
