@@ -3,6 +3,7 @@ its output is the RPC's response as JSON."""
 
 import asyncio
 import json
+import re
 from typing import TypeVar
 
 import pytest
@@ -16,6 +17,15 @@ from tests.conftest import Api, FakeClock, create_program, earn, enroll, request
 M = TypeVar("M", bound=Message)
 
 
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
+
+
+def _printed(text: str) -> str:
+    """What the command printed, without the log lines the in-process server writes to the
+    same captured stdout while the command runs."""
+    return "".join(line for line in text.splitlines(True) if not _LOG_LINE.match(line))
+
+
 class Terminal:
     def __init__(self, api: Api, capsys: pytest.CaptureFixture[str]) -> None:
         self._target = api.target
@@ -27,14 +37,14 @@ class Terminal:
         code = await asyncio.to_thread(cli.main, [*argv, "--target", self._target])
         output = self._capsys.readouterr()
         assert code == 0, output.err
-        return json_format.Parse(output.out, response_type())
+        return json_format.Parse(_printed(output.out), response_type())
 
     async def fails(self, *argv: str) -> dict[str, str]:
         self._capsys.readouterr()
         code = await asyncio.to_thread(cli.main, [*argv, "--target", self._target])
         output = self._capsys.readouterr()
-        assert code == 1 and not output.out
-        failure: dict[str, str] = json.loads(output.err)
+        assert code == 1 and not _printed(output.out)
+        failure: dict[str, str] = json.loads(_printed(output.err))
         return failure
 
 
