@@ -34,6 +34,7 @@ _RESULT_TYPES: dict[str, type[results.Result]] = {
         results.CancelResult,
         results.ImportResult,
         results.RewardResult,
+        results.ActionResult,
     )
 }
 

@@ -12,6 +12,7 @@ from ledger.codec.events import lots_data, lots_of
 from ledger.codec.expiry import expiry_of
 from ledger.codec.settings import settings_data, settings_of
 from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
+from ledger.domain.action_counts import ActionCounts, PeriodCount
 from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, REWARD_STOCK, Kind
 from ledger.domain.program import ProgramState
 from ledger.domain.rewards import StockState
@@ -64,6 +65,14 @@ def _encode_account(state: AccountState) -> JsonDict:
     }
     if state.balance_expires_at is not None:  # most programs have no inactivity expiry
         data["balance_expires_at"] = state.balance_expires_at
+    # Left out while empty, so accounts that never did any of it keep rows as small as before.
+    if state.action_counts:
+        data["action_counts"] = action_counts_data(state.action_counts)
+    if state.orders_recorded:
+        data["orders_recorded"] = state.orders_recorded
+        data["spend_minor"] = state.spend_minor
+    if state.milestones_reached:
+        data["milestones_reached"] = list(state.milestones_reached)
     return data
 
 
@@ -111,7 +120,37 @@ def _decode_account(data: JsonDict) -> AccountState:
         rewards_redeemed=dict(data.get("rewards_redeemed", {})),
         # Rows written before inactivity expiry hold no deadline.
         balance_expires_at=data.get("balance_expires_at"),
+        # Rows written before actions and milestones hold none of these. Such an account's
+        # purchases before the upgrade are not in orders_recorded (see docs: milestones).
+        action_counts=action_counts_of(data.get("action_counts", {})),
+        orders_recorded=data.get("orders_recorded", 0),
+        spend_minor=dict(data.get("spend_minor", {})),
+        milestones_reached=tuple(data.get("milestones_reached", ())),
     )
+
+
+_PERIODS = ("day", "week", "month", "year", "lifetime")
+
+
+def action_counts_data(counts: dict[str, ActionCounts]) -> JsonDict:
+    return {
+        action_id: {
+            period: [
+                getattr(action, period).key,
+                getattr(action, period).times,
+                getattr(action, period).points,
+            ]
+            for period in _PERIODS
+        }
+        for action_id, action in counts.items()
+    }
+
+
+def action_counts_of(data: JsonDict) -> dict[str, ActionCounts]:
+    return {
+        action_id: ActionCounts(**{period: PeriodCount(*periods[period]) for period in _PERIODS})
+        for action_id, periods in data.items()
+    }
 
 
 def _encode_program(state: ProgramState) -> JsonDict:

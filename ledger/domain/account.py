@@ -3,7 +3,10 @@
 from dataclasses import dataclass, field
 
 from ledger.domain import lots as lot_math
+from ledger.domain.action_counts import ActionCounts, PeriodKeys
 from ledger.domain.events import (
+    ActionRecorded,
+    BonusGranted,
     Event,
     HistoryImported,
     InactiveBalanceExpired,
@@ -12,6 +15,8 @@ from ledger.domain.events import (
     Lots,
     MemberEnrolled,
     MemberForgotten,
+    MilestoneClawedBack,
+    MilestoneReached,
     PendingPointsReleased,
     PointsAdjusted,
     PointsEarned,
@@ -87,6 +92,15 @@ class AccountState:
     (None: the program has no inactivity expiry, or no activity set it yet). Stays once
     passed: the member is still inactive, so points that come back without activity (a
     hold given back) expire too."""
+    action_counts: dict[str, ActionCounts] = field(default_factory=dict)
+    """Per action id ever rewarded: counters per cap period (action_counts.py)."""
+    orders_recorded: int = 0
+    """Purchases recorded, refunded or not: what order-count milestones count."""
+    spend_minor: dict[str, int] = field(default_factory=dict)
+    """Amounts of the purchases recorded, per currency (gross of refunds): what lifetime-spend
+    milestones count. One entry per currency the program ever earned in."""
+    milestones_reached: tuple[str, ...] = ()
+    """Ids of the milestones reached, kept or clawed back: each is reached once."""
 
     def check_invariants(self) -> None:
         b = self.balances
@@ -153,6 +167,12 @@ def _lot(expires_on: str | None, points: int) -> Lots:
     return (LotPortion(expires_on, points),) if points else ()
 
 
+def _purchase_counted(state: AccountState, event: PurchaseRecorded) -> AccountState:
+    spend = dict(state.spend_minor)
+    spend[event.currency_code] = spend.get(event.currency_code, 0) + event.amount_minor
+    return replace(state, orders_recorded=state.orders_recorded + 1, spend_minor=spend)
+
+
 def evolve(state: AccountState, event: Event) -> AccountState:
     match event:
         # The most frequent types come first: a match tries its cases in order.
@@ -164,6 +184,7 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 return _credit(state, _lot(event.expires_on, delta), earned=delta)
             return _debit(state, event.taken, event.negative_points, redeemed=-delta)
         case PurchaseRecorded():
+            state = _purchase_counted(state, event)
             if event.release_at is not None and event.points:
                 pending = {
                     **state.pending,
@@ -257,4 +278,30 @@ def evolve(state: AccountState, event: Event) -> AccountState:
             return replace(state, balance_expires_at=event.balance_expires_at)
         case InactiveBalanceExpired():
             return _debit(state, event.taken, expired=event.points)
+        case ActionRecorded():
+            if not event.points:
+                return state
+            keys = PeriodKeys(event.day, event.week, event.month, event.year)
+            counted = state.action_counts.get(event.action_id, ActionCounts())
+            state = replace(
+                state,
+                action_counts={
+                    **state.action_counts,
+                    event.action_id: counted.plus(keys, event.points),
+                },
+            )
+            return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
+        case BonusGranted():
+            return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
+        case MilestoneReached():
+            state = replace(
+                state, milestones_reached=(*state.milestones_reached, event.milestone_id)
+            )
+            return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
+        case MilestoneClawedBack():
+            state = replace(
+                state,
+                balances=_bump(state.balances, lifetime_earned=-event.points_clawed_back),
+            )
+            return _debit(state, event.taken, event.negative_points)
     raise AssertionError(f"account streams do not hold {type(event).__name__}")

@@ -293,3 +293,31 @@ class ImportHistory(Command):
                 violations.add(f"{where}.points_delta", "must not be zero")
             else:
                 check_points(violations, f"{where}.points_delta", abs(entry.points_delta))
+
+
+@dataclass(frozen=True)
+class RecordAction(Command):
+    """A member did something the program may reward (decided in actions.py)."""
+
+    action_id: str
+    reference: str = ""
+    """The caller's id of what was done (a review id, a survey id), kept in the event."""
+
+    def validate(self, violations: Violations) -> None:
+        check_pattern(violations, "action_id", self.action_id, CODE_PATTERN)
+        check_text(violations, "reference", self.reference, limits.MAX_REFERENCE_LENGTH)
+
+
+@dataclass(frozen=True)
+class GrantBonus(Command):
+    """A one-off surprise reward, granted by `actor` for `reason_code`."""
+
+    points: int
+    reason_code: str
+    note: str
+    actor: str
+
+    def validate(self, violations: Violations) -> None:
+        check_points(violations, "points", self.points)
+        check_pattern(violations, "reason_code", self.reason_code, CODE_PATTERN)
+        check_text(violations, "note", self.note, limits.MAX_NOTE_LENGTH)

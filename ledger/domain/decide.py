@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ledger.domain import clock, inactivity, limits, rewards
+from ledger.domain import actions, clock, inactivity, limits, milestones, rewards
 from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, Hold, evolve
 from ledger.domain.commands import (
@@ -23,7 +23,9 @@ from ledger.domain.commands import (
     EarnPoints,
     Enroll,
     ForgetMember,
+    GrantBonus,
     ImportHistory,
+    RecordAction,
     RecordPurchase,
     RedeemPoints,
     RedeemReward,
@@ -41,11 +43,14 @@ from ledger.domain.errors import (
     NotFound,
 )
 from ledger.domain.events import (
+    ActionRecorded,
     Event,
     HistoryImported,
     LotPortion,
     MemberEnrolled,
     MemberForgotten,
+    MilestoneClawedBack,
+    MilestoneReached,
     PendingPointsReleased,
     PointsAdjusted,
     PointsEarned,
@@ -66,6 +71,7 @@ from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
 from ledger.domain.results import (
     DONE,
+    ActionResult,
     CancelResult,
     CommitResult,
     ConfirmResult,
@@ -350,11 +356,27 @@ def _decide_on_account(
 ) -> list[Event]:
     match command:
         case RecordPurchase():
-            return [_purchase(program, command, now, orders.get(command.order_id))]
+            recorded = _purchase(program, command, now, orders.get(command.order_id))
+            if not program.settings.milestones:
+                return [recorded]  # most programs: no fold of the purchase to look at
+            after = evolve(state, recorded)
+            return [recorded, *milestones.reached_by_purchase(after, program, recorded, now)]
         case ConfirmOrder():
             return _confirm(state, command, orders.get(command.order_id))
         case RefundPurchase():
-            return [_refund(state, program, command, orders.get(command.order_id))]
+            order = orders.get(command.order_id)
+            refunded = _refund(state, program, command, order)
+            assert order is not None, "_refund refuses an order never recorded"
+            if not order.milestone_bonuses:
+                return [refunded]
+            clawed = milestones.clawed_back_by_refund(
+                evolve(state, refunded), program, command.order_id, order, command.amount_minor
+            )
+            return [refunded, *clawed]
+        case RecordAction():
+            return [actions.record_action(state, program, command, now)]
+        case GrantBonus():
+            return [actions.grant_bonus(program, command, now)]
         case EarnPoints():
             expires_on = points_expire_at(program.settings, now)
             return [PointsEarned(command.points, command.reason, expires_on, program.revision)]
@@ -605,6 +627,9 @@ def result(command: Command, events: Sequence[Event]) -> Result:
                 recorded.release_at is not None and recorded.points > 0,
                 recorded.rules,
                 recorded.program_revision,
+                milestone_points=sum(
+                    event.points for event in events if isinstance(event, MilestoneReached)
+                ),
             )
         case ConfirmOrder():
             released = sum(
@@ -615,7 +640,20 @@ def result(command: Command, events: Sequence[Event]) -> Result:
             return ConfirmResult(released)
         case RefundPurchase():
             refunded = _only(events, PurchaseRefunded)
-            return RefundResult(refunded.points_clawed_back, refunded.points_not_recovered)
+            return RefundResult(
+                refunded.points_clawed_back,
+                refunded.points_not_recovered,
+                milestone_points_clawed_back=sum(
+                    event.points_clawed_back
+                    for event in events
+                    if isinstance(event, MilestoneClawedBack)
+                ),
+            )
+        case RecordAction():
+            recorded_action = _only(events, ActionRecorded)
+            return ActionResult(
+                recorded_action.points, recorded_action.outcome, recorded_action.capped_by
+            )
         case RedeemReward():
             return _reward_result(_only(events, RewardRedeemed))
         case ReservePoints():

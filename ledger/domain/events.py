@@ -390,6 +390,88 @@ class RewardUnitReleased(Event):
     reason: str
 
 
+@dataclass(frozen=True)
+class ActionRecorded(Event):
+    """A member did something the program rewards (RecordAction), and what it gave: `points`
+    (0 when capped or not rewarded) under the action's rule of `program_revision`
+    (`rule_points` each time), why (`outcome`, and `capped_by`, the period of the cap that
+    limited it), and the periods it counts under in the program's time zone, so replay
+    never redoes calendar arithmetic."""
+
+    event_type: ClassVar[str] = "ActionRecorded"
+    action_id: str
+    reference: str
+    points: int
+    rule_points: int
+    outcome: str
+    capped_by: str
+    expires_on: str | None
+    program_revision: int
+    day: str
+    week: str
+    month: str
+    year: str
+
+    @property
+    def points_delta(self) -> int:
+        return self.points
+
+
+@dataclass(frozen=True)
+class BonusGranted(Event):
+    """A one-off surprise reward (GrantBonus): earned points, kept apart from adjustments so
+    finance counts them as their own kind."""
+
+    event_type: ClassVar[str] = "BonusGranted"
+    points: int
+    reason_code: str
+    note: str
+    actor: str
+    expires_on: str | None
+    program_revision: int
+
+    @property
+    def points_delta(self) -> int:
+        return self.points
+
+
+@dataclass(frozen=True)
+class MilestoneReached(Event):
+    """The purchase `order_id` took the member to a milestone of `program_revision` for the
+    first time: `points` given at once. Carries the order id, so a refund of that order
+    reads it among the order's events."""
+
+    event_type: ClassVar[str] = "MilestoneReached"
+    milestone_id: str
+    order_id: str
+    points: int
+    expires_on: str | None
+    program_revision: int
+
+    @property
+    def points_delta(self) -> int:
+        return self.points
+
+
+@dataclass(frozen=True)
+class MilestoneClawedBack(Event):
+    """The order that reached a milestone was refunded in full and the program claws its
+    bonus back: taken like a refund's points (`taken` from lots, `negative_points` below zero
+    when the program allows it, `points_not_recovered` left unrecovered otherwise)."""
+
+    event_type: ClassVar[str] = "MilestoneClawedBack"
+    milestone_id: str
+    order_id: str
+    points_clawed_back: int
+    taken: Lots
+    negative_points: int
+    points_not_recovered: int
+
+    @property
+    def points_delta(self) -> int:
+        return -self.points_clawed_back
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
@@ -417,5 +499,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RewardUnitIssued,
         RewardUnitHeld,
         RewardUnitReleased,
+        ActionRecorded,
+        BonusGranted,
+        MilestoneReached,
+        MilestoneClawedBack,
     )
 }

@@ -52,3 +52,11 @@ MAX_POINT_VALUE_NANOS: Final = 1_000_000 * 1_000_000_000
 """A point worth at most a million major units (nanos of the major unit)."""
 MAX_OPEN_STOCK_HOLDS: Final = 1_000
 """Open reservations of one reward's stock at once; beyond it a POS waits for one to end."""
+MAX_ACTIONS: Final = 100
+"""Actions one program rewards; an account keeps counters for each it ever rewarded."""
+MAX_ACTION_POINTS: Final = 1_000_000
+MAX_CAP_TIMES: Final = 1_000_000
+MAX_MILESTONES: Final = 100
+"""Milestones one program defines; an account remembers each it reached."""
+MAX_MILESTONE_ORDER_COUNT: Final = 1_000_000
+MAX_BONUS_POINTS: Final = MAX_POINTS_PER_COMMAND

@@ -8,7 +8,14 @@ it comes, and `decide` is handed the summary folded here.
 
 from dataclasses import dataclass
 
-from ledger.domain.events import Event, PendingPointsReleased, PurchaseRecorded, PurchaseRefunded
+from ledger.domain.events import (
+    Event,
+    MilestoneClawedBack,
+    MilestoneReached,
+    PendingPointsReleased,
+    PurchaseRecorded,
+    PurchaseRefunded,
+)
 from ledger.domain.frozen import replace
 
 
@@ -22,11 +29,22 @@ class Order:
     points_written_off: int = 0
     """Clawback a refund could not take (spent points, per the program's policy): settled,
     so a later refund of the same order does not chase it again."""
+    milestone_bonuses: tuple[tuple[str, int], ...] = ()
+    """(milestone id, points) of the milestones this order reached and still holds."""
 
 
 def order_id_of(event: Event) -> str | None:
     """The order an event is about, if any."""
-    if isinstance(event, (PurchaseRecorded, PurchaseRefunded, PendingPointsReleased)):
+    if isinstance(
+        event,
+        (
+            PurchaseRecorded,
+            PurchaseRefunded,
+            PendingPointsReleased,
+            MilestoneReached,
+            MilestoneClawedBack,
+        ),
+    ):
         return event.order_id
     return None
 
@@ -45,4 +63,14 @@ def evolve_order(order: Order | None, event: Event) -> Order | None:
                 points_clawed_back=order.points_clawed_back + event.points_clawed_back,
                 points_written_off=order.points_written_off + event.points_not_recovered,
             )
+        case MilestoneReached():
+            assert order is not None, f"milestone of unknown order {event.order_id}"
+            bonuses = (*order.milestone_bonuses, (event.milestone_id, event.points))
+            return replace(order, milestone_bonuses=bonuses)
+        case MilestoneClawedBack():
+            assert order is not None, f"clawback of unknown order {event.order_id}"
+            bonuses = tuple(
+                bonus for bonus in order.milestone_bonuses if bonus[0] != event.milestone_id
+            )
+            return replace(order, milestone_bonuses=bonuses)
     return order

@@ -23,6 +23,8 @@ class PurchaseResult(Result):
     """What each rule gave, adding up to `points` (answers stored before rules: none)."""
     program_revision: int = 0
     """The program revision whose rules computed the points (answers stored before: 0)."""
+    milestone_points: int = 0
+    """Bonus points of the milestones this purchase reached (milestones.py)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class ConfirmResult(Result):
 class RefundResult(Result):
     points_clawed_back: int
     points_not_recovered: int
+    milestone_points_clawed_back: int = 0
+    """Milestone bonus points taken back because this refund completed the order's refund."""
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,14 @@ class RewardResult(Result):
     percent: int
     sku: str
     program_revision: int
+
+
+@dataclass(frozen=True)
+class ActionResult(Result):
+    points: int
+    """Points the action gave: 0 when capped or not rewarded."""
+    outcome: str
+    """rewarded, cap_reached (points may be more than 0 when a points cap left some) or
+    not_rewarded (the program gives this action 0 points)."""
+    capped_by: str
+    """The period of the cap that limited the points (day, week, month, year, lifetime)."""

@@ -7,9 +7,15 @@ from enum import Enum
 from functools import cache
 
 from ledger.domain import limits
+from ledger.domain.action_settings import RewardedAction, validate_actions
 from ledger.domain.catalogue import PointValue, Reward, validate_point_values, validate_rewards
 from ledger.domain.compat import added_later
 from ledger.domain.errors import Violations
+from ledger.domain.milestone_settings import (
+    Milestone,
+    MilestoneRefundPolicy,
+    validate_milestones,
+)
 from ledger.domain.purchase_rules import (
     EarnExclusion,
     EarnMultiplier,
@@ -92,6 +98,12 @@ class ProgramSettings:
     `qualifying_activities` (0: never)."""
     qualifying_activities: tuple[QualifyingActivity, ...] = added_later(())
     """What counts as activity for `inactivity_expiry_days`."""
+    actions: tuple[RewardedAction, ...] = added_later(())
+    """Actions RecordAction rewards (action_settings.py); none before actions existed."""
+    milestones: tuple[Milestone, ...] = added_later(())
+    # An enum member is immutable; ruff only trusts literal arguments.
+    milestone_refund_policy: MilestoneRefundPolicy = added_later(MilestoneRefundPolicy.CLAW_BACK)
+    """What a full refund of the order that reached a milestone does to its bonus."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -142,6 +154,8 @@ class ProgramSettings:
         _validate_expiry(self, violations, prefix)
         if not is_time_zone(self.time_zone):
             violations.add(f"{prefix}.time_zone", "must be an IANA time zone, such as Europe/Paris")
+        validate_actions(self.actions, violations, prefix)
+        validate_milestones(self.milestones, violations, prefix)
         if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
             violations.add(
                 f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"
