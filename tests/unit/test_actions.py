@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ledger.codec import snapshots
 from ledger.domain.account import AccountState
 from ledger.domain.action_settings import ActionCap, CapPeriod, RewardedAction
 from ledger.domain.commands import GrantBonus, RecordAction
 from ledger.domain.decide import result
 from ledger.domain.errors import FailedPrecondition, InvalidArgument
 from ledger.domain.events import ActionRecorded, BonusGranted, Event
+from ledger.domain.kinds import ACCOUNT
 from ledger.domain.program import ProgramState
 from ledger.domain.results import ActionResult
 
@@ -114,7 +116,7 @@ def test_a_weekly_cap_counts_iso_weeks_from_monday() -> None:
         RewardedAction("social_share", 10, (ActionCap(CapPeriod.WEEK, max_times=2),))
     )
     sunday = datetime(2026, 3, 8, 20, tzinfo=UTC)
-    state = given(enrolled())
+    state: AccountState = given(enrolled())
     points = []
     for moment in (sunday - timedelta(days=6), sunday - timedelta(days=3), sunday):
         answer, state = act(state, weekly, "social_share", now=moment)
@@ -129,7 +131,7 @@ def test_a_monthly_points_cap_gives_what_is_left_under_it_then_nothing() -> None
     monthly = actions_program(
         RewardedAction("photo_review", 50, (ActionCap(CapPeriod.MONTH, max_points=120),))
     )
-    state = given(enrolled())
+    state: AccountState = given(enrolled())
     answers = []
     for day in range(3):
         answer, state = act(state, monthly, "photo_review", now=T0 + timedelta(days=day))
@@ -255,3 +257,13 @@ def test_a_bonus_of_no_points_or_a_bad_reason_is_refused_naming_both() -> None:
         when(given(enrolled()), GrantBonus(0, "Surprise", "", "ops"))
 
     assert fields(refused.value) == ["points", "reason_code"]
+
+
+def test_action_counters_round_trip_through_the_snapshot() -> None:
+    _, state = repeat(given(enrolled()), REVIEWS_3_A_DAY, 2)
+
+    restored = snapshots.decode(ACCOUNT, snapshots.encode(ACCOUNT, state))
+
+    assert restored.action_counts == state.action_counts
+    points, _ = repeat(restored, REVIEWS_3_A_DAY, 2)
+    assert points == [50, 0]

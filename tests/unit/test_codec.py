@@ -13,11 +13,15 @@ from ledger.codec.events import UnknownEventType
 from ledger.domain.account import AccountState
 from ledger.domain.events import (
     EVENT_TYPES,
+    ActionRecorded,
+    BonusGranted,
     Event,
     HistoryImported,
     InactiveBalanceExpired,
     InactivityExpiryScheduled,
     MemberForgotten,
+    MilestoneClawedBack,
+    MilestoneReached,
     PendingPointsReleased,
     PointsAdjusted,
     PointsExpired,
@@ -84,6 +88,23 @@ ONE_OF_EACH: list[Event] = [
     RewardUnitHeld("~key", "r-2", "2026-03-01T12:15:00.000000Z"),
     RewardUnitIssued("~key", "ABCD-EFGH", "r-2"),
     RewardUnitReleased("~key", "r-3", "lapsed"),
+    ActionRecorded(
+        "review",
+        "rev-1",
+        20,
+        50,
+        "cap_reached",
+        "month",
+        EXPIRES,
+        2,
+        "2026-03-01",
+        "2026-W09",
+        "2026-03",
+        "2026",
+    ),
+    BonusGranted(25, "vip_surprise", "note", "agent:42", None, 2),
+    MilestoneReached("third_order", "o-1", 300, EXPIRES, 2),
+    MilestoneClawedBack("third_order", "o-1", 300, TWO_LOTS, 295, 0),
 ]
 
 
