@@ -16,7 +16,14 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from ledger.domain import frozen
-from ledger.domain.commands import AdjustPoints, Command, Enroll, ImportHistory, TransferPoints
+from ledger.domain.commands import (
+    AdjustPoints,
+    Command,
+    Enroll,
+    GrantBonus,
+    ImportHistory,
+    TransferPoints,
+)
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
 from ledger.domain.patterns import MEMBER_ID_PATTERN
@@ -109,7 +116,7 @@ class MemberKeys:
         check_free_text(
             request.request_id,
             target.member_id,
-            command.note if isinstance(command, AdjustPoints) else "",
+            command.note if isinstance(command, (AdjustPoints, GrantBonus)) else "",
         )
         if not fresh and not isinstance(command, (TransferPoints, *_CREATES_ACCOUNTS)):
             # The hot path: one account whose link this process knows.

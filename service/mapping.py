@@ -21,7 +21,7 @@ from ledger.domain.settings import (
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
-from service import purchase_mapping, rewards
+from service import action_mapping, purchase_mapping, rewards
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -118,6 +118,9 @@ def program_settings(
             activities.append(activity)
     earning = purchase_mapping.earning_settings(message, prefix, violations)
     reward_catalogue, point_values = rewards.catalogue(message, prefix, violations)
+    actions = action_mapping.actions_of(message, violations, prefix)
+    milestones = action_mapping.milestones_of(message, violations, prefix)
+    milestone_refund_policy = action_mapping.refund_policy_of(message, violations, prefix)
     settings = ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(
@@ -139,6 +142,9 @@ def program_settings(
         expiry_rounding=rounding or ExpiryRounding.END_OF_DAY,
         inactivity_expiry_days=message.inactivity_expiry_days,
         qualifying_activities=tuple(activities),
+        actions=actions,
+        milestones=milestones,
+        milestone_refund_policy=milestone_refund_policy,
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -186,6 +192,7 @@ def program(view: ProgramView) -> pb.Program:
             settings.earn_on_gift_cards,
         ),
     )
+    action_mapping.fill_program(message, settings)
     return message
 
 

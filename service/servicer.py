@@ -30,7 +30,7 @@ from ledger.outcomes import Outcome
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service import mapping, purchase_mapping, rewards
+from service import action_mapping, mapping, purchase_mapping, rewards
 from service.auth import authenticated_actor
 from service.directory import AccountDirectory
 from service.errors import to_status
@@ -210,6 +210,8 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             account=mapping.account(outcome.accounts[member_id]),
             applied_rules=purchase_mapping.applied_rules(recorded.rules),
             program_revision=recorded.program_revision,
+            milestone_points=recorded.milestone_points,
+            milestone_ids=recorded.milestone_ids,
         )
 
     @unary
@@ -243,6 +245,8 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             points_clawed_back=refunded.points_clawed_back,
             points_not_recovered=refunded.points_not_recovered,
             account=mapping.account(outcome.accounts[member_id]),
+            milestone_points_clawed_back=refunded.milestone_points_clawed_back,
+            milestone_ids_clawed_back=refunded.milestone_ids_clawed_back,
         )
 
     @unary
@@ -268,6 +272,30 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             context, request.request_id, Target(program_id, member_id), command
         )
         return pb.AdjustPointsResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
+    async def RecordAction(
+        self, request: pb.RecordActionRequest, context: Any
+    ) -> pb.RecordActionResponse:
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.RecordAction(request.action_id, request.reference)
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        return action_mapping.action_response(
+            _result(outcome, results.ActionResult), mapping.account(outcome.accounts[member_id])
+        )
+
+    @unary
+    async def GrantBonus(
+        self, request: pb.GrantBonusRequest, context: Any
+    ) -> pb.GrantBonusResponse:
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.GrantBonus(request.points, request.reason_code, request.note, _actor(context))
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        return pb.GrantBonusResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
     async def TransferPoints(

@@ -622,14 +622,14 @@ def result(command: Command, events: Sequence[Event]) -> Result:
     match command:
         case RecordPurchase():
             recorded = _only(events, PurchaseRecorded)
+            reached = [event for event in events if isinstance(event, MilestoneReached)]
             return PurchaseResult(
                 recorded.points,
                 recorded.release_at is not None and recorded.points > 0,
                 recorded.rules,
                 recorded.program_revision,
-                milestone_points=sum(
-                    event.points for event in events if isinstance(event, MilestoneReached)
-                ),
+                milestone_points=sum(event.points for event in reached),
+                milestone_ids=tuple(event.milestone_id for event in reached),
             )
         case ConfirmOrder():
             released = sum(
@@ -640,14 +640,12 @@ def result(command: Command, events: Sequence[Event]) -> Result:
             return ConfirmResult(released)
         case RefundPurchase():
             refunded = _only(events, PurchaseRefunded)
+            clawed = [event for event in events if isinstance(event, MilestoneClawedBack)]
             return RefundResult(
                 refunded.points_clawed_back,
                 refunded.points_not_recovered,
-                milestone_points_clawed_back=sum(
-                    event.points_clawed_back
-                    for event in events
-                    if isinstance(event, MilestoneClawedBack)
-                ),
+                milestone_points_clawed_back=sum(event.points_clawed_back for event in clawed),
+                milestone_ids_clawed_back=tuple(event.milestone_id for event in clawed),
             )
         case RecordAction():
             recorded_action = _only(events, ActionRecorded)

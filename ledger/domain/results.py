@@ -25,6 +25,7 @@ class PurchaseResult(Result):
     """The program revision whose rules computed the points (answers stored before: 0)."""
     milestone_points: int = 0
     """Bonus points of the milestones this purchase reached (milestones.py)."""
+    milestone_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class RefundResult(Result):
     points_not_recovered: int
     milestone_points_clawed_back: int = 0
     """Milestone bonus points taken back because this refund completed the order's refund."""
+    milestone_ids_clawed_back: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_the_third_order_reaches_the_milestone_in_an_event_after_the_purchase() 
     assert isinstance(events[0], PurchaseRecorded)
     assert events[1:] == [MilestoneReached("third_order", "o-3", 300, EXPIRES, 2)]
     assert result(RecordPurchase("o-3", 1_000, "USD", 2), events) == PurchaseResult(
-        10, False, milestone_points=300
+        10, False, milestone_points=300, milestone_ids=("third_order",)
     )
     assert then(state, events).balances.available == 330
 
@@ -124,7 +124,9 @@ def test_a_full_refund_of_the_order_that_reached_it_claws_the_bonus_back() -> No
 
     answer, state, clawbacks = refund(state, "o-3", 1_000, MILESTONES)
 
-    assert answer == RefundResult(10, 0, milestone_points_clawed_back=300)
+    assert answer == RefundResult(
+        10, 0, milestone_points_clawed_back=300, milestone_ids_clawed_back=("third_order",)
+    )
     assert clawbacks == [MilestoneClawedBack("third_order", "o-3", 300, (lot(EXPIRES, 300),), 0, 0)]
     assert state.balances.available == 20
     assert state.balances.lifetime_earned == 20
