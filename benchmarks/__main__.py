@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import baseline, ceilings, history, peer, projections, seed
+from benchmarks.actions import bench_action
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
 from ledger import bootstrap
@@ -512,6 +513,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures += earn_figures
         _log("purchase with order lines vs earn")
         figures.append(bench_purchase(service, sizes))
+        _log("action vs earn")
+        figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
         _log("long purchase history")
         figures += bench_history(service, database_url, sizes)
         early_replay = _replay(database_url)

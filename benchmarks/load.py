@@ -18,6 +18,8 @@ from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 
 MAX_SECONDS = 120.0
+BENCH_ACTION_ID = "bench_review"
+"""The action the benchmark programs reward (benchmarks/seed.py), under caps never reached."""
 
 
 CHANNELS = 8
@@ -125,6 +127,16 @@ async def _run(
                             ),
                             timeout=10,
                         )
+                    elif kind == "action":
+                        account = accounts[(index + sequence * callers) % len(accounts)]
+                        await ledger.RecordAction(
+                            pb.RecordActionRequest(
+                                request_id=str(uuid.uuid4()),
+                                account=account,
+                                action_id=BENCH_ACTION_ID,
+                            ),
+                            timeout=10,
+                        )
                     elif kind == "get":
                         await ledger.GetAccount(pb.GetAccountRequest(name=accounts[0]), timeout=10)
                     else:
@@ -155,7 +167,9 @@ async def _run(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
-    parser.add_argument("--kind", choices=["health", "earn", "purchase", "get"], required=True)
+    parser.add_argument(
+        "--kind", choices=["health", "earn", "purchase", "action", "get"], required=True
+    )
     parser.add_argument("--callers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--accounts-file")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from benchmarks.load import BENCH_ACTION_ID
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 
@@ -59,6 +60,18 @@ async def create_program(stub: "LedgerServiceAsyncStub", *, earning_rules: bool 
             program=pb.Program(
                 earn_rates=[pb.EarnRate(currency_code="USD", points=1, per_major_units=1)],
                 **(EARNING_RULES if earning_rules else {}),
+                # Caps the load never reaches, so every RecordAction checks them and gives
+                # points, as most real ones do.
+                actions=[
+                    pb.RewardedAction(
+                        action_id=BENCH_ACTION_ID,
+                        points=1,
+                        caps=[
+                            pb.ActionCap(period=pb.CAP_PERIOD_DAY, max_times=1_000_000),
+                            pb.ActionCap(period=pb.CAP_PERIOD_MONTH, max_points=1_000_000_000),
+                        ],
+                    )
+                ],
             ),
         ),
         timeout=30,

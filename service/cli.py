@@ -28,6 +28,7 @@ from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
 from service.projections_cli import add_projection_commands
+from service.servicer import ACTOR_METADATA_KEY
 
 if TYPE_CHECKING:
     from ledger.audit.liability import Liability
@@ -262,6 +263,27 @@ CLIENT_CALLS: dict[str, ClientCall] = {
         ),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
+    "record-action": lambda stub, a, rid: stub.RecordAction(
+        pb.RecordActionRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            action_id=a.action,
+            reference=a.reference,
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "grant-bonus": lambda stub, a, rid: stub.GrantBonus(
+        pb.GrantBonusRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            points=a.points,
+            reason_code=a.reason_code,
+            note=a.note,
+        ),
+        # Recorded on the bonus as who granted it (the server reads this metadata key).
+        metadata=((ACTOR_METADATA_KEY, a.actor),),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
     "account": lambda stub, a, _: stub.GetAccount(
         pb.GetAccountRequest(name=account_name(a.program, a.member)),
         timeout=CLIENT_TIMEOUT_SECONDS,
@@ -414,6 +436,24 @@ def _parser() -> argparse.ArgumentParser:
         program,
         member,
         ("reward", {"help": "reward id"}),
+    )
+    client(
+        "record-action",
+        "record an action the program rewards (review, birthday...): its points within caps",
+        program,
+        member,
+        ("action", {"help": "action id, e.g. review"}),
+        ("--reference", {"default": "", "help": "what was done, e.g. the review id"}),
+    )
+    client(
+        "grant-bonus",
+        "grant a one-off surprise bonus",
+        program,
+        member,
+        ("points", {"type": int}),
+        ("reason_code", {"help": "why, 1 to 64 of [a-z0-9_], e.g. vip_surprise"}),
+        ("--note", {"default": "", "help": "internal note, no personal data"}),
+        ("--actor", {"default": os.environ.get("USER", "cli"), "help": "who grants it"}),
     )
     client("account", "show an account", program, member)
     client(

@@ -1,5 +1,6 @@
 """RecordAction, GrantBonus and milestones as a storefront sees them, through a real channel."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -7,6 +8,7 @@ import grpc
 import pytest
 
 from loyalty.v1 import ledger_pb2 as pb
+from service import cli
 from tests.conftest import Api, FakeClock, create_program, enroll, request_id, unique
 from tests.e2e.errors import failure
 
@@ -234,3 +236,35 @@ async def test_a_program_answers_its_actions_and_milestones_as_set(api: Api) -> 
     assert list(response.program.actions) == ACTIONS
     assert list(response.program.milestones) == MILESTONES
     assert response.program.milestone_refund_policy == pb.MILESTONE_REFUND_POLICY_KEEP
+
+
+def printed_answer(output: str) -> dict[str, Any]:
+    """The JSON answer the CLI printed, among the server's log lines (same process here)."""
+    lines = output.splitlines()
+    start, end = lines.index("{"), lines.index("}")
+    answer: dict[str, Any] = json.loads("\n".join(lines[start : end + 1]))
+    return answer
+
+
+async def test_the_cli_records_an_action_and_grants_a_bonus(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program_id = await create_program(api.stub, actions=ACTIONS)
+    account = await enroll(api.stub, program_id)
+    member_id = account.rsplit("/", 1)[1]
+    common = [program_id, member_id, "--target", api.target]
+
+    acted = await asyncio.to_thread(
+        cli.main, ["record-action", *common[:2], "review", "--reference", "rev-9", *common[2:]]
+    )
+    action_answer = printed_answer(capsys.readouterr().out)
+    granted = await asyncio.to_thread(
+        cli.main,
+        ["grant-bonus", *common[:2], "75", "apology", "--actor", "desk-3", *common[2:]],
+    )
+    bonus_answer = printed_answer(capsys.readouterr().out)
+
+    assert (acted, granted) == (0, 0)
+    assert (action_answer["points"], action_answer["outcome"]) == ("50", "ACTION_OUTCOME_REWARDED")
+    assert bonus_answer["account"]["balances"]["available"] == "125"
+    assert (await data_of_last(api, account, "BonusGranted"))["actor"] == "desk-3"
