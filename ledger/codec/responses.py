@@ -8,6 +8,7 @@ instead of "result": their result is worked out from those events and the retrie
 by the same domain function that works it out when a command is decided.
 """
 
+import dataclasses
 from typing import Any
 
 from ledger.codec import events as event_codec
@@ -16,6 +17,7 @@ from ledger.codec.settings import plain_data, settings_data, settings_of, value_
 from ledger.codec.snapshots import balances_data, balances_of
 from ledger.domain import results
 from ledger.domain.commands import Command
+from ledger.domain.compat import ADDED_LATER
 from ledger.domain.decide import result as result_of
 from ledger.domain.program import ProgramState
 from ledger.outcomes import AccountView, Outcome, ProgramView
@@ -39,9 +41,34 @@ _RESULT_TYPES: dict[str, type[results.Result]] = {
 }
 
 
+_ADDED_LATER: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _added_later(cls: type) -> tuple[tuple[str, Any], ...]:
+    found = _ADDED_LATER.get(cls)
+    if found is None:
+        found = tuple(
+            (item.name, item.default)
+            for item in dataclasses.fields(cls)
+            if item.metadata.get(ADDED_LATER)
+        )
+        _ADDED_LATER[cls] = found
+    return found
+
+
+def _result_data(result: results.Result) -> JsonDict:
+    """A result's fields; those added later are left out while at their defaults, so the
+    answers of commands that never used them are stored as before."""
+    data: JsonDict = plain_data(result)
+    for name, default in _added_later(type(result)):
+        if getattr(result, name) == default:
+            del data[name]
+    return data
+
+
 def encode(outcome: Outcome) -> JsonDict:
     return {
-        "result": {"type": type(outcome.result).__name__, **plain_data(outcome.result)},
+        "result": {"type": type(outcome.result).__name__, **_result_data(outcome.result)},
         "accounts": {key: account_data(view) for key, view in outcome.accounts.items()},
         "program": _program_data(outcome.program) if outcome.program else None,
     }

@@ -3,6 +3,7 @@ has to know which events a command appends or read their data."""
 
 from dataclasses import dataclass
 
+from ledger.domain.compat import added_later
 from ledger.domain.purchase_rules import RuleApplication
 
 
@@ -23,9 +24,9 @@ class PurchaseResult(Result):
     """What each rule gave, adding up to `points` (answers stored before rules: none)."""
     program_revision: int = 0
     """The program revision whose rules computed the points (answers stored before: 0)."""
-    milestone_points: int = 0
+    milestone_points: int = added_later(0)
     """Bonus points of the milestones this purchase reached (milestones.py)."""
-    milestone_ids: tuple[str, ...] = ()
+    milestone_ids: tuple[str, ...] = added_later(())
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,9 @@ class ConfirmResult(Result):
 class RefundResult(Result):
     points_clawed_back: int
     points_not_recovered: int
-    milestone_points_clawed_back: int = 0
+    milestone_points_clawed_back: int = added_later(0)
     """Milestone bonus points taken back because this refund completed the order's refund."""
-    milestone_ids_clawed_back: tuple[str, ...] = ()
+    milestone_ids_clawed_back: tuple[str, ...] = added_later(())
 
 
 @dataclass(frozen=True)

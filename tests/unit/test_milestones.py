@@ -3,9 +3,10 @@ once per member; a full refund of the order that reached one claws the bonus bac
 it, as the program says, under the program's negative-balance policy."""
 
 import dataclasses
+import json
 from datetime import timedelta
 
-from ledger.codec import snapshots
+from ledger.codec import responses, snapshots
 from ledger.domain.account import AccountState
 from ledger.domain.commands import RecordPurchase, RedeemPoints, RefundPurchase
 from ledger.domain.decide import result
@@ -15,6 +16,7 @@ from ledger.domain.milestone_settings import Milestone, MilestoneRefundPolicy
 from ledger.domain.program import ProgramState
 from ledger.domain.results import PurchaseResult, RefundResult
 from ledger.domain.settings import NegativeBalancePolicy
+from ledger.outcomes import Outcome
 
 from .scenario import EXPIRES, PROGRAM, T0, enrolled, given, lot, then, when
 
@@ -203,3 +205,23 @@ def test_counters_and_milestones_round_trip_through_the_snapshot_and_old_rows_st
     assert snapshots.decode(ACCOUNT, old_row) == AccountState(
         enrolled=True, referral_code=given(enrolled()).referral_code
     )
+
+
+def test_a_purchase_answer_without_milestones_is_stored_as_before_and_with_them_round_trips() -> (
+    None
+):
+    plain = Outcome(result=PurchaseResult(10, False), accounts={}, program=None)
+    reached = Outcome(
+        result=PurchaseResult(10, False, milestone_points=300, milestone_ids=("third_order",)),
+        accounts={},
+        program=None,
+    )
+    command = RecordPurchase("o-1", 1_000, "USD", 2)
+
+    assert responses.encode(plain)["result"] == {
+        "type": "PurchaseResult",
+        "points": 10,
+        "pending": False,
+    }
+    stored = json.loads(json.dumps(responses.encode(reached)))
+    assert responses.decode(stored, command).result == reached.result
