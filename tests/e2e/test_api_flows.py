@@ -706,6 +706,9 @@ async def test_get_program_returns_the_settings_as_created(api: Api, database_ur
     # Lots last until the end of their last day unless the program rounds further.
     assert expected.expiry_rounding == pb.EXPIRY_ROUNDING_END_OF_DAY
     expected.ClearField("expiry_rounding")
+    # The policy a program without milestones would follow, answered as it is in force.
+    assert expected.milestone_refund_policy == pb.MILESTONE_REFUND_POLICY_CLAW_BACK
+    expected.ClearField("milestone_refund_policy")
     assert expected == settings
 
     assert (await api.stub.CreateProgram(create)).program == created  # a retry

@@ -474,6 +474,18 @@ MUTATIONS: list[tuple[str, Call]] = [
         ),
     ),
     (
+        "RecordAction",
+        lambda s: s.stub.RecordAction(
+            pb.RecordActionRequest(account=s.account, action_id="review")
+        ),
+    ),
+    (
+        "GrantBonus",
+        lambda s: s.stub.GrantBonus(
+            pb.GrantBonusRequest(account=s.account, points=5, reason_code="vip_surprise")
+        ),
+    ),
+    (
         "TransferPoints",
         lambda s: s.stub.TransferPoints(
             pb.TransferPointsRequest(
