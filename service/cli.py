@@ -28,7 +28,6 @@ from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
 from service.projections_cli import add_projection_commands
-from service.servicer import ACTOR_METADATA_KEY
 
 if TYPE_CHECKING:
     from ledger.audit.liability import Liability
@@ -280,8 +279,6 @@ CLIENT_CALLS: dict[str, ClientCall] = {
             reason_code=a.reason_code,
             note=a.note,
         ),
-        # Recorded on the bonus as who granted it (the server reads this metadata key).
-        metadata=((ACTOR_METADATA_KEY, a.actor),),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
     "account": lambda stub, a, _: stub.GetAccount(
@@ -453,7 +450,6 @@ def _parser() -> argparse.ArgumentParser:
         ("points", {"type": int}),
         ("reason_code", {"help": "why, 1 to 64 of [a-z0-9_], e.g. vip_surprise"}),
         ("--note", {"default": "", "help": "internal note, no personal data"}),
-        ("--actor", {"default": os.environ.get("USER", "cli"), "help": "who grants it"}),
     )
     client("account", "show an account", program, member)
     client(
