@@ -190,6 +190,7 @@ _ACTIVITIES = {
     "earn": pb.QUALIFYING_ACTIVITY_EARN,
     "redemption": pb.QUALIFYING_ACTIVITY_REDEMPTION,
     "transfer": pb.QUALIFYING_ACTIVITY_TRANSFER,
+    "action": pb.QUALIFYING_ACTIVITY_ACTION,
 }
 
 ClientCall = Callable[[ledger_pb2_grpc.LedgerServiceStub, argparse.Namespace, str], Any]

@@ -52,6 +52,7 @@ _ACTIVITY_FROM_PROTO = {
     pb.QUALIFYING_ACTIVITY_EARN: QualifyingActivity.EARN,
     pb.QUALIFYING_ACTIVITY_REDEMPTION: QualifyingActivity.REDEMPTION,
     pb.QUALIFYING_ACTIVITY_TRANSFER: QualifyingActivity.TRANSFER,
+    pb.QUALIFYING_ACTIVITY_ACTION: QualifyingActivity.ACTION,
 }
 _ACTIVITY_TO_PROTO = {domain: proto for proto, domain in _ACTIVITY_FROM_PROTO.items()}
 

@@ -6,6 +6,7 @@ new kind of doing, so a program can name it.
 """
 
 from ledger.domain.events import (
+    ActionRecorded,
     Event,
     PointsEarned,
     PointsRedeemed,
@@ -33,4 +34,6 @@ def activity_of(event: Event) -> QualifyingActivity | None:
             return QualifyingActivity.REDEMPTION
         case PointsTransferredOut():
             return QualifyingActivity.TRANSFER
+        case ActionRecorded():
+            return QualifyingActivity.ACTION
     return None

@@ -53,6 +53,9 @@ class QualifyingActivity(Enum):
     """Points spent: a redemption, a reservation committed, a reward redeemed."""
     TRANSFER = "transfer"
     """Points sent to another member (receiving them is not the receiver's activity)."""
+    ACTION = "action"
+    """An action recorded (RecordAction: a review, a survey...), rewarded or capped. Bonuses
+    and milestones are the brand's doing, not the member's."""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from ledger.domain.events import ActionRecorded, BonusGranted, Event
 from ledger.domain.kinds import ACCOUNT
 from ledger.domain.program import ProgramState
 from ledger.domain.results import ActionResult
+from ledger.domain.settings import QualifyingActivity
 
-from .scenario import PROGRAM, T0, enrolled, fields, given, then, when
+from .scenario import EXPIRES, PROGRAM, T0, enrolled, fields, given, then, when
 
 
 def actions_program(*actions: RewardedAction, time_zone: str = "UTC") -> ProgramState:
@@ -66,7 +67,7 @@ def test_an_action_earns_its_points_and_records_the_rule_and_its_periods() -> No
             rule_points=50,
             outcome="rewarded",
             capped_by="",
-            expires_on="2027-03-01",
+            expires_on=EXPIRES,
             program_revision=3,
             day="2026-03-01",
             week="2026-W09",
@@ -245,7 +246,7 @@ def test_a_bonus_is_its_own_kind_of_event_with_reason_note_and_actor() -> None:
     )
 
     assert events == [
-        BonusGranted(250, "vip_surprise", "thanks for 10 years", "ops@brand", "2027-03-01", 3)
+        BonusGranted(250, "vip_surprise", "thanks for 10 years", "ops@brand", EXPIRES, 3)
     ]
     state = then(given(enrolled()), events)
     assert state.balances.available == 250
@@ -267,3 +268,22 @@ def test_action_counters_round_trip_through_the_snapshot() -> None:
     assert restored.action_counts == state.action_counts
     points, _ = repeat(restored, REVIEWS_3_A_DAY, 2)
     assert points == [50, 0]
+
+
+def test_an_action_even_capped_moves_the_inactivity_deadline_when_actions_qualify() -> None:
+    welcome_once = actions_program(
+        RewardedAction("welcome", 100, (ActionCap(CapPeriod.LIFETIME, max_times=1),))
+    )
+    settings = dataclasses.replace(
+        welcome_once.settings,
+        inactivity_expiry_days=90,
+        qualifying_activities=(QualifyingActivity.ACTION,),
+    )
+    program = dataclasses.replace(welcome_once, settings=settings)
+    _, state = act(given(enrolled()), program, "welcome")
+
+    capped, state = act(state, program, "welcome", now=T0 + timedelta(days=60))
+
+    assert capped.points == 0
+    # April 30th plus 90 days: the balance lasts to the end of July 29th, UTC.
+    assert state.balance_expires_at == "2026-07-30T00:00:00.000000Z"
