@@ -204,6 +204,61 @@ def bench_purchase(service: Service, sizes: Sizes) -> Figure:
     )
 
 
+AUTH_TOKEN = "bench-token-" + "0" * 32
+
+
+def bench_auth(server_url: str, sizes: Sizes) -> Figure:
+    """EarnPoints with bearer tokens checked (scope and program of every call) against the
+    same service without authentication: two processes on one database, the same accounts,
+    runs alternated."""
+    with (
+        fresh_database(server_url, "bench_auth") as url,
+        Service.running(url) as open_service,
+        Service.running(url, token=AUTH_TOKEN) as authenticated,
+    ):
+        _, accounts = asyncio.run(
+            seed.new_program_with_accounts(open_service.target, sizes.accounts)
+        )
+        path = _accounts_file(accounts, "auth")
+        services = {"none": (open_service, None), "tokens": (authenticated, AUTH_TOKEN)}
+        for service, token in services.values():  # warm both up
+            run_load(
+                service.target,
+                "earn",
+                callers=sizes.callers,
+                seconds=sizes.load_seconds / 2,
+                accounts_file=path,
+                token=token,
+            )
+        runs: dict[str, list[dict[str, float]]] = {"none": [], "tokens": []}
+        for _ in range(sizes.repeats):
+            for name, (service, token) in services.items():
+                runs[name].append(
+                    run_load(
+                        service.target,
+                        "earn",
+                        callers=sizes.callers,
+                        seconds=sizes.load_seconds,
+                        accounts_file=path,
+                        token=token,
+                    )
+                )
+    assert not any(run["errors"] for run in runs["tokens"]), "authenticated earns failed"
+    without = statistics.median(run["per_second"] for run in runs["none"])
+    checked = statistics.median(run["per_second"] for run in runs["tokens"])
+    return Figure(
+        "EarnPoints with bearer tokens checked vs without authentication",
+        checked,
+        without,
+        "calls/s",
+        ">= 0.9x",
+        checked >= 0.9 * without,
+        f"{sizes.callers} callers; two services on one database, the same accounts; medians of"
+        f" {sizes.repeats} alternated runs (tokens {_rates(runs['tokens'])}, none"
+        f" {_rates(runs['none'])} calls/s)",
+    )
+
+
 def bench_against_baseline(
     server_url: str, sizes: Sizes, before_change: baseline.Baseline
 ) -> list[Figure]:
@@ -515,6 +570,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures.append(bench_purchase(service, sizes))
         _log("action vs earn")
         figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
+        _log("authentication")
+        figures.append(bench_auth(server_url, sizes))
         _log("long purchase history")
         figures += bench_history(service, database_url, sizes)
         early_replay = _replay(database_url)

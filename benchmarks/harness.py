@@ -2,6 +2,7 @@
 generator as another, and memory readings from /proc."""
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -75,9 +76,12 @@ class Service:
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, database_url: str, python_path: str | None = None) -> Iterator["Service"]:
+    def running(
+        cls, database_url: str, python_path: str | None = None, token: str | None = None
+    ) -> Iterator["Service"]:
         """`python_path`: serve another tree's code (benchmarks/baseline.py) instead of
-        today's."""
+        today's. `token`: authenticate callers, with this token the one caller's (of every
+        scope and program)."""
         port = free_port()
         env = {
             **os.environ,
@@ -94,6 +98,13 @@ class Service:
         }
         if python_path is not None:
             env["PYTHONPATH"] = python_path
+        if token is not None:
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            env["LEDGER_AUTH"] = "tokens"
+            env["LEDGER_CALLERS"] = (
+                '[[callers]]\nname = "bench"\nscopes = ["read", "write", "admin"]\n'
+                f'programs = ["*"]\n[[callers.tokens]]\nsha256 = "{digest}"\n'
+            )
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -141,7 +152,13 @@ class Service:
 
 
 def run_load(
-    target: str, kind: str, *, callers: int, seconds: float, accounts_file: Path | None = None
+    target: str,
+    kind: str,
+    *,
+    callers: int,
+    seconds: float,
+    accounts_file: Path | None = None,
+    token: str | None = None,
 ) -> dict[str, float]:
     """The load generator in a process of its own; returns its JSON result."""
     command = [
@@ -159,6 +176,8 @@ def run_load(
     ]
     if accounts_file is not None:
         command += ["--accounts-file", str(accounts_file)]
+    if token is not None:
+        command += ["--token", token]
     completed = subprocess.run(
         command, check=True, capture_output=True, cwd=ROOT, timeout=seconds + 120
     )

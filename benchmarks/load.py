@@ -77,11 +77,12 @@ PURCHASE_TOTAL = _usd(163, 540_000_000)
 
 
 async def _run(
-    target: str, kind: str, callers: int, seconds: float, accounts: list[str]
+    target: str, kind: str, callers: int, seconds: float, accounts: list[str], token: str = ""
 ) -> dict[str, float]:
     assert 0 < seconds <= MAX_SECONDS
     latencies: list[float] = []
     errors = 0
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
     # A local subchannel pool each, or grpc would share one connection among them.
     channels = [
         grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
@@ -114,6 +115,7 @@ async def _run(
                                 reason="bench",
                             ),
                             timeout=10,
+                            metadata=metadata,
                         )
                     elif kind == "purchase":
                         account = accounts[(index + sequence * callers) % len(accounts)]
@@ -126,6 +128,7 @@ async def _run(
                                 lines=PURCHASE_LINES,
                             ),
                             timeout=10,
+                            metadata=metadata,
                         )
                     elif kind == "action":
                         account = accounts[(index + sequence * callers) % len(accounts)]
@@ -138,7 +141,9 @@ async def _run(
                             timeout=10,
                         )
                     elif kind == "get":
-                        await ledger.GetAccount(pb.GetAccountRequest(name=accounts[0]), timeout=10)
+                        await ledger.GetAccount(
+                            pb.GetAccountRequest(name=accounts[0]), timeout=10, metadata=metadata
+                        )
                     else:
                         raise ValueError(kind)
                 except grpc.aio.AioRpcError:
@@ -173,12 +178,15 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--accounts-file")
+    parser.add_argument("--token", default="", help="bearer token sent with ledger calls")
     args = parser.parse_args()
     accounts: list[str] = []
     if args.accounts_file:
         with open(args.accounts_file, encoding="utf-8") as handle:
             accounts = json.load(handle)
-    result = asyncio.run(_run(args.target, args.kind, args.callers, args.seconds, accounts))
+    result = asyncio.run(
+        _run(args.target, args.kind, args.callers, args.seconds, accounts, args.token)
+    )
     print(json.dumps(result))
 
 
