@@ -110,7 +110,6 @@ async def test_a_slow_subscriber_stalls_nobody_and_still_sees_every_event_in_ord
         try:
             await wait_until(lambda: feed.live_subscribers == len(fast) + 1, 10, "all live")
             await _write(ledger, program_id, members, EARNS_PER_WRITER)
-            written_at = time.monotonic()
             expected = [r.event_id for r in await _stored(database_url, program_id)][len(start) :]
             assert len(expected) == WRITERS * EARNS_PER_WRITER
             for follower in fast:
@@ -121,9 +120,12 @@ async def test_a_slow_subscriber_stalls_nobody_and_still_sees_every_event_in_ord
             for follower in [*fast, slow]:
                 await follower.stop()
 
+    # Stalled by nobody: each fast one had everything while the slow one was still behind
+    # (measured against the slow one, not a clock bound a loaded machine can overrun).
     for follower in fast:
         assert follower.event_ids == expected
-        assert follower.done_at is not None and follower.done_at - written_at < 5.0
+        assert follower.done_at is not None and slow.done_at is not None
+        assert follower.done_at < slow.done_at
     assert slow.event_ids == expected
     assert slow_count_when_fast_done < len(expected), "the slow one was really behind"
     assert feed.stats.overflows >= 1, "its queue overflowed"
