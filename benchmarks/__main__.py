@@ -354,10 +354,11 @@ def bench_history(service: Service, database_url: str, sizes: Sizes) -> list[Fig
             long_bytes,
             short_bytes,
             "bytes",
-            "<= 1.0x",
-            long_bytes <= short_bytes,
+            "<= 1.2x",
+            long_bytes <= 1.2 * short_bytes,
             "the account's state row, written with every command; both members earned"
-            f" {history.POINTS:,} points in all",
+            f" {history.POINTS:,} points in all. Bounded, not equal to the byte: the"
+            " milestone counters (purchases made, spend per currency) hold larger numbers",
         ),
         Figure(
             f"Earn p50 of a member with {sizes.history_orders:,} purchases vs"
