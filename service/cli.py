@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import os
 import signal
@@ -328,8 +329,17 @@ def _new_token(_args: argparse.Namespace) -> int:
 # --- argument parsing ---------------------------------------------------------------------
 
 
+def _version() -> str:
+    """The installed distribution's version (a checkout without an install says so)."""
+    try:
+        return importlib.metadata.version("loyalty-ledger")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loyalty-ledger", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve gRPC (embedded PostgreSQL if no DATABASE_URL)")

@@ -51,3 +51,16 @@ def test_a_value_out_of_range_or_of_the_wrong_kind_is_refused_by_name(
     [problem] = raised.value.problems
     assert problem.startswith(f"{name}: must be")
     assert repr(value) in problem
+
+
+def test_the_command_tells_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+
+    from service import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == f"loyalty-ledger {importlib.metadata.version('loyalty-ledger')}"
