@@ -20,6 +20,7 @@ import grpc
 import structlog
 from google.protobuf.message import Message
 
+from ledger.feed import TooManySubscribers
 from service.callers import Caller, CallerRegistry
 from service.errors import PermissionDenied, Unauthenticated, to_status
 
@@ -193,8 +194,11 @@ Behaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Wraps each handler so that it runs only for a caller allowed to make the call."""
 
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, max_streams_per_caller: int) -> None:
         self._authenticator = authenticator
+        self._max_streams_per_caller = max_streams_per_caller
+        self._open_streams: dict[str, int] = {}
+        """Live streams of each caller, so one caller's leak cannot take every stream."""
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
@@ -220,8 +224,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> "grpc.RpcMethodHandler[Any, Any]":
         authenticator = self._authenticator
         ours = service == LEDGER_SERVICE
+        open_streams = self._open_streams
+        most = self._max_streams_per_caller
 
-        async def admit(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        async def admit(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
             try:
                 caller = authenticator.caller_of(context)
                 if ours:
@@ -235,6 +241,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     peer=context.peer(),
                 )
                 await context.abort_with_status(to_status(error))
+                raise AssertionError("abort always raises") from None
+            return caller
 
         if handler.unary_unary is not None:
             behaviour: Any = handler.unary_unary  # a coroutine function under grpc.aio
@@ -254,9 +262,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             async def unary_stream(
                 request: Any, context: grpc.aio.ServicerContext[Any, Any]
             ) -> Any:
-                await admit(request, context)
-                async for response in stream_behaviour(request, context):
-                    yield response
+                caller = await admit(request, context)
+                if open_streams.get(caller.name, 0) >= most:
+                    await context.abort_with_status(
+                        to_status(
+                            TooManySubscribers(
+                                f"{caller.name} has {most} streams open, its most",
+                                reason="TOO_MANY_STREAMS_FOR_CALLER",
+                            )
+                        )
+                    )
+                open_streams[caller.name] = open_streams.get(caller.name, 0) + 1
+                try:
+                    async for response in stream_behaviour(request, context):
+                        yield response
+                finally:
+                    open_streams[caller.name] -= 1
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,

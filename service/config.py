@@ -134,6 +134,9 @@ class Settings:
     plaintext: bool = False
     """Serve without TLS: local development, or TLS ended by a sidecar in the same pod."""
     max_streams: int = 500
+    max_streams_per_caller: int = 100
+    """Live StreamEvents calls of one authenticated caller at once: one caller leaking
+    streams leaves room for the others' followers."""
     """Live StreamEvents calls at once; more get RESOURCE_EXHAUSTED. Below the server's
     concurrent-call limit, so idle followers can never take the room of every other call
     (a readiness probe included)."""
@@ -169,6 +172,9 @@ class Settings:
             ),
             log_member_ids=read.flag("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
             max_streams=read.integer("LEDGER_MAX_STREAMS", cls.max_streams, 1, MAX_STREAMS),
+            max_streams_per_caller=read.integer(
+                "LEDGER_MAX_STREAMS_PER_CALLER", cls.max_streams_per_caller, 1, MAX_STREAMS
+            ),
             auth=read.choice("LEDGER_AUTH", cls.auth, ("tokens", "none")),
             callers_file=read.text("LEDGER_CALLERS_FILE", "") or None,
             callers=read.text("LEDGER_CALLERS", "") or None,

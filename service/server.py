@@ -102,7 +102,9 @@ async def start_server(
     if problems:
         raise BadSettings(problems)
     interceptors = (
-        [] if settings.auth == "none" else [AuthInterceptor(_authenticator(settings, now))]
+        []
+        if settings.auth == "none"
+        else [AuthInterceptor(_authenticator(settings, now), settings.max_streams_per_caller)]
     )
     resources = contextlib.AsyncExitStack()
     try:

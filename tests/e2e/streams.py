@@ -18,11 +18,16 @@ if TYPE_CHECKING:
 class Subscriber:
     """Reads one StreamEvents call into `received` until it ends, fails or is stopped."""
 
-    def __init__(self, stub: "LedgerServiceAsyncStub", request: pb.StreamEventsRequest) -> None:
+    def __init__(
+        self,
+        stub: "LedgerServiceAsyncStub",
+        request: pb.StreamEventsRequest,
+        metadata: tuple[tuple[str, str], ...] | None = None,
+    ) -> None:
         self.received: list[pb.StreamEventsResponse] = []
         self.error: grpc.aio.AioRpcError | None = None
         self.ended = asyncio.Event()
-        self._call = stub.StreamEvents(request)
+        self._call = stub.StreamEvents(request, metadata=metadata)
         self._task = asyncio.create_task(self._read())
 
     @property

@@ -367,3 +367,43 @@ def test_a_new_token_comes_with_the_hash_the_callers_file_holds(
 
     assert len(made["token"]) >= 43  # 32 random bytes
     assert f'sha256 = "{token_hash(made["token"])}"' in made["callers_file"]
+
+
+async def test_one_caller_cannot_hold_more_than_its_share_of_open_streams(
+    database_url: str, clock: FakeClock
+) -> None:
+    from tests.e2e.streams import Subscriber, wait_until
+
+    program_a, program_b = unique("prog-a"), unique("prog-b")
+    running = await _start(
+        database_url, clock, callers=_callers(program_a, program_b), max_streams_per_caller=3
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+    request = pb.StreamEventsRequest(program=f"programs/{program_a}")
+
+    def follow(token: str) -> Subscriber:
+        return Subscriber(stub, request, bearer(token))
+
+    try:
+        shops = [follow(SHOP_A) for _ in range(3)]
+        await wait_until(lambda: running.feed.live_subscribers == 3, 10, "three live")
+        fourth = follow(SHOP_A)
+        await asyncio.wait_for(fourth.ended.wait(), 10)
+        admins = follow(ADMIN)  # another caller still gets one
+        await wait_until(lambda: running.feed.live_subscribers == 4, 10, "the admin's live")
+        await shops[0].stop()
+        again = follow(SHOP_A)  # a stream closed is room again
+        await wait_until(lambda: running.feed.live_subscribers == 4, 10, "room again")
+        for subscriber in (*shops[1:], admins, again):
+            assert subscriber.error is None and not subscriber.ended.is_set()
+            await subscriber.stop()
+    finally:
+        await channel.close()
+        await running.stop(1)
+
+    assert fourth.error is not None
+    assert failure(fourth.error)[:2] == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "TOO_MANY_STREAMS_FOR_CALLER",
+    )
