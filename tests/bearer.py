@@ -1,11 +1,7 @@
-"""A client that sends a bearer token on every call, as a storefront's would."""
-
-from collections.abc import Callable
-from typing import Any
-
-import grpc
+"""Callers files and bearer tokens for tests, as a storefront would hold them."""
 
 from service.callers import token_hash
+from service.cli_channel import CallMetadata
 
 
 def callers_toml(*callers: tuple[str, str, list[str], list[str]]) -> str:
@@ -19,19 +15,6 @@ def callers_toml(*callers: tuple[str, str, list[str], list[str]]) -> str:
     return "\n".join(parts).replace("'", '"')
 
 
-class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    def __init__(self, token: str) -> None:
-        self._metadata = (("authorization", f"Bearer {token}"),)
-
-    def _with_token(self, details: Any) -> Any:
-        return details._replace(metadata=tuple(details.metadata or ()) + self._metadata)
-
-    def intercept_unary_unary(
-        self, continuation: Callable[..., Any], details: Any, request: Any
-    ) -> Any:
-        return continuation(self._with_token(details), request)
-
-    def intercept_unary_stream(
-        self, continuation: Callable[..., Any], details: Any, request: Any
-    ) -> Any:
-        return continuation(self._with_token(details), request)
+def bearer_token(token: str) -> CallMetadata:
+    """Sends `authorization: Bearer <token>` with every call, as the terminal client does."""
+    return CallMetadata([("authorization", f"Bearer {token}")])

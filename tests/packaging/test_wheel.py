@@ -26,7 +26,7 @@ from psycopg.conninfo import make_conninfo
 from ledger.store.migrate import migration_names
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from tests.bearer import BearerToken, callers_toml
+from tests.bearer import bearer_token, callers_toml
 
 pytestmark = [pytest.mark.slow, pytest.mark.packaging, pytest.mark.timeout(900)]
 
@@ -198,7 +198,7 @@ def test_the_installed_command_migrates_an_empty_database_and_serves_it(
         port = _port_served(server, log_path)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             _wait_until_serving(channel)  # health needs no token
-            with_token = grpc.intercept_channel(channel, BearerToken(TOKEN))
+            with_token = grpc.intercept_channel(channel, bearer_token(TOKEN))
             account = _smoke_flow(ledger_pb2_grpc.LedgerServiceStub(with_token))
         assert (account.balances.available, account.balances.lifetime_earned) == (250, 250)
     finally:
