@@ -272,14 +272,21 @@ class Ledger:
         stream_keys = {key for needed in reads for key in needed.streams}
         # The fast path: every stream (and every order a command names) known from earlier
         # batches, so no read at all; an earlier answer to a request id then shows up as a
-        # DuplicateRequest on append. Retries and streams seen for the first time read state
-        # rows and answers first.
+        # DuplicateRequest on append. A purchase's order is taken as new without a read: the
+        # log refuses a second purchase of an order like a stale version. Retries and streams
+        # seen for the first time read state rows and answers first.
+        assumed_new: set[OrderKey] = set()
         if attempt > 1:
             to_load = stream_keys
             orders = {key for needed in reads for key in needed.orders}
         else:
             to_load = {key for key in stream_keys if not self._cached(key)}
-            orders = {key for needed in reads for key in needed.orders if not self._knows(key)}
+            orders = set()
+            for needed in reads:
+                for key in needed.orders:
+                    if self._knows(key):
+                        continue
+                    (assumed_new if needed.new_order else orders).add(key)
         loaded = Loaded({}, {}, {})
         self.stats.batches += 1
         self.stats.requests += len(items)
@@ -297,7 +304,7 @@ class Ledger:
         batch = Batch(
             loaded.streams,
             loaded.requests,
-            loaded.orders,
+            {**{key: [] for key in assumed_new - orders}, **loaded.orders},
             self._now(),
             self._cache if attempt == 1 else None,
         )

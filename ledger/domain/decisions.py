@@ -22,6 +22,7 @@ from ledger.domain.commands import (
     CommitReservation,
     CreateProgram,
     ForgetMember,
+    RecordPurchase,
     RedeemReward,
     ReservePoints,
     TransferPoints,
@@ -61,6 +62,11 @@ class Target:
 class Reads:
     streams: tuple[StreamKey, ...]
     orders: tuple[OrderKey, ...] = ()
+    new_order: bool = False
+    """The command records its order (a purchase): the order is expected not to exist yet.
+    An event log refuses a second purchase of one order, like a version it already holds, so
+    a ledger may decide such a command without reading the order and decide it again, after
+    reading it, only if the append is refused."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,9 @@ def reads(target: Target, command: Command, also: tuple[StreamKey, ...] = ()) ->
     found = _reads(target, command)
     if also:
         return Reads(
-            found.streams + tuple(key for key in also if key not in found.streams), found.orders
+            found.streams + tuple(key for key in also if key not in found.streams),
+            found.orders,
+            found.new_order,
         )
     return found
 
@@ -120,7 +128,9 @@ def _reads(target: Target, command: Command) -> Reads:
         return Reads((program, account, destination))
     order_id = accounts.order_named(command)
     if order_id is not None:
-        return Reads((program, account), ((account, order_id),))
+        return Reads(
+            (program, account), ((account, order_id),), isinstance(command, RecordPurchase)
+        )
     return Reads((program, account))
 
 

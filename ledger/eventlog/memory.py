@@ -24,7 +24,7 @@ from ledger.domain.errors import Conflict
 from ledger.domain.kinds import StreamKey
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout
 from ledger.eventlog.horizon import ReadHorizon
-from ledger.eventlog.port import MAX_READ_BATCH
+from ledger.eventlog.port import MAX_READ_BATCH, RECORDS_ORDER
 from ledger.eventlog.records import (
     Commit,
     EventRecord,
@@ -81,6 +81,7 @@ class InMemoryEventLog:
     async def append(self, commit: Commit, *, deadline: float | None = None) -> None:
         await _turn(deadline)
         next_version: dict[StreamKey, int] = {}
+        recorded: set[OrderKey] = set()
         for event in commit.events:
             key = event.stream
             expected = next_version.get(key, len(self._events.get(key, ())) + 1)
@@ -90,6 +91,12 @@ class InMemoryEventLog:
                 assert event.version < expected, f"version gap in {key}: {event.version}"
                 raise Conflict("another writer appended to the stream first")
             next_version[key] = expected + 1
+            if event.event_type == RECORDS_ORDER:
+                order = (key, event.data["order_id"])
+                if order in recorded or self._recorded(order):
+                    # The PostgreSQL store's unique index events_recorded_orders refuses it so.
+                    raise Conflict("another writer recorded the order first")
+                recorded.add(order)
         for write in commit.requests:
             if write.key in self._requests:
                 raise DuplicateRequest(write.request_id)
@@ -281,6 +288,9 @@ class InMemoryEventLog:
 
     def _order_events(self, key: OrderKey) -> list[EventRecord]:
         return list(self._orders.get(key, ()))
+
+    def _recorded(self, order: OrderKey) -> bool:
+        return any(e.event_type == RECORDS_ORDER for e in self._orders.get(order, ()))
 
 
 async def _turn(deadline: float | None) -> None:

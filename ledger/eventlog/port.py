@@ -33,6 +33,9 @@ from ledger.eventlog.schema import SchemaStatus
 MAX_READ_BATCH = 1_000
 """Events one read returns at most; readers page through longer logs."""
 
+RECORDS_ORDER = "PurchaseRecorded"
+"""The event type that records an order: a stream holds at most one per order id."""
+
 
 class EventLog(Protocol):
     async def load(
@@ -50,7 +53,9 @@ class EventLog(Protocol):
     async def append(self, commit: Commit, *, deadline: float | None = None) -> None:
         """Appends the commit's events, writes its state rows and stores its answers, and
         erases the links and answers of its erased streams, all or nothing. Raises Conflict,
-        DuplicateRequest, StoreUnavailable or StoreTimeout."""
+        DuplicateRequest, StoreUnavailable or StoreTimeout. Conflict also when the commit
+        holds a RECORDS_ORDER event for an order its stream already has one of: the ledger
+        takes a purchase's order as new without reading it."""
         ...
 
     async def get_stream(

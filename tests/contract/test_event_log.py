@@ -316,6 +316,54 @@ async def test_an_orders_events_load_in_version_order_and_no_other_orders(log: E
     assert loaded.orders[o9] == []
 
 
+async def test_a_second_record_of_an_order_fails_the_commit_whole(log: EventLog) -> None:
+    """The ledger takes a purchase's order as new without reading it; the log is what
+    refuses a second PurchaseRecorded of one order, in a later commit or the same one."""
+    program_id = unique("p")
+    stream, other = Stream(program_id, "member-1"), Stream(program_id, "member-2")
+    await log.append(
+        Commit([stream.event("PurchaseRecorded", order_id="o-1")], [stream.write()], [])
+    )
+
+    with pytest.raises(Conflict):
+        await log.append(
+            Commit(
+                [other.event(), stream.event("PurchaseRecorded", order_id="o-1")],
+                [other.write(), stream.write()],
+                [answer(stream, "r-again")],
+            )
+        )
+    twice = Stream(program_id, "member-3")
+    with pytest.raises(Conflict):
+        await log.append(
+            Commit(
+                [
+                    twice.event("PurchaseRecorded", order_id="o-1"),
+                    twice.event("PurchaseRecorded", order_id="o-1"),
+                ],
+                [twice.write()],
+                [],
+            )
+        )
+
+    assert [(e.stream_id, e.version) for e in await _all_of(log, program_id)] == [("member-1", 1)]
+    # Other events of the order, and the same order id in another stream, are not refused.
+    refund = Stream(program_id, "member-1")
+    refund.version = 1
+    elsewhere = Stream(program_id, "member-2")
+    await log.append(
+        Commit(
+            [
+                refund.event("PurchaseRefunded", order_id="o-1"),
+                elsewhere.event("PurchaseRecorded", order_id="o-1"),
+            ],
+            [refund.write(), elsewhere.write()],
+            [],
+        )
+    )
+    assert len(await _all_of(log, program_id)) == 3
+
+
 async def test_what_a_caller_holds_is_a_copy_of_what_is_stored(log: EventLog) -> None:
     stream = Stream(unique("p"), "member-1")
     state = {"lots": [1, 2]}

@@ -21,7 +21,7 @@ from ledger.domain.commands import (
     UpdateProgram,
 )
 from ledger.domain.decisions import Target
-from ledger.domain.errors import Conflict, NotFound
+from ledger.domain.errors import AlreadyExists, Conflict, NotFound
 from ledger.domain.results import PurchaseResult, RefundResult
 from ledger.domain.settings import EarnRate, ProgramSettings
 from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
@@ -105,6 +105,44 @@ async def test_an_order_looked_up_once_is_known_to_later_batches(
 
     assert outcome.result == RefundResult(points_clawed_back=50, points_not_recovered=0)
     assert log.loads == loads
+
+
+async def test_a_purchase_of_a_new_order_on_a_known_account_reads_nothing(
+    ledger: Ledger, log: FaultyLog
+) -> None:
+    await ledger.execute(Request(MEMBER, EarnPoints(10, "bonus"), "warm"))
+    loads = log.loads
+
+    for index in range(3):
+        outcome = await ledger.execute(
+            Request(MEMBER, RecordPurchase(f"o-{index}", 1_000, "USD", 2), f"buy-{index}")
+        )
+        assert isinstance(outcome.result, PurchaseResult)
+        assert (outcome.result.points, outcome.result.pending) == (10, True)
+
+    assert log.loads == loads
+    assert await _events(log) == ["MemberEnrolled", "PointsEarned"] + ["PurchaseRecorded"] * 3
+
+
+async def test_an_order_the_cache_let_go_of_is_read_when_the_log_refuses_it_again(
+    ledger: Ledger, log: FaultyLog
+) -> None:
+    """This process knows the account but no longer the order (the cache keeps the latest
+    orders of a stream only): it takes the order as new, the log refuses a second record of
+    it, and the command is decided again with the order read."""
+    for index in range(application.MAX_CACHED_ORDERS_PER_STREAM + 1):
+        await ledger.execute(
+            Request(MEMBER, RecordPurchase(f"o-{index}", 1_000, "USD", 2), f"buy-{index}")
+        )
+    events = await _events(log)
+
+    with pytest.raises(AlreadyExists):
+        await ledger.execute(Request(MEMBER, RecordPurchase("o-0", 1_000, "USD", 2), "again"))
+
+    assert await _events(log) == events
+    assert ledger.stats.conflicts == 1
+    view = await ledger.get_account(PROGRAM, "member-1", "name")
+    assert view.balances.pending == 10 * len(events[1:])
 
 
 async def test_a_stale_cache_loses_the_race_and_the_command_is_decided_again_on_fresh_state(
