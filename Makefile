@@ -4,6 +4,7 @@
 #   make test   set everything up and run the whole suite
 #   make wheel  build dist/loyalty_ledger-*.whl (with the generated protobuf package)
 #   make constraints  re-pin constraints.txt: what installing that wheel installs today
+#   make image  build the container image (dist/image/loyalty-ledger-*.oci.tar) with no registry
 #
 # Every set-up step is guarded by a stamp file kept inside the directory it describes, so
 # repeated runs are fast and deleting .venv/ or gen/ by hand simply redoes that step.
@@ -41,10 +42,10 @@ MYPY_TARGETS := $(wildcard ledger service tests)
 PYTEST_NO_TESTS_DIR := $(if $(wildcard tests),,-W ignore::pytest.PytestConfigWarning)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv gen lint fmt test run bench wheel constraints clean distclean
+.PHONY: help venv gen lint fmt test run bench wheel constraints image image-tools clean distclean
 
 help:
-	@echo "make run | test | lint | fmt | bench | venv | gen | wheel | constraints | clean | distclean"
+	@echo "make run | test | lint | fmt | bench | venv | gen | wheel | constraints | image | clean | distclean"
 
 # --- virtualenv -----------------------------------------------------------------------------
 venv: $(VENV_STAMP)
@@ -126,6 +127,25 @@ constraints: wheel
 	} > $(CONSTRAINTS).tmp
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 	rm -rf $(FREEZE_VENV)
+
+# The image: Debian's Python and libraries only (mmdebstrap), the wheel and constraints.txt in
+# a venv, assembled by buildah into an OCI archive (deploy/image/build.sh; README "Container
+# image"). Both tools come from Debian's packages, installed here when missing.
+IMAGE_DIR := $(DIST)/image
+
+image: wheel image-tools
+	bash deploy/image/build.sh "$$(ls $(DIST)/loyalty_ledger-*.whl)" $(CONSTRAINTS) $(BIN)/python $(IMAGE_DIR)
+
+image-tools:
+	@if ! command -v mmdebstrap >/dev/null || ! command -v buildah >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	      buildah mmdebstrap >/dev/null; \
+	  else \
+	    echo "make image needs buildah and mmdebstrap (Debian packages); install them as root" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 # --- running --------------------------------------------------------------------------------
 # Local development: no TLS and no callers unless the environment says otherwise (README
