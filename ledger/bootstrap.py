@@ -2,6 +2,7 @@
 server, the CLI and the tests; or the ledger over an in-memory log. Nothing else builds them,
 and nothing outside ledger/ needs to know ledger.store exists."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -9,7 +10,7 @@ from datetime import timedelta
 from ledger.application import ANSWER_RETENTION, Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
 from ledger.feed import EventFeed, FeedLimits
-from ledger.store import embedded
+from ledger.store import embedded, replica
 from ledger.store import migrate as migrations
 from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
@@ -40,15 +41,29 @@ async def postgres_ledger(
     role: str | None = None,
     wait: bool = True,
     answer_retention: timedelta = ANSWER_RETENTION,
+    read_url: str | None = None,
+    read_max_staleness: timedelta = replica.MAX_STALENESS,
 ) -> AsyncIterator[Ledger]:
     """A started ledger on the PostgreSQL at `url`; stopped (queued commands finished) and
     its connections closed on exit. With wait=False the ledger starts before the database
-    answers: commands fail UNAVAILABLE until it does."""
+    answers: commands fail UNAVAILABLE until it does. `read_url`: a streaming replica that
+    serves reads of one account within `read_max_staleness` (ledger/store/replica.py)."""
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
     await pool.open(wait=wait)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(pool.close)
+        log = PostgresEventLog(pool)
+        if read_url:
+            replica_pool = make_pool(
+                read_url, min_size=pool_min_size, max_size=pool_max_size, role=role
+            )
+            await replica_pool.open(wait=False)
+            stack.push_async_callback(replica_pool.close)
+            log = replica.ReplicaReadLog(pool, replica_pool, max_staleness=read_max_staleness)
+            await log.start()
+            stack.push_async_callback(log.stop)
         ledger = Ledger(
-            PostgresEventLog(pool),
+            log,
             now,
             shards=shards,
             directory=MemberDirectory(pool),
@@ -59,8 +74,6 @@ async def postgres_ledger(
             yield ledger
         finally:
             await ledger.stop()
-    finally:
-        await pool.close()
 
 
 @asynccontextmanager

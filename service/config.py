@@ -102,6 +102,10 @@ class Settings:
     """None: start the embedded PostgreSQL under .data/pg."""
     database_role: str | None = None
     """If set, every connection does SET ROLE to it (loyalty_ledger_app: SELECT/INSERT only)."""
+    read_database_url: str | None = None
+    """A streaming replica of DATABASE_URL's server: reads of one account (GetAccount,
+    ListLedgerEntries, GetBalanceAsOf) go there while it is within read_max_staleness_ms."""
+    read_max_staleness_ms: int = 1_000
     shards: int = 1
     pool_max_size: int = 10
     sweep_interval_seconds: int = 60
@@ -149,6 +153,10 @@ class Settings:
             listen_address=read.address("LEDGER_LISTEN_ADDRESS", cls.listen_address),
             database_url=read.text("DATABASE_URL", "") or None,
             database_role=read.text("LEDGER_DB_ROLE", "") or None,
+            read_database_url=read.text("LEDGER_READ_DATABASE_URL", "") or None,
+            read_max_staleness_ms=read.integer(
+                "LEDGER_READ_MAX_STALENESS_MS", cls.read_max_staleness_ms, 100, 3_600_000
+            ),
             shards=read.integer("LEDGER_SHARDS", cls.shards, 1, MAX_SHARDS),
             pool_max_size=read.integer("LEDGER_POOL_MAX_SIZE", cls.pool_max_size, 1, MAX_POOL_SIZE),
             sweep_interval_seconds=read.integer(

@@ -119,6 +119,8 @@ async def start_server(
                 role=settings.database_role,
                 wait=False,
                 answer_retention=timedelta(days=settings.answer_retention_days),
+                read_url=settings.read_database_url,
+                read_max_staleness=timedelta(milliseconds=settings.read_max_staleness_ms),
             )
         )
         server = grpc.aio.server(

@@ -234,3 +234,43 @@ def _as_system_user(user: pwd.struct_passwd) -> list[str]:
     if runuser:
         return [runuser, "-u", user.pw_name, "--"]
     return []
+
+
+class ReplicaInstance(PostgresInstance):
+    """A streaming replica of `primary`: pg_basebackup of the running primary (with -R, so it
+    starts as a standby that streams from it), then started on a port of its own."""
+
+    def __init__(self, base_dir: Path, primary: PostgresInstance) -> None:
+        super().__init__(base_dir)
+        self.primary = primary
+
+    def _initdb(self) -> None:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        if _running_as_root():
+            self._user = _prepare_system_user()
+            _let_others_traverse(self.base_dir)
+            os.chown(self.base_dir, self._user.pw_uid, self._user.pw_gid)
+        self._run(
+            BIN / "pg_basebackup",
+            "-D",
+            str(self.data_dir),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.primary.port),
+            "-U",
+            "postgres",
+        )
+        self._initialised = True
+
+    def _configure(self) -> None:
+        # -R wrote primary_conninfo into postgresql.auto.conf, which the port settings replace.
+        auto = self.data_dir / "postgresql.auto.conf"
+        kept = [line for line in auto.read_text().splitlines() if line.startswith("primary_")]
+        super()._configure()
+        with auto.open("a") as settings:
+            settings.write("".join(f"{line}\n" for line in kept))
