@@ -91,3 +91,21 @@ def test_the_overlay_brings_its_cluster_and_the_pods_log_in_as_the_service_role(
         assert secret["type"] == "kubernetes.io/basic-auth"
         assert base64.b64decode(secret["data"]["username"]).decode() == login["name"]
         assert secret["data"]["password"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_servers_read_from_the_clusters_replicas_where_it_has_some(overlay: str) -> None:
+    """Three instances (prod): reads of one account go to CloudNativePG's `-ro` Service, as
+    the service's login, like DATABASE_URL. One instance (dev): no replica to read."""
+    objects = rendered(overlay)
+    server = named(objects, "Deployment", "loyalty-ledger")
+    [container] = [c for c in containers(server) if c["name"] == "server"]
+    values = environment(objects, container)
+    if INSTANCES[overlay] == 1:
+        assert "LEDGER_READ_DATABASE_URL" not in values
+        return
+    names = [variable["name"] for variable in container["env"]]
+    read_url = values["LEDGER_READ_DATABASE_URL"]
+    assert read_url == values["DATABASE_URL"].replace("$(PGHOST)", f"{CLUSTER}-ro")
+    # $(...) expands only names defined earlier in the list.
+    assert names.index("LEDGER_READ_DATABASE_URL") > names.index("PGUSER")
