@@ -2,14 +2,16 @@
 server, the CLI and the tests; or the ledger over an in-memory log. Nothing else builds them,
 and nothing outside ledger/ needs to know ledger.store exists."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+
+from opentelemetry import metrics, trace
 
 from ledger.application import ANSWER_RETENTION, Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
 from ledger.feed import EventFeed, FeedLimits
-from ledger.store import embedded
+from ledger.store import embedded, telemetry
 from ledger.store import migrate as migrations
 from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
@@ -40,19 +42,26 @@ async def postgres_ledger(
     role: str | None = None,
     wait: bool = True,
     answer_retention: timedelta = ANSWER_RETENTION,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
 ) -> AsyncIterator[Ledger]:
     """A started ledger on the PostgreSQL at `url`; stopped (queued commands finished) and
     its connections closed on exit. With wait=False the ledger starts before the database
-    answers: commands fail UNAVAILABLE until it does."""
+    answers: commands fail UNAVAILABLE until it does. The providers (None: none) trace its
+    group-commit appends and measure its batches and its connection pool."""
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
     await pool.open(wait=wait)
     try:
+        if meter_provider is not None:
+            telemetry.observe_pool(pool, meter_provider)
         ledger = Ledger(
             PostgresEventLog(pool),
             now,
             shards=shards,
             directory=MemberDirectory(pool),
             answer_retention=answer_retention,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
         )
         await ledger.start()
         try:
@@ -61,6 +70,12 @@ async def postgres_ledger(
             await ledger.stop()
     finally:
         await pool.close()
+
+
+def trace_queries(tracer_provider: trace.TracerProvider) -> Callable[[], None]:
+    """Every query of this process on a connection opened from now on is a span; returns
+    what undoes it (ledger/store/telemetry.py)."""
+    return telemetry.trace_queries(tracer_provider)
 
 
 @asynccontextmanager
