@@ -60,7 +60,7 @@ RPC_SCOPES: dict[str, str] = {
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
 
-_NAME_FIELDS = (
+NAME_FIELDS = (
     "program_id",
     "name",
     "parent",
@@ -92,7 +92,7 @@ def programs_named(request: Message) -> set[str] | None:
     StreamEvents without a program), or names one in a form no program can have."""
     found: set[str] = set()
     descriptor = request.DESCRIPTOR
-    for field_name in _NAME_FIELDS:
+    for field_name in NAME_FIELDS:
         field = descriptor.fields_by_name.get(field_name)
         if field is None or field.message_type is not None:
             # CreateProgramRequest.program is the program's settings, not a name.

@@ -9,6 +9,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 from opentelemetry import trace
 
@@ -43,6 +44,12 @@ def redact_member_ids(
         elif "/accounts/" in value:
             event[field] = _ACCOUNT_NAME.sub(rf"\g<1>{REDACTED}", value)
     return event
+
+
+def _json(value: Any, **_options: Any) -> str:
+    """orjson: a few microseconds less than json per line, on every call's access line;
+    anything it cannot encode is written as its str() rather than failing the line."""
+    return orjson.dumps(value, default=str).decode()
 
 
 class _CurrentStdout:
@@ -90,7 +97,7 @@ def configure_logging(level: str = "INFO", *, cache_loggers: bool = True) -> Non
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.JSONRenderer(),
+                structlog.processors.JSONRenderer(_json),
             ],
         )
     )
@@ -104,7 +111,7 @@ def configure_logging(level: str = "INFO", *, cache_loggers: bool = True) -> Non
         logging.getLogger(name).setLevel(quiet_level)
     logging.captureWarnings(True)
     structlog.configure(
-        processors=[*shared, structlog.processors.JSONRenderer()],
+        processors=[*shared, structlog.processors.JSONRenderer(_json)],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(STDOUT),  # type: ignore[arg-type]
         cache_logger_on_first_use=cache_loggers,

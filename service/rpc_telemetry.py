@@ -12,6 +12,7 @@ children, and every log line of the call carries its trace and span ids.
 """
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import Token
@@ -24,7 +25,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from service.auth import authenticated_caller, programs_named
+from service.auth import NAME_FIELDS, authenticated_caller, programs_named
 
 HEALTH_SERVICE = "grpc.health.v1.Health"
 """Probed every few seconds by Kubernetes: neither traced nor logged at INFO."""
@@ -237,14 +238,17 @@ class _Observer:
     def begin(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> _Call:
         if self._tracer is None:
             return _Call(time.perf_counter(), None, None, request)
+        # Only the headers the propagators read (traceparent, tracestate, baggage by
+        # default): most calls carry none, and then there is nothing to extract.
+        fields = propagate.get_global_textmap().fields
         carrier = {
             key: value
             for key, value in (context.invocation_metadata() or ())
-            if isinstance(value, str)
+            if key in fields and isinstance(value, str)
         }
         span = self._tracer.start_span(
             self._method.full_name,
-            context=propagate.extract(carrier),
+            context=propagate.extract(carrier) if carrier else None,
             kind=SpanKind.SERVER,
             attributes=self._base_attributes,
         )
@@ -307,8 +311,17 @@ def _program(request: Any) -> str | None:
     """The program(s) the request names (a transfer may name two), for the access line."""
     if request is None or not hasattr(request, "DESCRIPTOR"):
         return None
+    if not _names_programs(request.DESCRIPTOR):
+        return None
     programs = programs_named(request)
     return None if programs is None else ",".join(sorted(programs))
+
+
+@functools.cache
+def _names_programs(descriptor: Any) -> bool:
+    """Whether requests of this type have a field that may name a program (most reads and
+    writes do; health and reflection requests do not)."""
+    return any(name in descriptor.fields_by_name for name in NAME_FIELDS)
 
 
 def _request_id(request: Any) -> str | None:

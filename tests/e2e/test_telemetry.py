@@ -5,8 +5,10 @@ of the events it appended, so an operator can go from any one to the others; the
 group-commit append that served it is a span of its own, linked to the call's.
 """
 
+import asyncio
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,7 +30,14 @@ from service.logs import JsonLines, configure_logging
 from service.server import RunningServer, start_server
 from service.telemetry import Telemetry, telemetry_of
 from tests.bearer import callers_toml
-from tests.conftest import FakeClock, health_status, request_id, unique, wait_for_health
+from tests.conftest import (
+    SERVING_WITHIN_SECONDS,
+    FakeClock,
+    health_status,
+    request_id,
+    unique,
+    wait_for_health,
+)
 
 if TYPE_CHECKING:
     from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
@@ -75,13 +84,15 @@ def logged_at_info() -> Iterator[None]:
 
 def _settings(**more: Any) -> Settings:
     return Settings(
-        auth="tokens",
-        callers=callers_toml((CALLER, TOKEN, ["read", "write", "admin"], ["*"])),
-        plaintext=True,
-        listen_address="127.0.0.1:0",
-        sweep_interval_seconds=0,
-        run_projections=False,
-        **more,
+        **{
+            "auth": "tokens",
+            "callers": callers_toml((CALLER, TOKEN, ["read", "write", "admin"], ["*"])),
+            "plaintext": True,
+            "listen_address": "127.0.0.1:0",
+            "sweep_interval_seconds": 0,
+            "run_projections": False,
+            **more,
+        }
     )
 
 
@@ -278,6 +289,17 @@ def _scrape(port: int) -> str:
         return str(response.read().decode())
 
 
+async def _scrape_until(port: int, shown: str) -> str:
+    """Scrapes until `shown` is among the metrics (a projection runner reports its lag once
+    it leads, a moment after the server starts); fails after SERVING_WITHIN_SECONDS."""
+    deadline = time.monotonic() + SERVING_WITHIN_SECONDS
+    while True:
+        scraped = await asyncio.to_thread(_scrape, port)
+        if shown in scraped or time.monotonic() > deadline:
+            return scraped
+        await asyncio.sleep(0.05)
+
+
 DOCUMENTED_METRICS = (
     "rpc_server_call_duration_seconds_bucket",
     "ledger_events_appended_total",
@@ -290,13 +312,17 @@ DOCUMENTED_METRICS = (
     "ledger_db_pool_max",
     "ledger_db_pool_waiting",
     "rpc_server_open_streams",
+    "ledger_projection_lag_events",
+    "ledger_projection_lag_seconds",
+    "process_cpu_seconds_total",
+    "target_info",
 )
 
 
 async def test_the_prometheus_endpoint_serves_the_documented_metrics(
     database_url: str, clock: FakeClock
 ) -> None:
-    settings = _settings(prometheus_address="127.0.0.1:0")
+    settings = _settings(prometheus_address="127.0.0.1:0", run_projections=True)
     running = await start_server(settings, database_url, now=clock)
     try:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
@@ -311,7 +337,7 @@ async def test_the_prometheus_endpoint_serves_the_documented_metrics(
         await follow.read()
         port = running.telemetry.prometheus_port
         assert port is not None
-        scraped = _scrape(port)
+        scraped = await _scrape_until(port, "ledger_projection_lag_seconds")
         follow.cancel()
         await channel.close()
     finally:
