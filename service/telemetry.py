@@ -151,6 +151,18 @@ def telemetry_of(
         {"service.name": settings.service_name, SERVICE_VERSION_KEY: version("loyalty-ledger")}
     )
     telemetry = Telemetry()
+    # The endpoint first: a port in use fails the start before any exporter thread runs.
+    readers = list(metric_readers)
+    if settings.prometheus_address is not None:
+        reader, port, close = _prometheus(settings.prometheus_address)
+        readers.append(reader)
+        telemetry.prometheus_port = port
+        telemetry._closers.append(close)
+    for name in settings.metrics_exporters:
+        made = _load("opentelemetry_metrics_exporter", name)
+        if isinstance(made, MetricExporter):
+            made = PeriodicExportingMetricReader(made)
+        readers.append(made)
     exporters = (
         list(span_exporters)
         if span_exporters is not None
@@ -165,17 +177,6 @@ def telemetry_of(
             tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
         telemetry.tracer_provider = tracer_provider
         telemetry._closers.append(tracer_provider.shutdown)
-    readers = list(metric_readers)
-    for name in settings.metrics_exporters:
-        made = _load("opentelemetry_metrics_exporter", name)
-        if isinstance(made, MetricExporter):
-            made = PeriodicExportingMetricReader(made)
-        readers.append(made)
-    if settings.prometheus_address is not None:
-        reader, port, close = _prometheus(settings.prometheus_address)
-        readers.append(reader)
-        telemetry.prometheus_port = port
-        telemetry._closers.append(close)
     if readers:
         meter_provider = MeterProvider(metric_readers=readers, resource=resource)
         telemetry.meter_provider = meter_provider

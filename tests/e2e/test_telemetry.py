@@ -8,6 +8,7 @@ group-commit append that served it is a span of its own, linked to the call's.
 import asyncio
 import json
 import logging
+import socket
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +28,7 @@ from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
 from service.logs import JsonLines, configure_logging
-from service.server import RunningServer, start_server
+from service.server import CannotListen, RunningServer, start_server
 from service.telemetry import Telemetry, telemetry_of
 from tests.bearer import callers_toml
 from tests.conftest import (
@@ -355,3 +356,16 @@ def _value(scraped: str, name: str, label: str = "") -> float:
         if line.startswith(name) and label in line:
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} {label} not scraped")
+
+
+async def test_a_prometheus_port_in_use_stops_the_start_naming_the_address(
+    database_url: str, clock: FakeClock
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(CannotListen) as refused:
+            await start_server(_settings(prometheus_address=address), database_url, now=clock)
+
+    assert address in str(refused.value)
