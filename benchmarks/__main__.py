@@ -20,6 +20,7 @@ from benchmarks import baseline, ceilings, history, peer, projections, seed
 from benchmarks.actions import bench_action
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
+from benchmarks.telemetry import bench_telemetry
 from ledger import bootstrap
 
 
@@ -573,6 +574,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
         _log("authentication")
         figures.append(bench_auth(server_url, sizes))
+        _log("telemetry")
+        figures += bench_telemetry(server_url, sizes, Figure)
         _log("long purchase history")
         figures += bench_history(service, database_url, sizes)
         early_replay = _replay(database_url)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,11 +77,16 @@ class Service:
     @classmethod
     @contextlib.contextmanager
     def running(
-        cls, database_url: str, python_path: str | None = None, token: str | None = None
+        cls,
+        database_url: str,
+        python_path: str | None = None,
+        token: str | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> Iterator["Service"]:
         """`python_path`: serve another tree's code (benchmarks/baseline.py) instead of
         today's. `token`: authenticate callers, with this token the one caller's (of every
-        scope and program)."""
+        scope and program). `settings`: environment variables besides (or instead of) the
+        ones set here."""
         port = free_port()
         env = {
             **os.environ,
@@ -105,6 +110,7 @@ class Service:
                 '[[callers]]\nname = "bench"\nscopes = ["read", "write", "admin"]\n'
                 f'programs = ["*"]\n[[callers.tokens]]\nsha256 = "{digest}"\n'
             )
+        env.update(settings or {})
         process = subprocess.Popen(
             [
                 sys.executable,

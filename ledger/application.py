@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from opentelemetry import metrics, trace
+
 from ledger import program_history
 from ledger.batch import Batch, Slot
 from ledger.codec import snapshots
@@ -72,6 +74,9 @@ least this often, so a change made through another process applies here within a
 The others need no such limit: a stale copy loses the race on the events' primary key and
 is re-read."""
 
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+"""Bounds of the batch size histogram's buckets, up to MAX_BATCH."""
+
 Clock = Callable[[], datetime]
 
 
@@ -86,6 +91,8 @@ class LedgerStats:
     conflicts: int = 0
     duplicate_requests: int = 0
     store_errors: int = 0
+    replays: int = 0
+    """Requests answered again from their stored answer (retries, AIP-155)."""
 
 
 @dataclass
@@ -94,6 +101,8 @@ class _Queued:
     future: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    caller_span: trace.SpanContext | None = None
+    """The span of the call that submitted it (when tracing): its batch's append links to it."""
 
 
 class Ledger:
@@ -106,9 +115,13 @@ class Ledger:
         max_batch: int = MAX_BATCH,
         directory: DirectoryReader | None = None,
         answer_retention: timedelta = ANSWER_RETENTION,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         """`directory`: where the member directory projection is read (None: not kept, and
-        list_accounts fails UNAVAILABLE)."""
+        list_accounts fails UNAVAILABLE). `tracer_provider`: each batch's append is a span
+        linked to the spans of the requests it served (None: not traced).
+        `meter_provider`: the sizes of batches are measured (None: not measured)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
         self._directory = directory
@@ -123,6 +136,17 @@ class Ledger:
         self._cache: OrderedDict[StreamKey, Slot] = OrderedDict()
         self.stats = LedgerStats()
         self._workers: list[asyncio.Task[None]] = []
+        self._tracer = None if tracer_provider is None else tracer_provider.get_tracer("ledger")
+        self._batch_sizes = (
+            None
+            if meter_provider is None
+            else meter_provider.get_meter("ledger").create_histogram(
+                "ledger.batch.requests",
+                unit="{request}",
+                description="Requests decided and appended together in one group commit",
+                explicit_bucket_boundaries_advisory=list(BATCH_SIZE_BUCKETS),
+            )
+        )
 
     async def start(self) -> None:
         self._workers = [
@@ -204,6 +228,8 @@ class Ledger:
 
     async def _submit(self, request: Request) -> Outcome:
         queued = _Queued(request)
+        if self._tracer is not None:
+            queued.caller_span = trace.get_current_span().get_span_context()
         queues = self._queues
         if len(queues) == 1:
             queue = queues[0]
@@ -251,8 +277,13 @@ class Ledger:
             while len(items) < self._max_batch and not queue.empty():
                 items.append(queue.get_nowait())
             last_batch = len(items)
+            if self._batch_sizes is not None:
+                self._batch_sizes.record(len(items))
             try:
-                await self._run(items, attempt=1)
+                if self._tracer is None:
+                    await self._run(items, attempt=1)
+                else:
+                    await self._traced_run(self._tracer, items)
             except Exception as error:
                 for item in items:
                     if not item.future.done():
@@ -260,6 +291,21 @@ class Ledger:
             finally:
                 for _ in items:
                     queue.task_done()
+
+    async def _traced_run(self, tracer: trace.Tracer, items: list[_Queued]) -> None:
+        """One batch as a span of its own (it serves many calls, so none is its parent),
+        linked to the span of every call it served; its queries are its children."""
+        links = [
+            trace.Link(item.caller_span)
+            for item in items
+            if item.caller_span is not None and item.caller_span.is_valid
+        ]
+        with tracer.start_as_current_span(
+            "ledger.append_batch",
+            links=links,
+            attributes={"ledger.batch.requests": len(items)},
+        ):
+            await self._run(items, attempt=1)
 
     async def _run(self, items: list[_Queued], attempt: int) -> None:
         items = _still_waiting(items)
@@ -356,6 +402,7 @@ class Ledger:
                 _fail([item for item, _ in decided] + unsure, error)
                 return
         self.stats.events_appended += len(batch.events)
+        self.stats.replays += batch.replays
         self._remember(batch.slots)
         for item, outcome in decided:
             if not item.future.done():

@@ -126,6 +126,8 @@ class Batch:
         self.events: list[EventRecord] = []
         self.requests: list[RequestWrite] = []
         self.erasures: list[StreamKey] = []
+        self.replays = 0
+        """Requests answered again from an earlier answer to their id."""
 
     @property
     def has_writes(self) -> bool:
@@ -175,6 +177,7 @@ class Batch:
             request_hash = content_hash(request.target, request.command)
             earlier = self._earlier_answer(request, request_hash)
             if earlier is not None:
+                self.replays += 1
                 return earlier
         needed = decisions.reads(request.target, request.command, request.also_reads)
         for key in needed.streams:

@@ -3,14 +3,16 @@ server, the CLI and the tests; or the ledger over an in-memory log. Nothing else
 and nothing outside ledger/ needs to know ledger.store exists."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+
+from opentelemetry import metrics, trace
 
 from ledger.application import ANSWER_RETENTION, Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
 from ledger.feed import EventFeed, FeedLimits
-from ledger.store import embedded, replica
+from ledger.store import embedded, replica, telemetry
 from ledger.store import migrate as migrations
 from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
@@ -43,15 +45,21 @@ async def postgres_ledger(
     answer_retention: timedelta = ANSWER_RETENTION,
     read_url: str | None = None,
     read_max_staleness: timedelta = replica.MAX_STALENESS,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
 ) -> AsyncIterator[Ledger]:
     """A started ledger on the PostgreSQL at `url`; stopped (queued commands finished) and
     its connections closed on exit. With wait=False the ledger starts before the database
     answers: commands fail UNAVAILABLE until it does. `read_url`: a streaming replica that
-    serves reads of one account within `read_max_staleness` (ledger/store/replica.py)."""
+    serves reads of one account within `read_max_staleness` (ledger/store/replica.py). The
+    providers (None: none) trace its group-commit appends and measure its batches and its
+    connection pool."""
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
     await pool.open(wait=wait)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(pool.close)
+        if meter_provider is not None:
+            telemetry.observe_pool(pool, meter_provider)
         log = PostgresEventLog(pool)
         if read_url:
             replica_pool = make_pool(
@@ -68,12 +76,20 @@ async def postgres_ledger(
             shards=shards,
             directory=MemberDirectory(pool),
             answer_retention=answer_retention,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
         )
         await ledger.start()
         try:
             yield ledger
         finally:
             await ledger.stop()
+
+
+def trace_queries(tracer_provider: trace.TracerProvider) -> Callable[[], None]:
+    """Every query of this process on a connection opened from now on is a span; returns
+    what undoes it (ledger/store/telemetry.py)."""
+    return telemetry.trace_queries(tracer_provider)
 
 
 @asynccontextmanager

@@ -60,7 +60,7 @@ RPC_SCOPES: dict[str, str] = {
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
 
-_NAME_FIELDS = (
+NAME_FIELDS = (
     "program_id",
     "name",
     "parent",
@@ -74,6 +74,12 @@ _NAME_FIELDS = (
 _PROGRAM_OF_NAME = re.compile(r"programs/([a-z][a-z0-9-]{0,63})(?:/|$)")
 
 _ACTOR: contextvars.ContextVar[str] = contextvars.ContextVar("actor")
+_CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
+
+
+def authenticated_caller() -> str | None:
+    """The name of the caller of the call being served, once known (its access line)."""
+    return _CALLER.get(None)
 
 
 def authenticated_actor() -> str | None:
@@ -86,8 +92,10 @@ def programs_named(request: Message) -> set[str] | None:
     StreamEvents without a program), or names one in a form no program can have."""
     found: set[str] = set()
     descriptor = request.DESCRIPTOR
-    for field_name in _NAME_FIELDS:
-        if field_name not in descriptor.fields_by_name:
+    for field_name in NAME_FIELDS:
+        field = descriptor.fields_by_name.get(field_name)
+        if field is None or field.message_type is not None:
+            # CreateProgramRequest.program is the program's settings, not a name.
             continue
         value = getattr(request, field_name)
         values: Iterable[str] = [value] if isinstance(value, str) else value
@@ -230,9 +238,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def admit(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
             try:
                 caller = authenticator.caller_of(context)
+                _CALLER.set(caller.name)
                 if ours:
                     _ACTOR.set(authenticator.authorize(caller, method, request, context))
             except (Unauthenticated, PermissionDenied) as error:
+                if "caller" in error.metadata:
+                    _CALLER.set(error.metadata["caller"])
                 log.warning(
                     "call_denied",
                     rpc=method,

@@ -4,6 +4,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 class BadSettings(ValueError):
@@ -76,6 +77,20 @@ class _Reader:
             return default
         return raw
 
+    def names(self, name: str, allowed: frozenset[str]) -> tuple[str, ...]:
+        """A comma-separated list, each one of `allowed` ("none" alone: the empty list)."""
+        raw = self._raw(name).lower()
+        chosen = tuple(item.strip() for item in raw.split(",") if item.strip())
+        if chosen == ("none",):
+            return ()
+        unknown = [item for item in chosen if item not in allowed]
+        if unknown:
+            self.problems.append(
+                f"{name}: must be none or a list of {', '.join(sorted(allowed))}, not {raw!r}"
+            )
+            return ()
+        return chosen
+
     def address(self, name: str, default: str) -> str:
         raw = self._raw(name)
         if not raw:
@@ -144,6 +159,19 @@ class Settings:
     """Live StreamEvents calls at once; more get RESOURCE_EXHAUSTED. Below the server's
     concurrent-call limit, so idle followers can never take the room of every other call
     (a readiness probe included)."""
+    access_log: bool = True
+    """One line per call (method, caller, program, status, latency, request id, trace)."""
+    traces_exporters: tuple[str, ...] = ()
+    """OTEL_TRACES_EXPORTER: none (the default here) creates no tracer at all."""
+    traces_sampler: str = "parentbased_always_on"
+    traces_sampler_ratio: float = 1.0
+    """OTEL_TRACES_SAMPLER_ARG, for the traceidratio samplers."""
+    metrics_exporters: tuple[str, ...] = ()
+    """OTEL_METRICS_EXPORTER: none (the default here) unless an exporter is named."""
+    prometheus_address: str | None = None
+    """HOST:PORT of the Prometheus scrape endpoint (GET /metrics); None: not served."""
+    service_name: str = "loyalty-ledger"
+    """OTEL_SERVICE_NAME: the service.name of every span and metric."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -190,6 +218,7 @@ class Settings:
             tls_key_file=read.text("LEDGER_TLS_KEY_FILE", "") or None,
             tls_client_ca_file=read.text("LEDGER_TLS_CLIENT_CA_FILE", "") or None,
             plaintext=read.flag("LEDGER_PLAINTEXT", cls.plaintext),
+            **_telemetry_settings(read),
         )
         if read.problems:
             raise BadSettings(read.problems)
@@ -218,3 +247,69 @@ class Settings:
         if self.tls_cert_file and self.plaintext:
             problems.append("LEDGER_PLAINTEXT: set, yet TLS is configured: choose one")
         return problems
+
+
+TRACES_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+"""OTEL_TRACES_SAMPLER's values in the OpenTelemetry specification (the SDK's own)."""
+
+
+OTLP = "otlp"
+OTLP_ENTRY_POINT = "otlp_proto_grpc"
+
+
+def _otlp_named(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(OTLP_ENTRY_POINT if name == OTLP else name for name in names)
+
+
+def _exporters(group: str) -> frozenset[str]:
+    """The exporters installed for OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER: the names
+    the OpenTelemetry SDK's own configuration accepts (otlp, console, and any other
+    installed)."""
+    from importlib.metadata import entry_points
+
+    return frozenset(entry.name for entry in entry_points(group=group))
+
+
+class _TelemetrySettings(TypedDict):
+    access_log: bool
+    traces_exporters: tuple[str, ...]
+    traces_sampler: str
+    traces_sampler_ratio: float
+    metrics_exporters: tuple[str, ...]
+    prometheus_address: str | None
+    service_name: str
+
+
+def _telemetry_settings(read: _Reader) -> _TelemetrySettings:
+    """The OpenTelemetry settings, from the standard OTEL_* variables (the exporters read
+    their own, such as OTEL_EXPORTER_OTLP_ENDPOINT) and LEDGER_PROMETHEUS_ADDRESS. Unlike the
+    SDK's defaults, nothing is exported unless an exporter is named: a service that nobody
+    asked to trace pays for no tracer."""
+    disabled = read.flag("OTEL_SDK_DISABLED", False)
+    # OTLP over gRPC is the one installed: "otlp" is it, as in the SDK's own configuration.
+    read.choice("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", ("grpc",))
+    traces = read.names(
+        "OTEL_TRACES_EXPORTER", _exporters("opentelemetry_traces_exporter") | {OTLP}
+    )
+    metrics = read.names(
+        "OTEL_METRICS_EXPORTER", _exporters("opentelemetry_metrics_exporter") | {OTLP}
+    )
+    prometheus = read.address("LEDGER_PROMETHEUS_ADDRESS", "") or None
+    return _TelemetrySettings(
+        access_log=read.flag("LEDGER_ACCESS_LOG", Settings.access_log),
+        traces_exporters=() if disabled else _otlp_named(traces),
+        traces_sampler=read.choice("OTEL_TRACES_SAMPLER", Settings.traces_sampler, TRACES_SAMPLERS),
+        traces_sampler_ratio=read.number(
+            "OTEL_TRACES_SAMPLER_ARG", Settings.traces_sampler_ratio, 0.0, 1.0
+        ),
+        metrics_exporters=() if disabled else _otlp_named(metrics),
+        prometheus_address=None if disabled else prometheus,
+        service_name=read.text("OTEL_SERVICE_NAME", Settings.service_name),
+    )

@@ -3,11 +3,13 @@
 import asyncio
 import contextlib
 import gc
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -27,7 +29,10 @@ from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
+from service.metrics import observe_ledger, observe_projections
+from service.rpc_telemetry import TelemetryInterceptor
 from service.servicer import LedgerServicer
+from service.telemetry import Telemetry, telemetry_of
 from service.tls import TlsFiles, server_credentials
 
 log = structlog.get_logger(__name__)
@@ -56,6 +61,7 @@ class RunningServer:
     resources: contextlib.AsyncExitStack
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     projections: ProjectionWorkers | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     async def stop(self, grace_seconds: float) -> None:
         """Stops taking calls, lets in-flight calls finish (up to the grace), then the rest."""
@@ -97,17 +103,26 @@ async def start_server(
     database_url: str,
     now: Callable[[], datetime] = utc_now,
     feed_limits: FeedLimits | None = None,
+    telemetry: Telemetry | None = None,
 ) -> RunningServer:
+    """`telemetry`: the tracer and meter providers (tests); None: those `settings` ask for.
+    Either way the server shuts them down when it stops."""
     problems = settings.serving_problems()
     if problems:
         raise BadSettings(problems)
-    interceptors = (
+    interceptors: list[grpc.aio.ServerInterceptor] = (
         []
         if settings.auth == "none"
         else [AuthInterceptor(_authenticator(settings, now), settings.max_streams_per_caller)]
     )
     resources = contextlib.AsyncExitStack()
     try:
+        telemetry = _telemetry(settings, telemetry)
+        resources.callback(telemetry.shutdown)
+        interceptors = _with_telemetry(settings, telemetry, interceptors)
+        if telemetry.tracing:
+            resources.callback(bootstrap.trace_queries(telemetry.tracer_provider))
+        providers = _ledger_providers(telemetry)
         # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
         # the database answers, so Kubernetes sees an honest readiness from the first second.
         ledger = await resources.enter_async_context(
@@ -121,8 +136,11 @@ async def start_server(
                 answer_retention=timedelta(days=settings.answer_retention_days),
                 read_url=settings.read_database_url,
                 read_max_staleness=timedelta(milliseconds=settings.read_max_staleness_ms),
+                **providers,
             )
         )
+        if telemetry.measuring:
+            observe_ledger(telemetry.meter_provider, ledger.stats)
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -177,7 +195,9 @@ async def start_server(
         # hanging on the pools, listeners and threads already started.
         await resources.aclose()
         raise
-    running = RunningServer(server, port, ledger, health_servicer, feed, resources)
+    running = RunningServer(
+        server, port, ledger, health_servicer, feed, resources, telemetry=telemetry
+    )
     running.tasks.append(
         asyncio.create_task(
             _watch_database(ledger, health_servicer, settings.health_check_interval_seconds)
@@ -200,6 +220,8 @@ async def start_server(
             database_url, list(PROJECTIONS.values()), settings.database_role
         )
         running.projections.start()
+        if telemetry.measuring:
+            observe_projections(telemetry.meter_provider, running.projections.stats)
     log.info("serving", address=settings.listen_address, port=port)
     if settings.auth == "none":
         log.warning(
@@ -208,6 +230,55 @@ async def start_server(
             try_it=f"loyalty-ledger create-program shop --rate USD:1 --target 127.0.0.1:{port}",
         )
     return running
+
+
+def _telemetry(settings: Settings, given: Telemetry | None) -> Telemetry:
+    if given is not None:
+        return given
+    try:
+        return telemetry_of(settings)
+    except OSError as error:
+        raise CannotListen(
+            f"cannot serve Prometheus metrics on {settings.prometheus_address}:"
+            f" {error.strerror or error}"
+        ) from None
+
+
+def _with_telemetry(
+    settings: Settings, telemetry: Telemetry, interceptors: list[grpc.aio.ServerInterceptor]
+) -> list[grpc.aio.ServerInterceptor]:
+    """The telemetry interceptor outside the others (it sees denied calls too), when there
+    is anything for it to do: with no access line, traces nor metrics, calls go without it."""
+    access_log = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
+    if not (access_log or telemetry.tracing or telemetry.measuring):
+        return interceptors
+    log.info(
+        "telemetry",
+        access_log=access_log,
+        traces=telemetry.tracing,
+        sampler=f"{settings.traces_sampler} {settings.traces_sampler_ratio:g}"
+        if telemetry.tracing
+        else None,
+        metrics=telemetry.measuring,
+        prometheus_port=telemetry.prometheus_port,
+    )
+    outermost = TelemetryInterceptor(
+        telemetry.tracer_provider,
+        telemetry.meter_provider,
+        tracing=telemetry.tracing,
+        measuring=telemetry.measuring,
+        access_log=access_log,
+    )
+    return [outermost, *interceptors]
+
+
+def _ledger_providers(telemetry: Telemetry) -> dict[str, Any]:
+    providers: dict[str, Any] = {}
+    if telemetry.tracing:
+        providers["tracer_provider"] = telemetry.tracer_provider
+    if telemetry.measuring:
+        providers["meter_provider"] = telemetry.meter_provider
+    return providers
 
 
 async def _watch_database(

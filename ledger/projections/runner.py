@@ -56,6 +56,11 @@ class RunnerStats:
     leaderships: int = 0
     """Times this runner took the lock."""
     failures: int = 0
+    events_behind: int = 0
+    """At the last lag report (every LAG_REPORT_SECONDS while leading): events in the log
+    not yet applied to the live slot."""
+    seconds_behind: float = 0.0
+    """At the last lag report: how much older the newest applied event is than the log's."""
 
 
 class ProjectionRunner:
@@ -150,6 +155,8 @@ class ProjectionRunner:
         for status in await session.status():
             if status.live:
                 self.last_status = status
+                self.stats.events_behind = status.events_behind
+                self.stats.seconds_behind = status.seconds_behind or 0.0
                 self._journal.info("projection_lag", **status.to_data())
 
     async def _wait(self, seen: int, stop: asyncio.Event) -> None:

@@ -32,6 +32,8 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "RecordPurchase with 5 order lines",
         "RecordAction vs EarnPoints",
         "bearer tokens checked",
+        "telemetry on",
+        "access line per call",
         "Bulk import",
         "Replay",
         "eventsourcing",
