@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from ledger.feed import TooManySubscribers
 from service.callers import Caller, CallerRegistry
 from service.errors import PermissionDenied, Unauthenticated, to_status
+from service.limits import set_caller
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +88,9 @@ def programs_named(request: Message) -> set[str] | None:
     found: set[str] = set()
     descriptor = request.DESCRIPTOR
     for field_name in _NAME_FIELDS:
-        if field_name not in descriptor.fields_by_name:
+        field = descriptor.fields_by_name.get(field_name)
+        # CreateProgram's `program` is the settings (its id is program_id), not a name.
+        if field is None or field.type != field.TYPE_STRING:
             continue
         value = getattr(request, field_name)
         values: Iterable[str] = [value] if isinstance(value, str) else value
@@ -232,6 +235,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 caller = authenticator.caller_of(context)
                 if ours:
                     _ACTOR.set(authenticator.authorize(caller, method, request, context))
+                    set_caller(caller.name, caller.limits)
             except (Unauthenticated, PermissionDenied) as error:
                 log.warning(
                     "call_denied",

@@ -21,12 +21,13 @@ from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
-from service.auth import Authenticator, AuthInterceptor
+from service.auth import RPC_SCOPES, Authenticator, AuthInterceptor
 from service.callers import BadCallers, CallerRegistry
 from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
+from service.limits import HEALTH_ROOM, Admission, LimitsInterceptor
 from service.servicer import LedgerServicer
 from service.tls import TlsFiles, server_credentials
 
@@ -38,8 +39,20 @@ LIVENESS_CHECK = "liveness"
 probes. Probing "" there would restart every pod while the database is down or behind its
 migrations, which a restart mends in neither case; readiness probes ask "" instead."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-MAX_CONCURRENT_RPCS = 1_000
-"""Calls in flight at once; more get RESOURCE_EXHAUSTED instead of queueing without bound."""
+READ_METHODS = frozenset(method for method, scope in RPC_SCOPES.items() if scope == "read")
+"""The RPCs in the reads' pool (service/limits.py); every other unary RPC is a write."""
+
+
+def max_concurrent_rpcs(settings: Settings) -> int:
+    """Calls in flight at once in all; more get RESOURCE_EXHAUSTED instead of queueing
+    without bound. The pools' sum and room for health checks, so that no pool, full, can
+    take a probe's place."""
+    return (
+        settings.max_concurrent_reads
+        + settings.max_concurrent_writes
+        + settings.max_streams
+        + HEALTH_ROOM
+    )
 
 
 def utc_now() -> datetime:
@@ -75,6 +88,15 @@ class RunningServer:
         await self.resources.aclose()
 
 
+def _connection_age(settings: Settings) -> list[tuple[str, int]]:
+    if not settings.max_connection_age_seconds:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1_000),
+        ("grpc.max_connection_age_grace_ms", settings.max_connection_age_grace_seconds * 1_000),
+    ]
+
+
 def _authenticator(settings: Settings, now: Callable[[], datetime]) -> Authenticator:
     try:
         if settings.callers_file:
@@ -101,10 +123,18 @@ async def start_server(
     problems = settings.serving_problems()
     if problems:
         raise BadSettings(problems)
-    interceptors = (
+    interceptors: list[grpc.aio.ServerInterceptor] = (
         []
         if settings.auth == "none"
         else [AuthInterceptor(_authenticator(settings, now), settings.max_streams_per_caller)]
+    )
+    # After authentication: its wrapper runs first and tells the limits who calls.
+    interceptors.append(
+        LimitsInterceptor(
+            Admission(settings.max_concurrent_reads, settings.max_concurrent_writes),
+            READ_METHODS,
+            SERVICE_NAME,
+        )
     )
     resources = contextlib.AsyncExitStack()
     try:
@@ -126,8 +156,9 @@ async def start_server(
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
+                *_connection_age(settings),
             ],
-            maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+            maximum_concurrent_rpcs=max_concurrent_rpcs(settings),
             interceptors=interceptors,
             # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
         )

@@ -27,7 +27,7 @@ from ledger.eventlog.records import Position
 from ledger.feed import EventFeed
 from ledger.members import check_free_text
 from ledger.outcomes import Outcome
-from ledger.requests import Request
+from ledger.requests import Request, request_id_problem
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import action_mapping, mapping, purchase_mapping, rewards
@@ -115,7 +115,21 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         request_id: str,
         target: Target,
         command: cmd.Command,
+        found: Violations | None = None,
     ) -> Outcome:
+        """`found`: what parsing the request's names found wrong, reported together with
+        every other bad field of the request (its request id, the command's fields), so the
+        caller fixes them all in one round."""
+        if found is not None and found.items:
+            problem = request_id_problem(request_id)
+            if problem is not None:
+                found.add("request_id", problem)
+            # The command holds "" for a name found wrong: that field is named once.
+            named = {violation.field for violation in found.items}
+            more = Violations()
+            command.validate(more)
+            found.items.extend(v for v in more.items if v.field not in named)
+            found.raise_if_any()
         request = Request(
             target,
             command,
@@ -184,10 +198,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def EnrollMember(
         self, request: pb.EnrollMemberRequest, context: Any
     ) -> pb.EnrollMemberResponse:
-        program_id = parse_program(request.parent, "parent")
+        found = Violations()
+        program_id = parse_program(request.parent, "parent", found)
         command = cmd.Enroll(program_id, request.member_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, request.member_id), command
+            context, request.request_id, Target(program_id, request.member_id), command, found
         )
         return pb.EnrollMemberResponse(account=mapping.account(outcome.accounts[request.member_id]))
 
@@ -195,13 +210,14 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RecordPurchase(
         self, request: pb.RecordPurchaseRequest, context: Any
     ) -> pb.RecordPurchaseResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         amount = request.amount
         minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
         lines = purchase_mapping.order_lines(request.lines, amount.currency_code, minor)
         command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent, lines)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         recorded = _result(outcome, results.PurchaseResult)
         return pb.RecordPurchaseResponse(
@@ -218,10 +234,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ConfirmOrder(
         self, request: pb.ConfirmOrderRequest, context: Any
     ) -> pb.ConfirmOrderResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.ConfirmOrder(request.order_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         confirmed = _result(outcome, results.ConfirmResult)
         return pb.ConfirmOrderResponse(
@@ -233,12 +250,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RefundPurchase(
         self, request: pb.RefundPurchaseRequest, context: Any
     ) -> pb.RefundPurchaseResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         amount = request.amount
         minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
         command = cmd.RefundPurchase(request.order_id, minor, amount.currency_code)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         refunded = _result(outcome, results.RefundResult)
         return pb.RefundPurchaseResponse(
@@ -253,10 +271,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def EarnPoints(
         self, request: pb.EarnPointsRequest, context: Any
     ) -> pb.EarnPointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.EarnPoints(request.points, request.reason)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.EarnPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -264,12 +283,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def AdjustPoints(
         self, request: pb.AdjustPointsRequest, context: Any
     ) -> pb.AdjustPointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.AdjustPoints(
             request.points_delta, request.reason_code, request.note, _actor(context)
         )
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.AdjustPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -277,10 +297,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RecordAction(
         self, request: pb.RecordActionRequest, context: Any
     ) -> pb.RecordActionResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RecordAction(request.action_id, request.reference)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return action_mapping.action_response(
             _result(outcome, results.ActionResult), mapping.account(outcome.accounts[member_id])
@@ -290,10 +311,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def GrantBonus(
         self, request: pb.GrantBonusRequest, context: Any
     ) -> pb.GrantBonusResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.GrantBonus(request.points, request.reason_code, request.note, _actor(context))
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.GrantBonusResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -301,15 +323,16 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def TransferPoints(
         self, request: pb.TransferPointsRequest, context: Any
     ) -> pb.TransferPointsResponse:
-        program_id, source_id = parse_account(request.source_account, "source_account")
+        found = Violations()
+        program_id, source_id = parse_account(request.source_account, "source_account", found)
         other_program, destination_id = parse_account(
-            request.destination_account, "destination_account"
+            request.destination_account, "destination_account", found
         )
-        if other_program != program_id:
-            raise InvalidArgument.of("destination_account", "must be in the source's program")
+        if other_program != program_id and not found.items:
+            found.add("destination_account", "must be in the source's program")
         command = cmd.TransferPoints(destination_id, request.points, request.request_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, source_id), command
+            context, request.request_id, Target(program_id, source_id), command, found
         )
         return pb.TransferPointsResponse(
             source_account=mapping.account(outcome.accounts[source_id]),
@@ -320,10 +343,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RedeemPoints(
         self, request: pb.RedeemPointsRequest, context: Any
     ) -> pb.RedeemPointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RedeemPoints(request.points, request.reference)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.RedeemPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -331,12 +355,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ReservePoints(
         self, request: pb.ReservePointsRequest, context: Any
     ) -> pb.ReservePointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.ReservePoints(
             request.reservation_id, request.points, request.ttl_seconds, request.reward_id
         )
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         reserved = _result(outcome, results.ReservationResult)
         return pb.ReservePointsResponse(
@@ -352,10 +377,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def CommitReservation(
         self, request: pb.CommitReservationRequest, context: Any
     ) -> pb.CommitReservationResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.CommitReservation(request.reservation_id, request.points)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         account = mapping.account(outcome.accounts[member_id])
         if isinstance(outcome.result, results.RewardResult):
@@ -375,10 +401,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RedeemReward(
         self, request: pb.RedeemRewardRequest, context: Any
     ) -> pb.RedeemRewardResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RedeemReward(request.reward_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.RedeemRewardResponse(
             redeemed_reward=rewards.redeemed_reward(_result(outcome, results.RewardResult)),
@@ -389,10 +416,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def CancelReservation(
         self, request: pb.CancelReservationRequest, context: Any
     ) -> pb.CancelReservationResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.CancelReservation(request.reservation_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         canceled = _result(outcome, results.CancelResult)
         return pb.CancelReservationResponse(

@@ -11,18 +11,33 @@ from dataclasses import dataclass, field
 class FieldViolation:
     field: str
     description: str
+    reason: str = ""
+    """What is wrong, as a stable code (README "Error reasons"); "" for none more specific
+    than the error's own."""
 
 
 class LedgerError(Exception):
     """Base of every error the ledger reports to callers."""
 
     reason: str = "LEDGER_ERROR"
+    retry_after_seconds: float | None = None
+    """For an error worth retrying, how long to wait first when the error knows better than
+    its status's usual delay (a rate limit knows when its next token comes)."""
 
-    def __init__(self, message: str, *, reason: str | None = None, **metadata: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        retry_after_seconds: float | None = None,
+        **metadata: str,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
+        if retry_after_seconds is not None:
+            self.retry_after_seconds = retry_after_seconds
         self.metadata: dict[str, str] = dict(metadata)
 
 
@@ -34,14 +49,23 @@ class InvalidArgument(LedgerError):
     def __init__(self, violations: list[FieldViolation], *, reason: str | None = None) -> None:
         assert violations, "an InvalidArgument names at least one field"
         message = "; ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(message, reason=reason)
+        super().__init__(message, reason=reason or self.reason_of(violations))
         self.violations = violations
+
+    @staticmethod
+    def reason_of(violations: list[FieldViolation]) -> str | None:
+        """The error's reason from its violations': theirs when they agree, else
+        SEVERAL_FIELDS_INVALID (each field violation then carries its own)."""
+        reasons = {violation.reason for violation in violations}
+        if len(reasons) == 1:
+            return reasons.pop() or None
+        return "SEVERAL_FIELDS_INVALID"
 
     @classmethod
     def of(
         cls, field_name: str, description: str, *, reason: str | None = None
     ) -> "InvalidArgument":
-        return cls([FieldViolation(field_name, description)], reason=reason)
+        return cls([FieldViolation(field_name, description, reason or "")], reason=reason)
 
 
 class NotFound(LedgerError):
@@ -74,8 +98,8 @@ class Violations:
 
     items: list[FieldViolation] = field(default_factory=list)
 
-    def add(self, field_name: str, description: str) -> None:
-        self.items.append(FieldViolation(field_name, description))
+    def add(self, field_name: str, description: str, *, reason: str = "") -> None:
+        self.items.append(FieldViolation(field_name, description, reason))
 
     def raise_if_any(self) -> None:
         if self.items:
