@@ -104,6 +104,10 @@ class Admission:
             else:
                 del self._by_caller[caller[0]]
 
+    def in_flight(self, pool: str) -> int:
+        """Calls of `pool` running now."""
+        return self._in_flight[pool]
+
     def _take_token(self, name: str, limits: CallerLimits) -> None:
         now = self._clock()
         bucket = self._buckets.get(name)

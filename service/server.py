@@ -67,6 +67,8 @@ class RunningServer:
     health: health.aio.HealthServicer
     feed: EventFeed
     resources: contextlib.AsyncExitStack
+    admission: Admission
+    """The limits' counters (service/limits.py)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     projections: ProjectionWorkers | None = None
 
@@ -129,13 +131,8 @@ async def start_server(
         else [AuthInterceptor(_authenticator(settings, now), settings.max_streams_per_caller)]
     )
     # After authentication: its wrapper runs first and tells the limits who calls.
-    interceptors.append(
-        LimitsInterceptor(
-            Admission(settings.max_concurrent_reads, settings.max_concurrent_writes),
-            READ_METHODS,
-            SERVICE_NAME,
-        )
-    )
+    admission = Admission(settings.max_concurrent_reads, settings.max_concurrent_writes)
+    interceptors.append(LimitsInterceptor(admission, READ_METHODS, SERVICE_NAME))
     resources = contextlib.AsyncExitStack()
     try:
         # Do not wait for the database: the server starts NOT_SERVING and turns SERVING when
@@ -206,7 +203,7 @@ async def start_server(
         # hanging on the pools, listeners and threads already started.
         await resources.aclose()
         raise
-    running = RunningServer(server, port, ledger, health_servicer, feed, resources)
+    running = RunningServer(server, port, ledger, health_servicer, feed, resources, admission)
     running.tasks.append(
         asyncio.create_task(
             _watch_database(ledger, health_servicer, settings.health_check_interval_seconds)
