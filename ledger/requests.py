@@ -59,7 +59,9 @@ class Request:
         for value in (self.target.program_id, self.target.member_id or "-"):
             if not value.isprintable():
                 raise InvalidArgument.of(
-                    self.command.account_field, "must not hold control characters"
+                    self.command.account_field,
+                    "must not hold control characters",
+                    reason="CONTROL_CHARACTERS",
                 )
 
     @functools.cached_property

@@ -177,7 +177,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.GetProgramResponse:
         program_id = parse_program(request.name, "name")
         if request.revision < 0:
-            raise InvalidArgument.of("revision", "must not be negative (0 reads the current one)")
+            raise InvalidArgument.of(
+                "revision",
+                "must not be negative (0 reads the current one)",
+                reason="REVISION_NEGATIVE",
+            )
         if request.revision:
             view = await self._ledger.get_program_revision(
                 program_id, request.revision, "name", deadline=_deadline(context)
@@ -329,7 +333,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             request.destination_account, "destination_account", found
         )
         if other_program != program_id and not found.items:
-            found.add("destination_account", "must be in the source's program")
+            found.add(
+                "destination_account",
+                "must be in the source's program",
+                reason="TRANSFER_ACROSS_PROGRAMS",
+            )
         command = cmd.TransferPoints(destination_id, request.points, request.request_id)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, source_id), command, found
@@ -434,23 +442,37 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ImportHistoryResponse:
         program_id = parse_program(request.parent, "parent")
         if len(request.events) > limits.MAX_IMPORT_EVENTS:
-            raise InvalidArgument.of("events", f"at most {limits.MAX_IMPORT_EVENTS} per request")
+            raise InvalidArgument.of(
+                "events",
+                f"at most {limits.MAX_IMPORT_EVENTS} per request",
+                reason="IMPORT_TOO_LARGE",
+            )
         if not request.request_id:
-            raise InvalidArgument.of("request_id", "is required")
+            raise InvalidArgument.of("request_id", "is required", reason="REQUEST_ID_INVALID")
         by_member: dict[str, list[cmd.HistoricalEntry]] = defaultdict(list)
         now = self._ledger.now()
         for index, event in enumerate(request.events):
             where = f"events[{index}]"
             event_program, member_id = parse_account(event.account, f"{where}.account")
             if event_program != program_id:
-                raise InvalidArgument.of(f"{where}.account", "must be in the parent program")
+                raise InvalidArgument.of(
+                    f"{where}.account",
+                    "must be in the parent program",
+                    reason="ACCOUNT_IN_OTHER_PROGRAM",
+                )
             if not event.HasField("occur_time"):
-                raise InvalidArgument.of(f"{where}.occur_time", "is required")
+                raise InvalidArgument.of(
+                    f"{where}.occur_time", "is required", reason="OCCUR_TIME_REQUIRED"
+                )
             occurred = mapping.datetime_of(event.occur_time, f"{where}.occur_time")
             # Checked here, not only when each account's share is decided: the shares are
             # appended separately, and one refused share must not leave the others appended.
             if occurred > now:
-                raise InvalidArgument.of(f"{where}.occur_time", "must not be in the future")
+                raise InvalidArgument.of(
+                    f"{where}.occur_time",
+                    "must not be in the future",
+                    reason="OCCUR_TIME_IN_FUTURE",
+                )
             by_member[member_id].append(
                 cmd.HistoricalEntry(
                     index,
@@ -499,12 +521,18 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ListLedgerEntriesResponse:
         program_id, member_id = parse_account(request.parent, "parent")
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgument.of("page_size", f"must be 0 to {MAX_PAGE_SIZE}")
+            raise InvalidArgument.of(
+                "page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE"
+            )
         page_size = request.page_size or DEFAULT_PAGE_SIZE
         after_version = _page_token(request.page_token)
         for index, event_type in enumerate(request.event_types):
             if not EVENT_TYPE_PATTERN.fullmatch(event_type):
-                raise InvalidArgument.of(f"event_types[{index}]", "is not an event type name")
+                raise InvalidArgument.of(
+                    f"event_types[{index}]",
+                    "is not an event type name",
+                    reason="EVENT_TYPE_UNKNOWN",
+                )
         entries = await self._ledger.list_entries(
             program_id,
             member_id,
@@ -531,7 +559,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.GetBalanceAsOfResponse:
         program_id, member_id = parse_account(request.name, "name")
         if not request.HasField("as_of_time"):
-            raise InvalidArgument.of("as_of_time", "is required")
+            raise InvalidArgument.of("as_of_time", "is required", reason="AS_OF_TIME_REQUIRED")
         as_of = mapping.datetime_of(request.as_of_time, "as_of_time")
         version, values = await self._ledger.balance_as_of(
             program_id, member_id, as_of, deadline=_deadline(context)
@@ -595,7 +623,9 @@ def _page_token(token: str) -> int:
         and len(digits) <= MAX_TOKEN_DIGITS
     ):
         return int(token[1:])
-    raise InvalidArgument.of("page_token", "is not a token this service returned")
+    raise InvalidArgument.of(
+        "page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID"
+    )
 
 
 def _position(text: str) -> Position:
@@ -607,5 +637,9 @@ def _position(text: str) -> Position:
         position = None
     # Within xid8 and bigint, or the database refuses the query: INTERNAL for a caller's typo.
     if position is None or position.transaction_id >= 2**64 or position.position >= 2**63:
-        raise InvalidArgument.of("after_position", "is not a position this service returned")
+        raise InvalidArgument.of(
+            "after_position",
+            "is not a position this service returned",
+            reason="POSITION_INVALID",
+        )
     return position

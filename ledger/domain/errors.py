@@ -92,6 +92,23 @@ class Conflict(LedgerError):
     reason = "VERSION_CONFLICT"
 
 
+GROUP_REASONS: tuple[tuple[str, str], ...] = (
+    ("program.", "PROGRAM_SETTING_INVALID"),
+    ("update_mask.", "UPDATE_MASK_INVALID"),
+    ("lines[", "ORDER_LINE_INVALID"),
+    ("events[", "IMPORT_EVENT_INVALID"),
+)
+"""The reason of a violation that names none, by the group its field belongs to: one bad
+setting among a program's many, one line of an order, one event of an import."""
+
+
+def reason_of_field(field_name: str) -> str:
+    for prefix, reason in GROUP_REASONS:
+        if field_name.startswith(prefix):
+            return reason
+    return ""
+
+
 @dataclass
 class Violations:
     """Collects every bad field of a request so the caller can fix them all at once."""
@@ -99,7 +116,9 @@ class Violations:
     items: list[FieldViolation] = field(default_factory=list)
 
     def add(self, field_name: str, description: str, *, reason: str = "") -> None:
-        self.items.append(FieldViolation(field_name, description, reason))
+        self.items.append(
+            FieldViolation(field_name, description, reason or reason_of_field(field_name))
+        )
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -24,6 +24,7 @@ How it behaves:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -110,9 +111,11 @@ def service_login_url(owner_url: str) -> str:
                 "SELECT FROM pg_roles WHERE rolname = %s", [role]
             ).fetchone()
             if exists is None:
-                connection.execute(
-                    sql.SQL("CREATE ROLE {} {}").format(sql.Identifier(role), options)
-                )
+                # Another process may create it between the look and the creation.
+                with contextlib.suppress(psycopg.errors.DuplicateObject):
+                    connection.execute(
+                        sql.SQL("CREATE ROLE {} {}").format(sql.Identifier(role), options)
+                    )
         connection.execute(
             sql.SQL("GRANT loyalty_ledger_app TO {}").format(sql.Identifier(SERVICE_LOGIN))
         )

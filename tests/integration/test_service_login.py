@@ -3,6 +3,7 @@ append-only triggers off, change an event, or set a balance by hand, and has no 
 escape to. Shown on the embedded default (the login `make run` sets up) and on a server
 provisioned as README "Database roles" says, each in a fresh database of its own."""
 
+import contextlib
 from collections.abc import Iterator
 
 import psycopg
@@ -30,20 +31,16 @@ def _embedded_server() -> str:
 def _provision_as_the_readme_says(owner_url: str) -> str:
     """README "Database roles": the login, a member of loyalty_ledger_app only."""
     with psycopg.connect(owner_url, autocommit=True) as connection:
-        if connection.execute(
-            "SELECT FROM pg_roles WHERE rolname = %s", [SERVICE_LOGIN]
-        ).fetchone():
+        # Roles are the server's, not the database's: another run may have made it.
+        with contextlib.suppress(pg_errors.DuplicateObject):
             connection.execute(
-                sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(SERVICE_LOGIN), sql.Literal(SERVER_LOGIN_PASSWORD)
-                )
+                sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(SERVICE_LOGIN))
             )
-        else:
-            connection.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(SERVICE_LOGIN), sql.Literal(SERVER_LOGIN_PASSWORD)
-                )
+        connection.execute(
+            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(SERVICE_LOGIN), sql.Literal(SERVER_LOGIN_PASSWORD)
             )
+        )
         connection.execute(
             sql.SQL("GRANT loyalty_ledger_app TO {}").format(sql.Identifier(SERVICE_LOGIN))
         )
