@@ -29,7 +29,7 @@ def parse_program(name: str, field_name: str, found: Violations | None = None) -
             found,
             field_name,
             "is required" if not name else "must look like programs/{program_id}",
-            "NAME_REQUIRED" if not name else "PROGRAM_NAME_MALFORMED",
+            reason="NAME_REQUIRED" if not name else "PROGRAM_NAME_MALFORMED",
         )
         return ""
     return match.group(1)
@@ -45,13 +45,13 @@ def parse_account(name: str, field_name: str, found: Violations | None = None) -
             "is required"
             if not name
             else "must look like programs/{program_id}/accounts/{member_id}",
-            "NAME_REQUIRED" if not name else "ACCOUNT_NAME_MALFORMED",
+            reason="NAME_REQUIRED" if not name else "ACCOUNT_NAME_MALFORMED",
         )
         return "", ""
     return match.group(1), match.group(2)
 
 
-def _refuse(found: Violations | None, field_name: str, description: str, reason: str) -> None:
+def _refuse(found: Violations | None, field_name: str, description: str, *, reason: str) -> None:
     if found is None:
         raise InvalidArgument.of(field_name, description, reason=reason)
     found.add(field_name, description, reason=reason)

@@ -16,6 +16,10 @@ class FieldViolation:
     than the error's own."""
 
 
+SEVERAL_FIELDS_REASON = "SEVERAL_FIELDS_INVALID"
+"""The reason of a bad request whose field violations have different reasons of their own."""
+
+
 class LedgerError(Exception):
     """Base of every error the ledger reports to callers."""
 
@@ -59,7 +63,7 @@ class InvalidArgument(LedgerError):
         reasons = {violation.reason for violation in violations}
         if len(reasons) == 1:
             return reasons.pop() or None
-        return "SEVERAL_FIELDS_INVALID"
+        return SEVERAL_FIELDS_REASON
 
     @classmethod
     def of(
