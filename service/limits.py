@@ -74,17 +74,12 @@ class Admission:
     def enter(self, pool: str, caller: tuple[str, CallerLimits] | None) -> None:
         """Takes a place in `pool` (and in the caller's share); LimitExceeded when there is
         none. Every enter that returns is followed by one leave."""
-        if caller is not None:
-            self._take_token(*caller)
-        if self._in_flight[pool] >= self._most[pool]:
-            raise LimitExceeded(
-                f"the server has {self._most[pool]} {pool}s in flight, its most",
-                reason="SERVER_READS_BUSY" if pool == "read" else "SERVER_WRITES_BUSY",
-                retry_after_seconds=CONCURRENCY_RETRY_SECONDS,
-            )
+        held = 0
         if caller is not None:
             name, limits = caller
+            self._take_token(name, limits)
             held = self._by_caller.get(name, 0)
+            # The caller's own limit first: told it is its own doing, it backs off.
             if held >= limits.max_concurrent_calls:
                 raise LimitExceeded(
                     f"{name} has {limits.max_concurrent_calls} calls in flight, its most",
@@ -92,7 +87,14 @@ class Admission:
                     retry_after_seconds=CONCURRENCY_RETRY_SECONDS,
                     caller=name,
                 )
-            self._by_caller[name] = held + 1
+        if self._in_flight[pool] >= self._most[pool]:
+            raise LimitExceeded(
+                f"the server has {self._most[pool]} {pool}s in flight, its most",
+                reason="SERVER_READS_BUSY" if pool == "read" else "SERVER_WRITES_BUSY",
+                retry_after_seconds=CONCURRENCY_RETRY_SECONDS,
+            )
+        if caller is not None:
+            self._by_caller[caller[0]] = held + 1
         self._in_flight[pool] += 1
 
     def leave(self, pool: str, caller: tuple[str, CallerLimits] | None) -> None:
