@@ -209,9 +209,10 @@ AUTH_TOKEN = "bench-token-" + "0" * 32
 
 
 def bench_auth(server_url: str, sizes: Sizes) -> Figure:
-    """EarnPoints with bearer tokens checked (scope and program of every call) against the
-    same service without authentication: two processes on one database, the same accounts,
-    runs alternated."""
+    """EarnPoints with bearer tokens checked (scope and program of every call, and the
+    caller's own rate and calls in flight, service/limits.py) against the same service
+    without authentication: two processes on one database, the same accounts, runs
+    alternated."""
     with (
         fresh_database(server_url, "bench_auth") as url,
         Service.running(url) as open_service,

@@ -3,6 +3,7 @@ server, the CLI and the tests; or the ledger over an in-memory log. Nothing else
 and nothing outside ledger/ needs to know ledger.store exists."""
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -12,18 +13,43 @@ from opentelemetry import metrics, trace
 from ledger.application import ANSWER_RETENTION, Clock, Ledger
 from ledger.eventlog.memory import InMemoryEventLog
 from ledger.feed import EventFeed, FeedLimits
-from ledger.store import embedded, replica, telemetry
+from ledger.store import embedded, login, replica, telemetry
 from ledger.store import migrate as migrations
 from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
 
+DatabaseError = login.DatabaseError
+"""A refusal or failure of the database (for the CLI, which does not import the driver)."""
+
 
 def database_url() -> str:
     """$DATABASE_URL when set, else the embedded PostgreSQL of this checkout (started if
     needed)."""
     return embedded.database_url_from_env_or_embedded()
+
+
+def service_database_url() -> str:
+    """The service's own login: $DATABASE_URL when set (the operator gives the restricted
+    login there, README "Database roles"), else the embedded PostgreSQL's service login,
+    created if needed: the default logs in as the restricted role too."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return url
+    return embedded.service_login_url(embedded.start_embedded_postgres(embedded.default_data_dir()))
+
+
+def owner_database_url() -> str:
+    """Who migrates: $LEDGER_OWNER_DATABASE_URL when set, else $DATABASE_URL (one login for
+    both: development), else the embedded PostgreSQL's superuser."""
+    url = os.environ.get("LEDGER_OWNER_DATABASE_URL", "").strip()
+    return url or database_url()
+
+
+def privileged_login(url: str) -> list[str]:
+    """What the login of `url` may do that the service's must not (empty: nothing)."""
+    return login.privileges_beyond_the_service(url)
 
 
 def migrate(url: str, until: str | None = None) -> list[str]:

@@ -39,7 +39,9 @@ def to_minor_units(units: int, nanos: int, currency_code: str, field_name: str) 
         )
     if not -NANOS_PER_UNIT < nanos < NANOS_PER_UNIT or (units > 0 > nanos) or (units < 0 < nanos):
         raise InvalidArgument.of(
-            f"{field_name}.nanos", "must be within ±999,999,999 and have the sign of units"
+            f"{field_name}.nanos",
+            "must be within ±999,999,999 and have the sign of units",
+            reason="MONEY_NANOS_INVALID",
         )
     nanos_per_minor = NANOS_PER_UNIT // 10**exponent
     if nanos % nanos_per_minor:

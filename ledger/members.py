@@ -59,7 +59,9 @@ def _check_id(member_id: str, field_name: str) -> None:
     """A key is no member id: the commands' own checks accept both shapes (they validate
     translated commands too), so the caller's ids are held to the id's shape here."""
     if not MEMBER_ID_PATTERN.fullmatch(member_id):
-        raise InvalidArgument.of(field_name, f"must match {MEMBER_ID_PATTERN.pattern}")
+        raise InvalidArgument.of(
+            field_name, f"must match {MEMBER_ID_PATTERN.pattern}", reason="MEMBER_ID_MALFORMED"
+        )
 
 
 def check_free_text(request_id: str | None, member_id: str, note: str = "") -> None:
@@ -71,11 +73,15 @@ def check_free_text(request_id: str | None, member_id: str, note: str = "") -> N
         return
     if request_id and member_id in request_id:
         raise InvalidArgument.of(
-            "request_id", "must not hold the member id (it is kept in the log forever)"
+            "request_id",
+            "must not hold the member id (it is kept in the log forever)",
+            reason="MEMBER_ID_IN_FREE_TEXT",
         )
     if member_id in note:
         raise InvalidArgument.of(
-            "note", "must not hold the member id (it is kept in the log forever)"
+            "note",
+            "must not hold the member id (it is kept in the log forever)",
+            reason="MEMBER_ID_IN_FREE_TEXT",
         )
 
 

@@ -5,11 +5,24 @@ from dataclasses import dataclass
 
 from ledger.domain.commands import Command
 from ledger.domain.decisions import Target
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import InvalidArgument, Violations
 from ledger.domain.kinds import StreamKey
 from ledger.domain.limits import MAX_ID_LENGTH
 from ledger.domain.patterns import EXTERNAL_ID_PATTERN
 from ledger.eventlog.records import RequestKey
+
+
+def request_id_problem(request_id: str) -> str | None:
+    """What is wrong with a caller's request id, or None."""
+    if EXTERNAL_ID_PATTERN.fullmatch(request_id):
+        return None
+    if not request_id:
+        return "is required"
+    if len(request_id) > MAX_ID_LENGTH:
+        return f"at most {MAX_ID_LENGTH} characters"
+    if not request_id.isprintable():
+        return "must be printable (no control characters)"
+    return f"must match {EXTERNAL_ID_PATTERN.pattern}"
 
 
 @dataclass(frozen=True)
@@ -32,13 +45,13 @@ class Request:
         # checks below only choose the message for one that does not.
         if self.request_id is None or EXTERNAL_ID_PATTERN.fullmatch(self.request_id):
             return
-        if not self.request_id:
-            raise InvalidArgument.of("request_id", "is required")
-        if len(self.request_id) > MAX_ID_LENGTH:
-            raise InvalidArgument.of("request_id", f"at most {MAX_ID_LENGTH} characters")
-        if not self.request_id.isprintable():
-            raise InvalidArgument.of("request_id", "must be printable (no control characters)")
-        raise InvalidArgument.of("request_id", f"must match {EXTERNAL_ID_PATTERN.pattern}")
+        # Named together with the command's own bad fields, so one answer lists them all.
+        violations = Violations()
+        violations.add(
+            "request_id", request_id_problem(self.request_id) or "", reason="REQUEST_ID_INVALID"
+        )
+        self.command.validate(violations)
+        violations.raise_if_any()
 
     def check_stream_ids(self) -> None:
         """A value the log cannot store (a NUL) must fail its own request, not the batch it
@@ -46,7 +59,9 @@ class Request:
         for value in (self.target.program_id, self.target.member_id or "-"):
             if not value.isprintable():
                 raise InvalidArgument.of(
-                    self.command.account_field, "must not hold control characters"
+                    self.command.account_field,
+                    "must not hold control characters",
+                    reason="CONTROL_CHARACTERS",
                 )
 
     @functools.cached_property

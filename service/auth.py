@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from ledger.feed import TooManySubscribers
 from service.callers import Caller, CallerRegistry
 from service.errors import PermissionDenied, Unauthenticated, to_status
+from service.limits import set_caller
 
 log = structlog.get_logger(__name__)
 
@@ -94,8 +95,8 @@ def programs_named(request: Message) -> set[str] | None:
     descriptor = request.DESCRIPTOR
     for field_name in NAME_FIELDS:
         field = descriptor.fields_by_name.get(field_name)
-        if field is None or field.message_type is not None:
-            # CreateProgramRequest.program is the program's settings, not a name.
+        # CreateProgram's `program` is the settings (its id is program_id), not a name.
+        if field is None or field.type != field.TYPE_STRING:
             continue
         value = getattr(request, field_name)
         values: Iterable[str] = [value] if isinstance(value, str) else value
@@ -241,6 +242,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 _CALLER.set(caller.name)
                 if ours:
                     _ACTOR.set(authenticator.authorize(caller, method, request, context))
+                    set_caller(caller.name, caller.limits)
             except (Unauthenticated, PermissionDenied) as error:
                 if "caller" in error.metadata:
                     _CALLER.set(error.metadata["caller"])

@@ -15,12 +15,14 @@ import secrets
 import time
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
+
+from service.limits import CallerLimits
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +32,20 @@ _NAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 _PROGRAM = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CALLER_KEYS = frozenset(
-    {"name", "scopes", "programs", "tokens", "certificate_names", "act_on_behalf"}
+    {
+        "name",
+        "scopes",
+        "programs",
+        "tokens",
+        "certificate_names",
+        "act_on_behalf",
+        "rate_per_second",
+        "burst",
+        "max_concurrent_calls",
+    }
 )
+MAX_RATE_PER_SECOND = 1_000_000
+MAX_CONCURRENT_CALLS = 10_000
 _TOKEN_KEYS = frozenset({"sha256", "expires"})
 RELOAD_CHECK_SECONDS = 1.0
 """How often, at most, the file's modification time is looked at (on calls, not a timer)."""
@@ -53,6 +67,8 @@ class Caller:
     """Program ids it may touch, or {ALL_PROGRAMS}."""
     act_on_behalf: bool = False
     """May name someone else as the actor of its requests (loyalty-on-behalf-of)."""
+    limits: CallerLimits = field(default_factory=CallerLimits)
+    """Its rate and calls in flight (service/limits.py)."""
 
     def may_touch(self, program_id: str) -> bool:
         return ALL_PROGRAMS in self.programs or program_id in self.programs
@@ -161,10 +177,36 @@ def _caller(entry: Any, where: str, problems: list[str]) -> Caller | None:
         problems.append(f"{where}.act_on_behalf: must be true or false")
     if not entry.get("tokens") and not entry.get("certificate_names"):
         problems.append(f"{where}: needs tokens or certificate_names to prove who it is")
+    limits = _limits(entry, where, problems)
     if len(problems) > found:
         return None
     assert isinstance(name, str) and isinstance(scopes, list) and isinstance(programs, list)
-    return Caller(name, frozenset(scopes), frozenset(programs), act_on_behalf)
+    return Caller(name, frozenset(scopes), frozenset(programs), act_on_behalf, limits)
+
+
+def _limits(entry: dict[str, Any], where: str, problems: list[str]) -> CallerLimits:
+    defaults = CallerLimits()
+    rate = entry.get("rate_per_second", defaults.rate_per_second)
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float)
+        or not 0 < rate <= MAX_RATE_PER_SECOND
+    ):
+        problems.append(
+            f"{where}.rate_per_second: must be a number above 0, at most {MAX_RATE_PER_SECOND:,}"
+        )
+        rate = defaults.rate_per_second
+    counts = {}
+    for key, default, most in (
+        ("burst", defaults.burst, MAX_RATE_PER_SECOND),
+        ("max_concurrent_calls", defaults.max_concurrent_calls, MAX_CONCURRENT_CALLS),
+    ):
+        value = entry.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            problems.append(f"{where}.{key}: must be a whole number from 1 to {most:,}")
+            value = default
+        counts[key] = value
+    return CallerLimits(float(rate), counts["burst"], counts["max_concurrent_calls"])
 
 
 def _token(raw: Any, caller: Caller, where: str, problems: list[str]) -> Token | None:

@@ -47,9 +47,10 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.listen:
         settings = Settings(**{**settings.__dict__, "listen_address": args.listen})
-    database_url = bootstrap.database_url()
     if not args.no_migrate:
-        bootstrap.migrate(database_url)
+        _migrate_as_owner()
+    database_url = bootstrap.service_database_url()
+    _report_privileged_login(database_url)
 
     async def run() -> None:
         try:
@@ -69,9 +70,39 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(_args: argparse.Namespace) -> int:
-    applied = bootstrap.migrate(bootstrap.database_url())
-    print(json.dumps({"applied": applied}))
+    print(json.dumps({"applied": _migrate_as_owner()}))
     return 0
+
+
+def _migrate_as_owner() -> list[str]:
+    """Migrates with the owner's login (LEDGER_OWNER_DATABASE_URL); the service's own login
+    may not, and saying so in one line beats a traceback."""
+    try:
+        return bootstrap.migrate(bootstrap.owner_database_url())
+    except bootstrap.DatabaseError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise _Fatal(
+            f"cannot migrate: {first} (migrations need the owner's login in"
+            " LEDGER_OWNER_DATABASE_URL; serve --no-migrate skips them)"
+        ) from None
+
+
+def _report_privileged_login(database_url: str) -> None:
+    """The service's login should be the restricted one (README "Database roles"): a
+    superuser or the tables' owner is said so, loudly, once at start."""
+    import structlog
+
+    try:
+        found = bootstrap.privileged_login(database_url)
+    except bootstrap.DatabaseError:
+        return  # unreachable now: the server starts NOT_SERVING and says so itself
+    if found:
+        structlog.get_logger(__name__).error(
+            "database_login_privileged",
+            problems=found,
+            hint="log in as a member of loyalty_ledger_app only (README, Database roles);"
+            " migrate with LEDGER_OWNER_DATABASE_URL",
+        )
 
 
 def _sweep(_args: argparse.Namespace) -> int:
@@ -81,7 +112,7 @@ def _sweep(_args: argparse.Namespace) -> int:
 
     async def run() -> dict[str, int]:
         async with bootstrap.postgres_ledger(
-            bootstrap.database_url(),
+            bootstrap.service_database_url(),
             utc_now,
             role=settings.database_role,
             answer_retention=timedelta(days=settings.answer_retention_days),
@@ -107,7 +138,7 @@ def _read_horizon(_args: argparse.Namespace) -> int:
 
     async def run() -> ReadHorizon:
         async with bootstrap.postgres_ledger(
-            bootstrap.database_url(),
+            bootstrap.service_database_url(),
             utc_now,
             pool_min_size=1,
             pool_max_size=1,

@@ -107,7 +107,7 @@ MAX_SHARDS = 64
 MAX_POOL_SIZE = 1_000
 DAY_SECONDS = 86_400
 MAX_STREAMS = 900
-"""Room is left for at least 100 other calls under the server's limit of 1,000."""
+MAX_CONCURRENT_CALLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,9 @@ class Settings:
     plaintext: bool = False
     """Serve without TLS: local development, or TLS ended by a sidecar in the same pod."""
     max_streams: int = 500
+    """Live StreamEvents calls at once; more get RESOURCE_EXHAUSTED. A pool of their own
+    (service/limits.py), so idle followers can never take the room of every other call (a
+    readiness probe included)."""
     max_streams_per_caller: int = 100
     """Live StreamEvents calls of one authenticated caller at once: one caller leaking
     streams leaves room for the others' followers."""
@@ -172,6 +175,16 @@ class Settings:
     """HOST:PORT of the Prometheus scrape endpoint (GET /metrics); None: not served."""
     service_name: str = "loyalty-ledger"
     """OTEL_SERVICE_NAME: the service.name of every span and metric."""
+    max_concurrent_reads: int = 400
+    """Reads (GetAccount, ListLedgerEntries ...) in flight at once; more are refused."""
+    max_concurrent_writes: int = 400
+    """Writes in flight at once: a pool apart from the reads', so writes piling up behind a
+    slow database never take the reads' room."""
+    max_connection_age_seconds: int = 300
+    """A client connection is asked to reconnect (GOAWAY) after this long, so the clients of
+    a service behind a Kubernetes Service spread over the pods added since (0: never)."""
+    max_connection_age_grace_seconds: int = 30
+    """Calls in flight on a connection past its age get this long to finish."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -210,6 +223,21 @@ class Settings:
             max_streams=read.integer("LEDGER_MAX_STREAMS", cls.max_streams, 1, MAX_STREAMS),
             max_streams_per_caller=read.integer(
                 "LEDGER_MAX_STREAMS_PER_CALLER", cls.max_streams_per_caller, 1, MAX_STREAMS
+            ),
+            max_concurrent_reads=read.integer(
+                "LEDGER_MAX_CONCURRENT_READS", cls.max_concurrent_reads, 1, MAX_CONCURRENT_CALLS
+            ),
+            max_concurrent_writes=read.integer(
+                "LEDGER_MAX_CONCURRENT_WRITES", cls.max_concurrent_writes, 1, MAX_CONCURRENT_CALLS
+            ),
+            max_connection_age_seconds=read.integer(
+                "LEDGER_MAX_CONNECTION_AGE_SECONDS", cls.max_connection_age_seconds, 0, DAY_SECONDS
+            ),
+            max_connection_age_grace_seconds=read.integer(
+                "LEDGER_MAX_CONNECTION_AGE_GRACE_SECONDS",
+                cls.max_connection_age_grace_seconds,
+                0,
+                3_600,
             ),
             auth=read.choice("LEDGER_AUTH", cls.auth, ("tokens", "none")),
             callers_file=read.text("LEDGER_CALLERS_FILE", "") or None,

@@ -54,7 +54,9 @@ def decode_token(token: str, fingerprint: str) -> str:
         or not isinstance(document.get("query"), str)
         or not 0 < len(document["after"]) <= MAX_ID_LENGTH
     ):
-        raise InvalidArgument.of("page_token", "is not a token this service returned")
+        raise InvalidArgument.of(
+            "page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID"
+        )
     if document["query"] != fingerprint:
         raise InvalidArgument.of(
             "page_token",
@@ -86,7 +88,9 @@ class AccountDirectory:
     async def list_accounts(self, request: pb.ListAccountsRequest) -> pb.ListAccountsResponse:
         program_id = parse_program(request.parent, "parent")
         if request.page_size < 0:
-            raise InvalidArgument.of("page_size", "must not be negative")
+            raise InvalidArgument.of(
+                "page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE"
+            )
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         bounds = parse_filter(request.filter)
         fingerprint = _fingerprint(request.parent, request.filter)

@@ -1,11 +1,13 @@
 """Ledger errors to gRPC statuses: the one table, and the rich details AIP-193 asks for.
 
 Each status carries a google.rpc.Status in the `grpc-status-details-bin` trailer with one
-ErrorInfo (reason, domain, metadata) and, for bad input, a BadRequest naming each field.
+ErrorInfo (reason, domain, metadata); for bad input, a BadRequest naming each field; and for
+what is worth retrying (ABORTED, UNAVAILABLE, RESOURCE_EXHAUSTED) a RetryInfo saying how long
+to wait first, so clients back off by the service's measure rather than hammer it.
 """
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -35,6 +37,12 @@ class PermissionDenied(LedgerError):
     reason = "PERMISSION_DENIED"
 
 
+class LimitExceeded(LedgerError):
+    """A limit that protects the service (service/limits.py): retry after the RetryInfo."""
+
+    reason = "LIMIT_EXCEEDED"
+
+
 # A status travels in the trailers, and clients drop trailers over 8-16 KiB ("received
 # metadata size exceeds hard limit") and report RESOURCE_EXHAUSTED instead: a request with
 # thousands of bad elements, or a huge value echoed in a description, must not make its own
@@ -54,9 +62,24 @@ STATUS_OF: list[tuple[type[LedgerError], grpc.StatusCode]] = [
     (StoreTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
     (FeedClosed, grpc.StatusCode.UNAVAILABLE),
     (TooManySubscribers, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 ]
+
+
+RETRY_DELAY_SECONDS: dict[grpc.StatusCode, float] = {
+    # The database is unreachable or restarting; the pool reconnects within about a second.
+    grpc.StatusCode.UNAVAILABLE: 1.0,
+    # A limit of the caller's: the error names its own delay when it knows one (the rate).
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 1.0,
+}
+"""How long a client should wait before retrying, by status, unless the error says."""
+RETRY_DELAY_BY_REASON: dict[str, float] = {
+    # A stream contended so hard that every attempt lost its race: let the others through.
+    # (Not every ABORTED: REVISION_MISMATCH fails again until the caller re-reads.)
+    Conflict.reason: 0.1,
+}
 
 
 def status_code_of(error: LedgerError) -> grpc.StatusCode:
@@ -66,7 +89,11 @@ def status_code_of(error: LedgerError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _packed(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
+def _packed(
+    message: error_details_pb2.ErrorInfo
+    | error_details_pb2.BadRequest
+    | error_details_pb2.RetryInfo,
+) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -88,6 +115,15 @@ def to_status(error: LedgerError) -> grpc.Status:
         )
     ]
     message = error.message
+    delay = (
+        error.retry_after_seconds
+        or RETRY_DELAY_BY_REASON.get(error.reason)
+        or RETRY_DELAY_SECONDS.get(code)
+    )
+    if delay is not None:
+        retry_delay = duration_pb2.Duration()
+        retry_delay.FromNanoseconds(max(1, round(delay * 1e9)))
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=retry_delay)))
     if isinstance(error, InvalidArgument):
         listed = error.violations[:MAX_VIOLATIONS]
         details.append(
@@ -97,6 +133,7 @@ def to_status(error: LedgerError) -> grpc.Status:
                         error_details_pb2.BadRequest.FieldViolation(
                             field=_clip(violation.field, MAX_FIELD_BYTES),
                             description=_clip(violation.description, MAX_TEXT_BYTES),
+                            reason=violation.reason or error.reason,
                         )
                         for violation in listed
                     ]

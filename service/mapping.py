@@ -83,11 +83,15 @@ NANOS_PER_SECOND = 1_000_000_000
 
 def datetime_of(stamp: Timestamp, field_name: str) -> datetime:
     if not 0 <= stamp.nanos < NANOS_PER_SECOND:
-        raise InvalidArgument.of(f"{field_name}.nanos", "must be 0 to 999,999,999")
+        raise InvalidArgument.of(
+            f"{field_name}.nanos", "must be 0 to 999,999,999", reason="TIMESTAMP_INVALID"
+        )
     try:
         return stamp.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise InvalidArgument.of(field_name, "is out of range") from None
+        raise InvalidArgument.of(
+            field_name, "is out of range", reason="TIMESTAMP_INVALID"
+        ) from None
 
 
 def program_settings(

@@ -5,7 +5,7 @@ programs/{program_id} and programs/{program_id}/accounts/{member_id}.
 
 import re
 
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import InvalidArgument, Violations
 from ledger.domain.patterns import MEMBER_ID, PROGRAM_ID
 
 _PROGRAM = re.compile(f"programs/({PROGRAM_ID})")
@@ -20,23 +20,38 @@ def account_name(program_id: str, member_id: str) -> str:
     return f"programs/{program_id}/accounts/{member_id}"
 
 
-def parse_program(name: str, field_name: str) -> str:
+def parse_program(name: str, field_name: str, found: Violations | None = None) -> str:
+    """The program id `name` names. A bad name is raised, or added to `found` (and "" is
+    returned) for the caller to report with the request's other bad fields."""
     match = _PROGRAM.fullmatch(name)
     if match is None:
-        raise InvalidArgument.of(
+        _refuse(
+            found,
             field_name,
             "is required" if not name else "must look like programs/{program_id}",
+            reason="NAME_REQUIRED" if not name else "PROGRAM_NAME_MALFORMED",
         )
+        return ""
     return match.group(1)
 
 
-def parse_account(name: str, field_name: str) -> tuple[str, str]:
+def parse_account(name: str, field_name: str, found: Violations | None = None) -> tuple[str, str]:
+    """(program id, member id) of `name`; a bad name is raised or added to `found`."""
     match = _ACCOUNT.fullmatch(name)
     if match is None:
-        raise InvalidArgument.of(
+        _refuse(
+            found,
             field_name,
             "is required"
             if not name
             else "must look like programs/{program_id}/accounts/{member_id}",
+            reason="NAME_REQUIRED" if not name else "ACCOUNT_NAME_MALFORMED",
         )
+        return "", ""
     return match.group(1), match.group(2)
+
+
+def _refuse(found: Violations | None, field_name: str, description: str, *, reason: str) -> None:
+    if found is None:
+        raise InvalidArgument.of(field_name, description, reason=reason)
+    found.add(field_name, description, reason=reason)

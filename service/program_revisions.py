@@ -29,11 +29,15 @@ async def list_program_revisions(
     program_id = parse_program(request.parent, "parent")
     violations = Violations()
     if request.page_size < 0:
-        violations.add("page_size", "must not be negative")
+        violations.add("page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE")
     page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     newest_first = NEWEST_FIRST.get(" ".join(request.order_by.split()))
     if newest_first is None:
-        violations.add("order_by", 'must be "revision desc" (the default) or "revision"')
+        violations.add(
+            "order_by",
+            'must be "revision desc" (the default) or "revision"',
+            reason="ORDER_BY_INVALID",
+        )
     start = _token(request.page_token, newest_first, violations)
     violations.raise_if_any()
     head, created_at = await ledger.program_head(program_id, "parent", deadline=deadline)
@@ -71,7 +75,11 @@ def _token(token: str, newest_first: bool | None, violations: Violations) -> int
         and int(digits) > 0
     ):
         return int(digits)
-    violations.add("page_token", "is not a token this service returned for this order_by")
+    violations.add(
+        "page_token",
+        "is not a token this service returned for this order_by",
+        reason="PAGE_TOKEN_INVALID",
+    )
     return 0
 
 

@@ -56,7 +56,7 @@ def run_until_signalled(
     """Runs the projections' runners until SIGTERM or SIGINT, then stops them cleanly."""
     configure_logging(os.environ.get("LEDGER_LOG_LEVEL", "INFO").upper())
     settings = Settings.from_env()
-    conninfo = bootstrap.database_url()
+    conninfo = bootstrap.service_database_url()
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    conninfo = bootstrap.database_url()
+    conninfo = bootstrap.service_database_url()
     try:
         result = asyncio.run(
             rebuild_projection(
@@ -112,7 +112,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def _status(_args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    conninfo = bootstrap.database_url()
+    conninfo = bootstrap.service_database_url()
     statuses = asyncio.run(
         projection_status(conninfo, list(PROJECTIONS.values()), role=settings.database_role)
     )

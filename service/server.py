@@ -23,12 +23,13 @@ from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
-from service.auth import Authenticator, AuthInterceptor
+from service.auth import RPC_SCOPES, Authenticator, AuthInterceptor
 from service.callers import BadCallers, CallerRegistry
 from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
+from service.limits import HEALTH_ROOM, Admission, LimitsInterceptor
 from service.metrics import observe_ledger, observe_projections
 from service.rpc_telemetry import TelemetryInterceptor
 from service.servicer import LedgerServicer
@@ -43,8 +44,20 @@ LIVENESS_CHECK = "liveness"
 probes. Probing "" there would restart every pod while the database is down or behind its
 migrations, which a restart mends in neither case; readiness probes ask "" instead."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-MAX_CONCURRENT_RPCS = 1_000
-"""Calls in flight at once; more get RESOURCE_EXHAUSTED instead of queueing without bound."""
+READ_METHODS = frozenset(method for method, scope in RPC_SCOPES.items() if scope == "read")
+"""The RPCs in the reads' pool (service/limits.py); every other unary RPC is a write."""
+
+
+def max_concurrent_rpcs(settings: Settings) -> int:
+    """Calls in flight at once in all; more get RESOURCE_EXHAUSTED instead of queueing
+    without bound. The pools' sum and room for health checks, so that no pool, full, can
+    take a probe's place."""
+    return (
+        settings.max_concurrent_reads
+        + settings.max_concurrent_writes
+        + settings.max_streams
+        + HEALTH_ROOM
+    )
 
 
 def utc_now() -> datetime:
@@ -59,6 +72,8 @@ class RunningServer:
     health: health.aio.HealthServicer
     feed: EventFeed
     resources: contextlib.AsyncExitStack
+    admission: Admission
+    """The limits' counters (service/limits.py)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     projections: ProjectionWorkers | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
@@ -79,6 +94,15 @@ class RunningServer:
             # locks for a standby elsewhere at once.
             await self.projections.stop()
         await self.resources.aclose()
+
+
+def _connection_age(settings: Settings) -> list[tuple[str, int]]:
+    if not settings.max_connection_age_seconds:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1_000),
+        ("grpc.max_connection_age_grace_ms", settings.max_connection_age_grace_seconds * 1_000),
+    ]
 
 
 def _authenticator(settings: Settings, now: Callable[[], datetime]) -> Authenticator:
@@ -115,6 +139,9 @@ async def start_server(
         if settings.auth == "none"
         else [AuthInterceptor(_authenticator(settings, now), settings.max_streams_per_caller)]
     )
+    # After authentication: its wrapper runs first and tells the limits who calls.
+    admission = Admission(settings.max_concurrent_reads, settings.max_concurrent_writes)
+    interceptors.append(LimitsInterceptor(admission, READ_METHODS, SERVICE_NAME))
     resources = contextlib.AsyncExitStack()
     try:
         telemetry = _telemetry(settings, telemetry)
@@ -146,8 +173,9 @@ async def start_server(
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
+                *_connection_age(settings),
             ],
-            maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+            maximum_concurrent_rpcs=max_concurrent_rpcs(settings),
             interceptors=interceptors,
             # Bytes that do not decode: INVALID_ARGUMENT rather than grpc's UNKNOWN.
         )
@@ -196,7 +224,7 @@ async def start_server(
         await resources.aclose()
         raise
     running = RunningServer(
-        server, port, ledger, health_servicer, feed, resources, telemetry=telemetry
+        server, port, ledger, health_servicer, feed, resources, admission, telemetry=telemetry
     )
     running.tasks.append(
         asyncio.create_task(

@@ -27,7 +27,7 @@ from ledger.eventlog.records import Position
 from ledger.feed import EventFeed
 from ledger.members import check_free_text
 from ledger.outcomes import Outcome
-from ledger.requests import Request
+from ledger.requests import Request, request_id_problem
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import action_mapping, mapping, purchase_mapping, rewards
@@ -115,7 +115,21 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         request_id: str,
         target: Target,
         command: cmd.Command,
+        found: Violations | None = None,
     ) -> Outcome:
+        """`found`: what parsing the request's names found wrong, reported together with
+        every other bad field of the request (its request id, the command's fields), so the
+        caller fixes them all in one round."""
+        if found is not None and found.items:
+            problem = request_id_problem(request_id)
+            if problem is not None:
+                found.add("request_id", problem)
+            # The command holds "" for a name found wrong: that field is named once.
+            named = {violation.field for violation in found.items}
+            more = Violations()
+            command.validate(more)
+            found.items.extend(v for v in more.items if v.field not in named)
+            found.raise_if_any()
         request = Request(
             target,
             command,
@@ -163,7 +177,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.GetProgramResponse:
         program_id = parse_program(request.name, "name")
         if request.revision < 0:
-            raise InvalidArgument.of("revision", "must not be negative (0 reads the current one)")
+            raise InvalidArgument.of(
+                "revision",
+                "must not be negative (0 reads the current one)",
+                reason="REVISION_NEGATIVE",
+            )
         if request.revision:
             view = await self._ledger.get_program_revision(
                 program_id, request.revision, "name", deadline=_deadline(context)
@@ -184,10 +202,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def EnrollMember(
         self, request: pb.EnrollMemberRequest, context: Any
     ) -> pb.EnrollMemberResponse:
-        program_id = parse_program(request.parent, "parent")
+        found = Violations()
+        program_id = parse_program(request.parent, "parent", found)
         command = cmd.Enroll(program_id, request.member_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, request.member_id), command
+            context, request.request_id, Target(program_id, request.member_id), command, found
         )
         return pb.EnrollMemberResponse(account=mapping.account(outcome.accounts[request.member_id]))
 
@@ -195,13 +214,14 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RecordPurchase(
         self, request: pb.RecordPurchaseRequest, context: Any
     ) -> pb.RecordPurchaseResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         amount = request.amount
         minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
         lines = purchase_mapping.order_lines(request.lines, amount.currency_code, minor)
         command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent, lines)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         recorded = _result(outcome, results.PurchaseResult)
         return pb.RecordPurchaseResponse(
@@ -218,10 +238,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ConfirmOrder(
         self, request: pb.ConfirmOrderRequest, context: Any
     ) -> pb.ConfirmOrderResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.ConfirmOrder(request.order_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         confirmed = _result(outcome, results.ConfirmResult)
         return pb.ConfirmOrderResponse(
@@ -233,12 +254,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RefundPurchase(
         self, request: pb.RefundPurchaseRequest, context: Any
     ) -> pb.RefundPurchaseResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         amount = request.amount
         minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
         command = cmd.RefundPurchase(request.order_id, minor, amount.currency_code)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         refunded = _result(outcome, results.RefundResult)
         return pb.RefundPurchaseResponse(
@@ -253,10 +275,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def EarnPoints(
         self, request: pb.EarnPointsRequest, context: Any
     ) -> pb.EarnPointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.EarnPoints(request.points, request.reason)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.EarnPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -264,12 +287,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def AdjustPoints(
         self, request: pb.AdjustPointsRequest, context: Any
     ) -> pb.AdjustPointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.AdjustPoints(
             request.points_delta, request.reason_code, request.note, _actor(context)
         )
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.AdjustPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -277,10 +301,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RecordAction(
         self, request: pb.RecordActionRequest, context: Any
     ) -> pb.RecordActionResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RecordAction(request.action_id, request.reference)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return action_mapping.action_response(
             _result(outcome, results.ActionResult), mapping.account(outcome.accounts[member_id])
@@ -290,10 +315,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def GrantBonus(
         self, request: pb.GrantBonusRequest, context: Any
     ) -> pb.GrantBonusResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.GrantBonus(request.points, request.reason_code, request.note, _actor(context))
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.GrantBonusResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -301,15 +327,20 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def TransferPoints(
         self, request: pb.TransferPointsRequest, context: Any
     ) -> pb.TransferPointsResponse:
-        program_id, source_id = parse_account(request.source_account, "source_account")
+        found = Violations()
+        program_id, source_id = parse_account(request.source_account, "source_account", found)
         other_program, destination_id = parse_account(
-            request.destination_account, "destination_account"
+            request.destination_account, "destination_account", found
         )
-        if other_program != program_id:
-            raise InvalidArgument.of("destination_account", "must be in the source's program")
+        if other_program != program_id and not found.items:
+            found.add(
+                "destination_account",
+                "must be in the source's program",
+                reason="TRANSFER_ACROSS_PROGRAMS",
+            )
         command = cmd.TransferPoints(destination_id, request.points, request.request_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, source_id), command
+            context, request.request_id, Target(program_id, source_id), command, found
         )
         return pb.TransferPointsResponse(
             source_account=mapping.account(outcome.accounts[source_id]),
@@ -320,10 +351,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RedeemPoints(
         self, request: pb.RedeemPointsRequest, context: Any
     ) -> pb.RedeemPointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RedeemPoints(request.points, request.reference)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.RedeemPointsResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -331,12 +363,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ReservePoints(
         self, request: pb.ReservePointsRequest, context: Any
     ) -> pb.ReservePointsResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.ReservePoints(
             request.reservation_id, request.points, request.ttl_seconds, request.reward_id
         )
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         reserved = _result(outcome, results.ReservationResult)
         return pb.ReservePointsResponse(
@@ -352,10 +385,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def CommitReservation(
         self, request: pb.CommitReservationRequest, context: Any
     ) -> pb.CommitReservationResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.CommitReservation(request.reservation_id, request.points)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         account = mapping.account(outcome.accounts[member_id])
         if isinstance(outcome.result, results.RewardResult):
@@ -375,10 +409,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RedeemReward(
         self, request: pb.RedeemRewardRequest, context: Any
     ) -> pb.RedeemRewardResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RedeemReward(request.reward_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.RedeemRewardResponse(
             redeemed_reward=rewards.redeemed_reward(_result(outcome, results.RewardResult)),
@@ -389,10 +424,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def CancelReservation(
         self, request: pb.CancelReservationRequest, context: Any
     ) -> pb.CancelReservationResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.CancelReservation(request.reservation_id)
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         canceled = _result(outcome, results.CancelResult)
         return pb.CancelReservationResponse(
@@ -406,23 +442,37 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ImportHistoryResponse:
         program_id = parse_program(request.parent, "parent")
         if len(request.events) > limits.MAX_IMPORT_EVENTS:
-            raise InvalidArgument.of("events", f"at most {limits.MAX_IMPORT_EVENTS} per request")
+            raise InvalidArgument.of(
+                "events",
+                f"at most {limits.MAX_IMPORT_EVENTS} per request",
+                reason="IMPORT_TOO_LARGE",
+            )
         if not request.request_id:
-            raise InvalidArgument.of("request_id", "is required")
+            raise InvalidArgument.of("request_id", "is required", reason="REQUEST_ID_INVALID")
         by_member: dict[str, list[cmd.HistoricalEntry]] = defaultdict(list)
         now = self._ledger.now()
         for index, event in enumerate(request.events):
             where = f"events[{index}]"
             event_program, member_id = parse_account(event.account, f"{where}.account")
             if event_program != program_id:
-                raise InvalidArgument.of(f"{where}.account", "must be in the parent program")
+                raise InvalidArgument.of(
+                    f"{where}.account",
+                    "must be in the parent program",
+                    reason="ACCOUNT_IN_OTHER_PROGRAM",
+                )
             if not event.HasField("occur_time"):
-                raise InvalidArgument.of(f"{where}.occur_time", "is required")
+                raise InvalidArgument.of(
+                    f"{where}.occur_time", "is required", reason="OCCUR_TIME_REQUIRED"
+                )
             occurred = mapping.datetime_of(event.occur_time, f"{where}.occur_time")
             # Checked here, not only when each account's share is decided: the shares are
             # appended separately, and one refused share must not leave the others appended.
             if occurred > now:
-                raise InvalidArgument.of(f"{where}.occur_time", "must not be in the future")
+                raise InvalidArgument.of(
+                    f"{where}.occur_time",
+                    "must not be in the future",
+                    reason="OCCUR_TIME_IN_FUTURE",
+                )
             by_member[member_id].append(
                 cmd.HistoricalEntry(
                     index,
@@ -471,12 +521,18 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ListLedgerEntriesResponse:
         program_id, member_id = parse_account(request.parent, "parent")
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgument.of("page_size", f"must be 0 to {MAX_PAGE_SIZE}")
+            raise InvalidArgument.of(
+                "page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE"
+            )
         page_size = request.page_size or DEFAULT_PAGE_SIZE
         after_version = _page_token(request.page_token)
         for index, event_type in enumerate(request.event_types):
             if not EVENT_TYPE_PATTERN.fullmatch(event_type):
-                raise InvalidArgument.of(f"event_types[{index}]", "is not an event type name")
+                raise InvalidArgument.of(
+                    f"event_types[{index}]",
+                    "is not an event type name",
+                    reason="EVENT_TYPE_UNKNOWN",
+                )
         entries = await self._ledger.list_entries(
             program_id,
             member_id,
@@ -503,7 +559,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.GetBalanceAsOfResponse:
         program_id, member_id = parse_account(request.name, "name")
         if not request.HasField("as_of_time"):
-            raise InvalidArgument.of("as_of_time", "is required")
+            raise InvalidArgument.of("as_of_time", "is required", reason="AS_OF_TIME_REQUIRED")
         as_of = mapping.datetime_of(request.as_of_time, "as_of_time")
         version, values = await self._ledger.balance_as_of(
             program_id, member_id, as_of, deadline=_deadline(context)
@@ -567,7 +623,9 @@ def _page_token(token: str) -> int:
         and len(digits) <= MAX_TOKEN_DIGITS
     ):
         return int(token[1:])
-    raise InvalidArgument.of("page_token", "is not a token this service returned")
+    raise InvalidArgument.of(
+        "page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID"
+    )
 
 
 def _position(text: str) -> Position:
@@ -579,5 +637,9 @@ def _position(text: str) -> Position:
         position = None
     # Within xid8 and bigint, or the database refuses the query: INTERNAL for a caller's typo.
     if position is None or position.transaction_id >= 2**64 or position.position >= 2**63:
-        raise InvalidArgument.of("after_position", "is not a position this service returned")
+        raise InvalidArgument.of(
+            "after_position",
+            "is not a position this service returned",
+            reason="POSITION_INVALID",
+        )
     return position

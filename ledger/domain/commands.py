@@ -24,27 +24,33 @@ MAX_CURRENCY_EXPONENT = 4
 
 def check_points(violations: Violations, name: str, points: int) -> None:
     if not 1 <= points <= limits.MAX_POINTS_PER_COMMAND:
-        violations.add(name, f"must be 1 to {limits.MAX_POINTS_PER_COMMAND:,} points")
+        violations.add(
+            name,
+            f"must be 1 to {limits.MAX_POINTS_PER_COMMAND:,} points",
+            reason="POINTS_NOT_POSITIVE" if points < 1 else "POINTS_OVER_LIMIT",
+        )
 
 
 def check_pattern(violations: Violations, name: str, value: str, pattern: re.Pattern[str]) -> None:
     if not value:
-        violations.add(name, "is required")
+        violations.add(name, "is required", reason="FIELD_REQUIRED")
     elif not pattern.fullmatch(value):
-        violations.add(name, f"must match {pattern.pattern}")
+        violations.add(name, f"must match {pattern.pattern}", reason="FIELD_MALFORMED")
 
 
 def check_text(violations: Violations, name: str, value: str, max_length: int) -> None:
     if len(value) > max_length:
-        violations.add(name, f"at most {max_length} characters")
+        violations.add(name, f"at most {max_length} characters", reason="TEXT_TOO_LONG")
     elif any(ord(char) < FIRST_PRINTABLE and char not in "\n\t" for char in value):
-        violations.add(name, "must not hold control characters")
+        violations.add(name, "must not hold control characters", reason="CONTROL_CHARACTERS")
 
 
 def check_amount(violations: Violations, name: str, amount_minor: int) -> None:
     if not 1 <= amount_minor <= limits.MAX_AMOUNT_MINOR_UNITS:
         violations.add(
-            name, f"must be more than 0 and at most {limits.MAX_AMOUNT_MINOR_UNITS:,} minor units"
+            name,
+            f"must be more than 0 and at most {limits.MAX_AMOUNT_MINOR_UNITS:,} minor units",
+            reason="AMOUNT_OUT_OF_RANGE",
         )
 
 
@@ -88,7 +94,7 @@ class UpdateProgram(Command):
 
     def validate(self, violations: Violations) -> None:
         if self.expected_revision < 0:
-            violations.add("expected_revision", "must not be negative")
+            violations.add("expected_revision", "must not be negative", reason="REVISION_NEGATIVE")
         check_mask(self.update_mask, violations)
         if replaces_all(self.update_mask):
             self.settings.validate(violations)
@@ -166,7 +172,7 @@ class AdjustPoints(Command):
 
     def validate(self, violations: Violations) -> None:
         if self.points_delta == 0:
-            violations.add("points_delta", "must not be zero")
+            violations.add("points_delta", "must not be zero", reason="POINTS_NOT_POSITIVE")
         else:
             check_points(violations, "points_delta", abs(self.points_delta))
         check_pattern(violations, "reason_code", self.reason_code, CODE_PATTERN)
@@ -201,7 +207,11 @@ class ReservePoints(Command):
         else:
             check_points(violations, "points", self.points)
         if not 0 <= self.ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
-            violations.add("ttl_seconds", f"must be 0 to {limits.MAX_HOLD_TTL_SECONDS}")
+            violations.add(
+                "ttl_seconds",
+                f"must be 0 to {limits.MAX_HOLD_TTL_SECONDS}",
+                reason="HOLD_TTL_OUT_OF_RANGE",
+            )
 
 
 @dataclass(frozen=True)
@@ -290,7 +300,9 @@ class ImportHistory(Command):
             )
             check_pattern(violations, f"{where}.kind", entry.kind, CODE_PATTERN)
             if entry.points_delta == 0:
-                violations.add(f"{where}.points_delta", "must not be zero")
+                violations.add(
+                    f"{where}.points_delta", "must not be zero", reason="POINTS_NOT_POSITIVE"
+                )
             else:
                 check_points(violations, f"{where}.points_delta", abs(entry.points_delta))
 

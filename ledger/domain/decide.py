@@ -181,7 +181,9 @@ def decide_transfer(
     _require_account(destination, "destination_account")
     destination_key = command.destination_member_id
     if source_key == destination_key:
-        raise InvalidArgument.of("destination_account", "must differ from source_account")
+        raise InvalidArgument.of(
+            "destination_account", "must differ from source_account", reason="TRANSFER_TO_SELF"
+        )
     source_events = housekeeping(source, now, program)
     for event in source_events:
         source = evolve(source, event)
@@ -249,7 +251,9 @@ def decide_reward(
             assert isinstance(reserved, RewardReserved)
             if command.points and command.points != reserved.points:
                 raise InvalidArgument.of(
-                    "points", f"the reward costs {reserved.points} points (or leave it 0)"
+                    "points",
+                    f"the reward costs {reserved.points} points (or leave it 0)",
+                    reason="POINTS_NOT_REWARD_COST",
                 )
         case CommitReservation():
             hold = _open_hold(state, command.reservation_id)
@@ -474,7 +478,9 @@ def _refund(
     order = _recorded(found)
     if command.currency_code != order.currency_code:
         raise InvalidArgument.of(
-            "amount.currency_code", f"the order was paid in {order.currency_code}"
+            "amount.currency_code",
+            f"the order was paid in {order.currency_code}",
+            reason="REFUND_CURRENCY_MISMATCH",
         )
     refundable = order.amount_minor - order.refunded_minor
     if command.amount_minor > refundable:
@@ -542,7 +548,9 @@ def _checked_reservation(state: AccountState, program: ProgramState, command: Re
     ttl = command.ttl_seconds or program.settings.max_hold_ttl_seconds
     if ttl > program.settings.max_hold_ttl_seconds:
         raise InvalidArgument.of(
-            "ttl_seconds", f"the program allows at most {program.settings.max_hold_ttl_seconds}"
+            "ttl_seconds",
+            f"the program allows at most {program.settings.max_hold_ttl_seconds}",
+            reason="HOLD_TTL_OVER_PROGRAM_MAX",
         )
     return ttl
 
@@ -592,7 +600,9 @@ def _import(
         occurred = clock.parse_instant(entry.occurred_at)
         if occurred > now:
             raise InvalidArgument.of(
-                f"events[{entry.index}].occur_time", "must not be in the future"
+                f"events[{entry.index}].occur_time",
+                "must not be in the future",
+                reason="OCCUR_TIME_IN_FUTURE",
             )
         if entry.points_delta > 0:
             expires_on = points_expire_at(program.settings, occurred)

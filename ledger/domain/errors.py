@@ -11,18 +11,37 @@ from dataclasses import dataclass, field
 class FieldViolation:
     field: str
     description: str
+    reason: str = ""
+    """What is wrong, as a stable code (README "Error reasons"); "" for none more specific
+    than the error's own."""
+
+
+SEVERAL_FIELDS_REASON = "SEVERAL_FIELDS_INVALID"
+"""The reason of a bad request whose field violations have different reasons of their own."""
 
 
 class LedgerError(Exception):
     """Base of every error the ledger reports to callers."""
 
     reason: str = "LEDGER_ERROR"
+    retry_after_seconds: float | None = None
+    """For an error worth retrying, how long to wait first when the error knows better than
+    its status's usual delay (a rate limit knows when its next token comes)."""
 
-    def __init__(self, message: str, *, reason: str | None = None, **metadata: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        retry_after_seconds: float | None = None,
+        **metadata: str,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
+        if retry_after_seconds is not None:
+            self.retry_after_seconds = retry_after_seconds
         self.metadata: dict[str, str] = dict(metadata)
 
 
@@ -34,14 +53,23 @@ class InvalidArgument(LedgerError):
     def __init__(self, violations: list[FieldViolation], *, reason: str | None = None) -> None:
         assert violations, "an InvalidArgument names at least one field"
         message = "; ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(message, reason=reason)
+        super().__init__(message, reason=reason or self.reason_of(violations))
         self.violations = violations
+
+    @staticmethod
+    def reason_of(violations: list[FieldViolation]) -> str | None:
+        """The error's reason from its violations': theirs when they agree, else
+        SEVERAL_FIELDS_INVALID (each field violation then carries its own)."""
+        reasons = {violation.reason for violation in violations}
+        if len(reasons) == 1:
+            return reasons.pop() or None
+        return SEVERAL_FIELDS_REASON
 
     @classmethod
     def of(
         cls, field_name: str, description: str, *, reason: str | None = None
     ) -> "InvalidArgument":
-        return cls([FieldViolation(field_name, description)], reason=reason)
+        return cls([FieldViolation(field_name, description, reason or "")], reason=reason)
 
 
 class NotFound(LedgerError):
@@ -68,14 +96,33 @@ class Conflict(LedgerError):
     reason = "VERSION_CONFLICT"
 
 
+GROUP_REASONS: tuple[tuple[str, str], ...] = (
+    ("program.", "PROGRAM_SETTING_INVALID"),
+    ("update_mask.", "UPDATE_MASK_INVALID"),
+    ("lines[", "ORDER_LINE_INVALID"),
+    ("events[", "IMPORT_EVENT_INVALID"),
+)
+"""The reason of a violation that names none, by the group its field belongs to: one bad
+setting among a program's many, one line of an order, one event of an import."""
+
+
+def reason_of_field(field_name: str) -> str:
+    for prefix, reason in GROUP_REASONS:
+        if field_name.startswith(prefix):
+            return reason
+    return ""
+
+
 @dataclass
 class Violations:
     """Collects every bad field of a request so the caller can fix them all at once."""
 
     items: list[FieldViolation] = field(default_factory=list)
 
-    def add(self, field_name: str, description: str) -> None:
-        self.items.append(FieldViolation(field_name, description))
+    def add(self, field_name: str, description: str, *, reason: str = "") -> None:
+        self.items.append(
+            FieldViolation(field_name, description, reason or reason_of_field(field_name))
+        )
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -238,7 +238,9 @@ def commit(
     the program states now (or as it was reserved, if it left the catalogue since)."""
     if points and points != hold.points:
         raise InvalidArgument.of(
-            "points", f"a reward's reservation commits whole ({hold.points} points) or not at all"
+            "points",
+            f"a reward's reservation commits whole ({hold.points} points) or not at all",
+            reason="POINTS_NOT_REWARD_COST",
         )
     reward = reward_named(program.settings.rewards, hold.reward_id)
     if reward is None:

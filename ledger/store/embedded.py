@@ -24,6 +24,7 @@ How it behaves:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -32,13 +33,18 @@ import warnings
 from urllib.parse import quote
 
 __all__ = [
+    "SERVICE_LOGIN",
     "database_url_from_env_or_embedded",
     "default_data_dir",
+    "service_login_url",
     "start_embedded_postgres",
 ]
 
 _PG_USER = "postgres"
 _PG_DATABASE = "postgres"
+SERVICE_LOGIN = "loyalty_ledger_service"
+"""The embedded server's login for the service: a member of loyalty_ledger_app and nothing
+else (README "Database roles"), as an operator provisions it on a real server."""
 
 # pgserver's get_server() caches servers per process without a lock of its own.
 _start_lock = threading.Lock()
@@ -84,6 +90,36 @@ def database_url_from_env_or_embedded() -> str:
     if url:
         return url
     return start_embedded_postgres(default_data_dir())
+
+
+def service_login_url(owner_url: str) -> str:
+    """The URI of the service's own login on the server `owner_url` (a superuser's: the
+    embedded server's), created with its group role if missing. The embedded server trusts
+    its Unix socket, so the login needs no password."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(owner_url, autocommit=True) as connection:
+        # The same statements an operator runs (README "Database roles"); roles are
+        # cluster-wide, so each is created only if missing. The migrations grant the group.
+        for role, options in (
+            ("loyalty_ledger_app", sql.SQL("NOLOGIN")),
+            (SERVICE_LOGIN, sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")),
+        ):
+            exists = connection.execute(
+                "SELECT FROM pg_roles WHERE rolname = %s", [role]
+            ).fetchone()
+            if exists is None:
+                # Another process may create it between the look and the creation.
+                with contextlib.suppress(psycopg.errors.DuplicateObject):
+                    connection.execute(
+                        sql.SQL("CREATE ROLE {} {}").format(sql.Identifier(role), options)
+                    )
+        connection.execute(
+            sql.SQL("GRANT loyalty_ledger_app TO {}").format(sql.Identifier(SERVICE_LOGIN))
+        )
+    return make_conninfo(owner_url, user=SERVICE_LOGIN)
 
 
 def _uri_from_postmaster_pid(data_dir: pathlib.Path) -> str:

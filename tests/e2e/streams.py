@@ -60,9 +60,12 @@ class Subscriber:
 
 @asynccontextmanager
 async def subscribers(
-    stub: "LedgerServiceAsyncStub", request: pb.StreamEventsRequest, count: int
+    stub: "LedgerServiceAsyncStub",
+    request: pb.StreamEventsRequest,
+    count: int,
+    metadata: tuple[tuple[str, str], ...] | None = None,
 ) -> AsyncIterator[list[Subscriber]]:
-    started = [Subscriber(stub, request) for _ in range(count)]
+    started = [Subscriber(stub, request, metadata) for _ in range(count)]
     try:
         yield started
     finally:

@@ -19,9 +19,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ledger.feed import FeedLimits
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service.config import Settings
-from service.server import MAX_CONCURRENT_RPCS, RunningServer, start_server
-from tests.conftest import Api, FakeClock, create_program, earn, enroll
+from service.config import MAX_STREAMS, Settings
+from service.server import RunningServer, max_concurrent_rpcs, start_server
+from tests.bearer import callers_toml
+from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id, unique
 from tests.e2e.errors import failure
 from tests.e2e.streams import Subscriber, stream_all, subscribers, wait_until
 from tests.fault.harness import SERVING, open_channel, wait_for_health
@@ -246,44 +247,83 @@ async def test_sigterm_ends_live_streams_and_the_process_exits_well_within_its_g
         assert failure(stream.error)[:2] == (grpc.StatusCode.UNAVAILABLE, "SERVER_SHUTTING_DOWN")
 
 
-async def test_idle_followers_cannot_take_the_room_of_other_calls_or_of_the_health_check(
+LEAKY = "leaky-token-0123456789"
+STOREFRONT = "storefront-token-0123456789"
+IDLE_STREAMS = 2_000
+"""Twice the 1,000 calls that, one client's idle streams, once refused the health check."""
+
+
+async def test_two_thousand_idle_streams_of_one_caller_leave_health_and_reads_to_the_others(
     database_url: str, clock: FakeClock
 ) -> None:
+    program_id = unique("prog")
     settings = Settings(
-        auth="none",
+        callers=callers_toml(
+            ("leaky", LEAKY, ["read", "admin"], [program_id]),
+            ("storefront", STOREFRONT, ["read", "write"], [program_id]),
+        ),
         plaintext=True,
         listen_address="127.0.0.1:0",
         sweep_interval_seconds=0,
         run_projections=False,
+        # The most streams the settings allow, all of them the one leaky caller's.
+        max_streams=MAX_STREAMS,
+        max_streams_per_caller=MAX_STREAMS,
     )
-    assert settings.max_streams < MAX_CONCURRENT_RPCS
+    assert max_concurrent_rpcs(settings) < IDLE_STREAMS
     running = await start_server(settings, database_url, now=clock)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
     stub = ledger_pb2_grpc.LedgerServiceStub(channel)
-    program_id = await create_program(stub)
+    storefront = (("authorization", f"Bearer {STOREFRONT}"),)
+    await stub.CreateProgram(
+        pb.CreateProgramRequest(
+            request_id=request_id(),
+            program_id=program_id,
+            program=pb.Program(
+                earn_rates=[pb.EarnRate(currency_code="USD", points=1, per_major_units=1)]
+            ),
+        ),
+        metadata=(("authorization", f"Bearer {LEAKY}"),),
+    )
+    enrolled = await stub.EnrollMember(
+        pb.EnrollMemberRequest(
+            request_id=request_id(), parent=f"programs/{program_id}", member_id=unique("m")
+        ),
+        metadata=storefront,
+    )
     try:
-        # More than the server's concurrent-call limit, as a client leaking streams would.
-        # Each follows a new program's events: none to catch up on, so they go live at once.
+        # As a client leaking streams would. Each follows a program with nothing new to
+        # catch up on, so they go live at once, and stay idle.
         request = pb.StreamEventsRequest(program=f"programs/{program_id}")
-        async with subscribers(stub, request, MAX_CONCURRENT_RPCS) as streams:
+        leaky = (("authorization", f"Bearer {LEAKY}"),)
+        async with subscribers(stub, request, IDLE_STREAMS, leaky) as streams:
             await wait_until(
                 lambda: (
                     running.feed.live_subscribers == settings.max_streams
                     and sum(stream.ended.is_set() for stream in streams)
-                    == MAX_CONCURRENT_RPCS - settings.max_streams
+                    == IDLE_STREAMS - settings.max_streams
                 ),
-                within_seconds=60,
-                what="the followers over the limit refused, the rest live",
+                within_seconds=120,
+                what="the streams over the limit refused, the rest live",
             )
-            refused = {failure(s.error)[:2] for s in streams if s.error is not None}
-            program = await stub.GetProgram(pb.GetProgramRequest(name=f"programs/{program_id}"))
+            errors = [stream.error for stream in streams if stream.error is not None]
+            # Past the server's concurrent-call limit (the pools' sum and the health
+            # checks' room) grpc stops taking calls for a moment: those the client gave up
+            # on meanwhile end CANCELLED. The rest are refused by the streams' limits.
+            refused = {
+                failure(error)[:2] for error in errors if error.code() != grpc.StatusCode.CANCELLED
+            }
+            account = await stub.GetAccount(
+                pb.GetAccountRequest(name=enrolled.account.name), metadata=storefront, timeout=5
+            )
             health = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service="")
+                health_pb2.HealthCheckRequest(service=""), timeout=5
             )
+            assert running.feed.live_subscribers == settings.max_streams
     finally:
         await channel.close()
         await running.stop(1)
 
-    assert refused == {(grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_SUBSCRIBERS")}
-    assert program.program.name == f"programs/{program_id}"
+    assert refused == {(grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS_FOR_CALLER")}
+    assert account.account.name == enrolled.account.name
     assert health.status == health_pb2.HealthCheckResponse.SERVING

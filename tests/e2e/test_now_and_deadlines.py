@@ -10,7 +10,7 @@ import pytest
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id
 
-DEADLINE_SECONDS = 0.3
+DEADLINE_SECONDS = 0.05
 
 
 async def _account(api: Api, account: str) -> pb.Account:

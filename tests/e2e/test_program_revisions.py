@@ -178,7 +178,7 @@ async def test_bad_masks_are_refused_naming_each_path_and_nothing_is_appended(
 
     assert failure(refused.value) == (
         INVALID,
-        "INVALID_ARGUMENT",
+        "UPDATE_MASK_INVALID",
         [f"update_mask.paths[{index}]" for index in bad],
     )
     assert await count_events(database_url, program_id) == before

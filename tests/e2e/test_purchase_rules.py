@@ -210,7 +210,7 @@ async def test_bad_lines_are_refused_naming_each_line_and_nothing_is_appended(
 
     assert failure(refused.value) == (
         grpc.StatusCode.INVALID_ARGUMENT,
-        "INVALID_ARGUMENT",
+        "ORDER_LINE_INVALID",
         ["lines[0].amount.currency_code", "lines[1].kind", "lines[2].quantity"],
     )
     with pytest.raises(grpc.aio.AioRpcError) as mismatched:

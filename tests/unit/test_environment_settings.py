@@ -64,3 +64,41 @@ def test_the_command_tells_its_version(capsys: pytest.CaptureFixture[str]) -> No
     assert exited.value.code == 0
     printed = capsys.readouterr().out.strip()
     assert printed == f"loyalty-ledger {importlib.metadata.version('loyalty-ledger')}"
+
+
+FREE_TEXT = frozenset(
+    {
+        "DATABASE_URL",
+        "LEDGER_READ_DATABASE_URL",
+        "OTEL_SERVICE_NAME",
+        "LEDGER_DB_ROLE",
+        "LEDGER_CALLERS_FILE",
+        "LEDGER_CALLERS",
+        "LEDGER_TLS_CERT_FILE",
+        "LEDGER_TLS_KEY_FILE",
+        "LEDGER_TLS_CLIENT_CA_FILE",
+    }
+)
+"""Settings any text may be (a URI, a role, a path): checked where they are used."""
+
+
+def _names_read() -> list[str]:
+    asked: list[str] = []
+
+    class Recording(dict[str, str]):
+        def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+            asked.append(key)
+            return super().get(key, default)
+
+    Settings.from_env(Recording())
+    return asked
+
+
+def test_every_setting_but_free_text_refuses_a_value_of_the_wrong_kind_by_name() -> None:
+    checked = [name for name in _names_read() if name not in FREE_TEXT]
+    with pytest.raises(BadSettings) as raised:
+        Settings.from_env(dict.fromkeys(checked, "bogus"))
+
+    named = [problem.split(":")[0] for problem in raised.value.problems]
+    assert named == checked
+    assert {"LEDGER_MAX_CONCURRENT_WRITES", "LEDGER_MAX_CONNECTION_AGE_SECONDS"} <= set(named)
