@@ -1,0 +1,132 @@
+"""The `loyalty-ledger` commands of signed checkpoints: checkpoint-keygen, checkpoint and
+export (README "Signed checkpoints")."""
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ledger import bootstrap
+from ledger.audit.checkpoints import period_start
+from ledger.audit.export import export
+from ledger.audit.signing import KeyProblem, PublicKey, generate_key_pair, load_public_key
+from ledger.domain.errors import NotFound
+from service.checkpointing import Checkpointer, checkpoint_public_key, checkpoint_signer
+from service.config import BadSettings, Settings
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    try:
+        public_key = generate_key_pair(Path(args.private), Path(args.public))
+    except KeyProblem as error:
+        print(f"loyalty-ledger: {error}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "private_key_file": args.private,
+                "public_key_file": args.public,
+                "public_key": public_key.raw.hex(),
+                "key_id": public_key.key_id.hex(),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _checkpoint(_args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    signer = checkpoint_signer(settings)
+    if signer is None:
+        raise BadSettings(["LEDGER_CHECKPOINT_KEY_FILE: not set: no key to sign checkpoints with"])
+    now = datetime.now(UTC)
+    made = Checkpointer(bootstrap.database_url(), signer, settings, lambda: now).make_due()
+    print(
+        json.dumps(
+            {
+                "checkpoint_id": made,
+                "period_start": period_start(now, settings.checkpoint_interval_seconds).isoformat(),
+                "made": made is not None,
+            }
+        )
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    public_key: PublicKey | None
+    if args.public_key:
+        try:
+            public_key = load_public_key(Path(args.public_key))
+        except KeyProblem as error:
+            raise BadSettings([f"--public-key: {error}"]) from None
+    else:
+        public_key = checkpoint_public_key(settings)
+    try:
+        exported = export(
+            bootstrap.database_url(),
+            Path(args.folder),
+            program_id=args.program,
+            public_key=public_key,
+            now=datetime.now(UTC),
+        )
+    except NotFound as error:
+        print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
+        return 2
+    except FileExistsError as error:
+        print(f"loyalty-ledger: {error}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "folder": args.folder,
+                "events": exported.events,
+                "streams": exported.streams,
+                "checkpoints": exported.checkpoints,
+                "public_key": public_key.raw.hex() if public_key is not None else None,
+            }
+        )
+    )
+    return 0
+
+
+def sweep_checkpoint(settings: Settings) -> int | None:
+    """For `loyalty-ledger sweep`: the current interval's checkpoint if a key is set and the
+    interval has none yet."""
+    signer = checkpoint_signer(settings)
+    if signer is None:
+        return None
+    return Checkpointer(
+        bootstrap.database_url(), signer, settings, lambda: datetime.now(UTC)
+    ).make_due()
+
+
+def add_checkpoint_commands(commands: "argparse._SubParsersAction[Any]") -> None:
+    keygen = commands.add_parser(
+        "checkpoint-keygen",
+        help="make the Ed25519 key pair that signs checkpoints (never overwrites a file)",
+    )
+    keygen.add_argument("--private", default="checkpoint.key", help="private key file to write")
+    keygen.add_argument("--public", default="checkpoint.pub", help="public key file to write")
+    keygen.set_defaults(run=_keygen)
+    commands.add_parser(
+        "checkpoint",
+        help="make the current interval's signed checkpoint unless it exists"
+        " (needs LEDGER_CHECKPOINT_KEY_FILE)",
+    ).set_defaults(run=_checkpoint)
+    exporting = commands.add_parser(
+        "export",
+        help="write the log (events, canonical texts, hashes, checkpoints) for an outside"
+        " auditor; docs/VERIFY.md",
+    )
+    exporting.add_argument("folder", help="a new folder to write the files into")
+    exporting.add_argument("--program", help="only this program's streams")
+    exporting.add_argument(
+        "--public-key",
+        help="public key file (PEM) to name in the export (default: from the settings)",
+    )
+    exporting.set_defaults(run=_export)
