@@ -80,6 +80,13 @@ def log_checkpoint_setting(signer: Signer | None, settings: Settings) -> None:
             note="LEDGER_CHECKPOINT_KEY_FILE is not set: no signed checkpoints are made"
             " (README, Signed checkpoints)",
         )
+    elif settings.sweep_interval_seconds == 0:
+        log.warning(
+            "checkpoints_off",
+            note="LEDGER_SWEEP_INTERVAL_SECONDS=0: this process does not sweep, so it makes no"
+            " checkpoint; `loyalty-ledger sweep` or `loyalty-ledger checkpoint` must",
+            key_id=signer.public_key.key_id.hex(),
+        )
     else:
         log.info(
             "checkpoints_on",

@@ -94,15 +94,13 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def sweep_checkpoint(settings: Settings) -> int | None:
-    """For `loyalty-ledger sweep`: the current interval's checkpoint if a key is set and the
-    interval has none yet."""
+def sweep_checkpointer(settings: Settings) -> Checkpointer | None:
+    """For `loyalty-ledger sweep`: what makes the current interval's checkpoint, if a key is
+    set (read now, so a bad key stops the command before it sweeps)."""
     signer = checkpoint_signer(settings)
     if signer is None:
         return None
-    return Checkpointer(
-        bootstrap.database_url(), signer, settings, lambda: datetime.now(UTC)
-    ).make_due()
+    return Checkpointer(bootstrap.database_url(), signer, settings, lambda: datetime.now(UTC))
 
 
 def add_checkpoint_commands(commands: "argparse._SubParsersAction[Any]") -> None:

@@ -25,7 +25,7 @@ from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.callers import new_token, token_hash
 from service.checkpointing import checkpoint_public_key
-from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpoint
+from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
 from service.config import BadSettings, Settings
@@ -81,6 +81,7 @@ def _sweep(_args: argparse.Namespace) -> int:
     from service.server import utc_now
 
     settings = Settings.from_env()
+    checkpointer = sweep_checkpointer(settings)
 
     async def run() -> dict[str, int]:
         async with bootstrap.postgres_ledger(
@@ -98,7 +99,7 @@ def _sweep(_args: argparse.Namespace) -> int:
         }
 
     swept: dict[str, int | None] = {**asyncio.run(run())}
-    swept["checkpoint_id"] = sweep_checkpoint(settings)
+    swept["checkpoint_id"] = checkpointer.make_due() if checkpointer is not None else None
     print(json.dumps(swept))
     return 0
 

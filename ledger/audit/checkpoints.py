@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger.audit.merkle import Head, TreeBuilder, leaf_hash, statement
+from ledger.audit.merkle import TreeBuilder, head_leaf_hash, statement
 from ledger.audit.report import Discrepancy
 from ledger.audit.signing import PublicKey, Signer
 from ledger.domain.clock import instant
@@ -44,8 +44,9 @@ def make_checkpoint(
 
     def seal(heads: Iterator[tuple[Any, ...]]) -> tuple[int, bytes, bytes, bytes]:
         builder = TreeBuilder()
+        add = builder.add
         for program_id, stream_id, version, head_hash in heads:
-            builder.add(leaf_hash(Head(program_id, stream_id, version, bytes(head_hash))))
+            add(head_leaf_hash(program_id, stream_id, version, head_hash))
         root = builder.root()
         signature = signer.sign(statement(made_at, builder.size, root))
         return builder.size, root, signer.public_key.key_id, signature
@@ -117,7 +118,7 @@ def verify_checkpoints(
             with snapshot.leaves(checkpoint.checkpoint_id) as leaves:
                 for leaf in leaves:
                     builder.add(
-                        leaf_hash(Head(leaf.program_id, leaf.stream_id, leaf.version, leaf.hash))
+                        head_leaf_hash(leaf.program_id, leaf.stream_id, leaf.version, leaf.hash)
                     )
                     key = (leaf.program_id, leaf.stream_id)
                     if (

@@ -39,23 +39,30 @@ class Head:
         return (self.program_id, self.stream_id)
 
 
-def leaf_bytes(head: Head) -> bytes:
-    program = head.program_id.encode("utf-8")
-    stream = head.stream_id.encode("utf-8")
+def leaf_bytes(program_id: str, stream_id: str, version: int, head_hash: bytes) -> bytes:
+    program = program_id.encode("utf-8")
+    stream = stream_id.encode("utf-8")
     return b"".join(
         (
             len(program).to_bytes(4, "big"),
             program,
             len(stream).to_bytes(4, "big"),
             stream,
-            head.version.to_bytes(8, "big"),
-            head.hash,
+            version.to_bytes(8, "big"),
+            head_hash,
         )
     )
 
 
 def leaf_hash(head: Head) -> bytes:
-    return hashlib.sha256(LEAF_PREFIX + leaf_bytes(head)).digest()
+    return head_leaf_hash(head.program_id, head.stream_id, head.version, head.hash)
+
+
+def head_leaf_hash(program_id: str, stream_id: str, version: int, head_hash: bytes) -> bytes:
+    """leaf_hash without building a Head: run for every stream of every checkpoint."""
+    return hashlib.sha256(
+        LEAF_PREFIX + leaf_bytes(program_id, stream_id, version, head_hash)
+    ).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

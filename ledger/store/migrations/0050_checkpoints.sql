@@ -19,10 +19,10 @@ CREATE SEQUENCE ledger.checkpoint_id AS bigint;
 
 -- The heads a checkpoint covers, in leaf order, so a disagreement names the stream.
 CREATE TABLE ledger.checkpoint_leaves (
-    -- Deferred: the leaves are written first, in one statement, and the checkpoint row after
-    -- the root over them is signed.
-    checkpoint_id  bigint NOT NULL
-        REFERENCES ledger.checkpoints DEFERRABLE INITIALLY DEFERRED,
+    -- The leaves are written first, in one statement, and the checkpoint row once the root
+    -- over them is signed, in the same transaction. No foreign key: its check, deferred to the
+    -- commit, cost a lookup per leaf, and nothing here is ever deleted.
+    checkpoint_id  bigint NOT NULL,
     leaf_index     bigint NOT NULL CHECK (leaf_index >= 0),
     program_id     text COLLATE "C" NOT NULL,
     stream_id      text COLLATE "C" NOT NULL,
