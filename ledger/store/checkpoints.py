@@ -49,7 +49,9 @@ def make_checkpoint(
     """Makes the checkpoint of the period starting at `period_start`, unless one exists; returns
     its id, or None if the period had one. `seal` is given the heads in leaf order and returns
     (tree size, root, key id, signature)."""
-    with psycopg.connect(conninfo) as connection:
+    # Autocommit, so that the transaction below is the connection's own (not a savepoint in
+    # one SET ROLE opened) and ends, with its lock, when the checkpoint is stored.
+    with psycopg.connect(conninfo, autocommit=True) as connection:
         if role:
             connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
         with connection.transaction():

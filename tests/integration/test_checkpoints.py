@@ -353,3 +353,25 @@ def test_key_generation_never_overwrites_a_key(tmp_path: Path) -> None:
     assert private.read_bytes() == before
     assert private.stat().st_mode & 0o077 == 0
     assert json.loads(first.stdout)["public_key"] == load_signer(private).public_key.raw.hex()
+
+
+CHANGES = (
+    "UPDATE ledger.checkpoints SET tree_size = tree_size + 1",
+    "DELETE FROM ledger.checkpoints",
+    "TRUNCATE ledger.checkpoints",
+    "UPDATE ledger.checkpoint_leaves SET version = version + 1",
+    "DELETE FROM ledger.checkpoint_leaves",
+    "TRUNCATE ledger.checkpoint_leaves",
+)
+
+
+async def test_checkpoints_are_append_only_like_the_log(
+    database_url: str, history: tuple[str, list[str]], signer: Signer
+) -> None:
+    _checkpoint(database_url, signer)
+    for change in CHANGES:
+        with psycopg.connect(database_url) as connection, pytest.raises(psycopg.Error) as raised:
+            # A literal of this module: no parameter, only which statement runs varies.
+            connection.execute(change.encode())
+
+        assert raised.value.sqlstate == "LG001", change
