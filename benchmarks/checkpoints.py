@@ -110,7 +110,7 @@ def figures(server_url: str, streams: int, repeats: int) -> list[dict[str, Any]]
             ceilings.append(_ceiling(conninfo, streams))
             made.append(_make(conninfo, signer, day, streams))
         started = time.perf_counter()
-        checked = verify_checkpoints(conninfo, None, signer.public_key)
+        checked = verify_checkpoints(conninfo, None, [signer.public_key])
         verify_seconds = time.perf_counter() - started
         assert checked.found == [], checked.found[:3]
         with psycopg.connect(conninfo) as connection:

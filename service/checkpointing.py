@@ -9,7 +9,7 @@ from pathlib import Path
 import structlog
 
 from ledger.audit.checkpoints import make_checkpoint
-from ledger.audit.signing import KeyProblem, PublicKey, Signer, load_public_key, load_signer
+from ledger.audit.signing import KeyProblem, PublicKey, Signer, load_public_keys, load_signer
 from service.config import BadSettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -26,16 +26,29 @@ def checkpoint_signer(settings: Settings) -> Signer | None:
         raise BadSettings([f"LEDGER_CHECKPOINT_KEY_FILE: {error}"]) from None
 
 
-def checkpoint_public_key(settings: Settings) -> PublicKey | None:
-    """The key checkpoints are verified with: LEDGER_CHECKPOINT_PUBLIC_KEY_FILE, else the
-    public half of LEDGER_CHECKPOINT_KEY_FILE, else None."""
+def checkpoint_public_keys(settings: Settings) -> list[PublicKey]:
+    """The keys checkpoints are verified with: those in LEDGER_CHECKPOINT_PUBLIC_KEY_FILE,
+    else the public half of LEDGER_CHECKPOINT_KEY_FILE, else none."""
     if settings.checkpoint_public_key_file is not None:
         try:
-            return load_public_key(Path(settings.checkpoint_public_key_file))
+            return load_public_keys(Path(settings.checkpoint_public_key_file))
         except KeyProblem as error:
             raise BadSettings([f"LEDGER_CHECKPOINT_PUBLIC_KEY_FILE: {error}"]) from None
     signer = checkpoint_signer(settings)
-    return signer.public_key if signer is not None else None
+    return [signer.public_key] if signer is not None else []
+
+
+def public_keys_given(files: list[str] | None, settings: Settings) -> list[PublicKey]:
+    """The keys of `--public-key` options (each file may hold several), else the settings'."""
+    if not files:
+        return checkpoint_public_keys(settings)
+    keys: list[PublicKey] = []
+    for file in files:
+        try:
+            keys += load_public_keys(Path(file))
+        except KeyProblem as error:
+            raise BadSettings([f"--public-key: {error}"]) from None
+    return keys
 
 
 class Checkpointer:

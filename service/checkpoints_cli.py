@@ -11,9 +11,9 @@ from typing import Any
 from ledger import bootstrap
 from ledger.audit.checkpoints import period_start
 from ledger.audit.export import export
-from ledger.audit.signing import KeyProblem, PublicKey, generate_key_pair, load_public_key
+from ledger.audit.signing import KeyProblem, generate_key_pair
 from ledger.domain.errors import NotFound
-from service.checkpointing import Checkpointer, checkpoint_public_key, checkpoint_signer
+from service.checkpointing import Checkpointer, checkpoint_signer, public_keys_given
 from service.config import BadSettings, Settings
 
 
@@ -57,21 +57,13 @@ def _checkpoint(_args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    public_key: PublicKey | None
-    if args.public_key:
-        try:
-            public_key = load_public_key(Path(args.public_key))
-        except KeyProblem as error:
-            raise BadSettings([f"--public-key: {error}"]) from None
-    else:
-        public_key = checkpoint_public_key(settings)
+    public_keys = public_keys_given(args.public_key, Settings.from_env())
     try:
         exported = export(
             bootstrap.database_url(),
             Path(args.folder),
             program_id=args.program,
-            public_key=public_key,
+            public_keys=public_keys,
             now=datetime.now(UTC),
         )
     except NotFound as error:
@@ -87,7 +79,7 @@ def _export(args: argparse.Namespace) -> int:
                 "events": exported.events,
                 "streams": exported.streams,
                 "checkpoints": exported.checkpoints,
-                "public_key": public_key.raw.hex() if public_key is not None else None,
+                "key_ids": [key.key_id.hex() for key in public_keys],
             }
         )
     )
@@ -125,6 +117,8 @@ def add_checkpoint_commands(commands: "argparse._SubParsersAction[Any]") -> None
     exporting.add_argument("--program", help="only this program's streams")
     exporting.add_argument(
         "--public-key",
-        help="public key file (PEM) to name in the export (default: from the settings)",
+        action="append",
+        help="public key file (PEM, one key or several) to name in the export; repeatable"
+        " (default: from the settings)",
     )
     exporting.set_defaults(run=_export)

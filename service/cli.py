@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -24,7 +23,7 @@ from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.callers import new_token, token_hash
-from service.checkpointing import checkpoint_public_key
+from service.checkpointing import public_keys_given
 from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
@@ -131,23 +130,15 @@ def _audit(args: argparse.Namespace) -> int:
     from ledger.audit.checkpoints import verify_checkpoints
     from ledger.audit.liability import Liability
     from ledger.audit.replay import replay
-    from ledger.audit.signing import KeyProblem, load_public_key
 
-    try:
-        public_key = (
-            load_public_key(Path(args.public_key))
-            if args.public_key
-            else checkpoint_public_key(Settings.from_env())
-        )
-    except KeyProblem as error:
-        raise BadSettings([f"--public-key: {error}"]) from None
+    public_keys = public_keys_given(args.public_key, Settings.from_env())
     try:
         result = replay(
             bootstrap.database_url(), args.program, workers=args.workers, accumulators=[Liability]
         )
         # After the replay, in a snapshot of its own: the log only grows, and a checkpoint
         # made in between covers events that snapshot holds.
-        checked = verify_checkpoints(bootstrap.database_url(), args.program, public_key)
+        checked = verify_checkpoints(bootstrap.database_url(), args.program, public_keys)
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
@@ -389,7 +380,9 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     audit.add_argument(
         "--public-key",
-        help="public key file (PEM) to verify checkpoints with (default: from the settings)",
+        action="append",
+        help="public key file (PEM, one key or several) to verify checkpoints with; repeatable"
+        " (default: from the settings)",
     )
     audit.set_defaults(run=_audit)
     add_projection_commands(commands)

@@ -3,11 +3,12 @@
 library alone: nothing of the ledger's code is needed, or imported. docs/VERIFY.md says what
 it checks and why that suffices.
 
-    python3 -I verify_export.py EXPORT_DIR [--public-key HEX]
+    python3 -I verify_export.py EXPORT_DIR [--public-key HEX ...]
 
---public-key: the key the operator published (64 hex digits); the export must name the same
-one. Without it the key written in the export is used, which proves only that the holder of
-that key signed.
+--public-key: a key the operator published (64 hex digits), repeated for each key that signed
+(a key rotated out keeps verifying the checkpoints it signed); each checkpoint names its key
+by id. Without it the keys written in the export are used, which proves only that the holders
+of those keys signed.
 
 Exit status 0: everything verifies; 1: something does not (each problem on stderr); 2: the
 folder is not an export this script reads.
@@ -167,7 +168,7 @@ def _lines(path):
             yield number, json.loads(line)
 
 
-def check_checkpoints(folder, manifest, public_key, problems):
+def check_checkpoints(folder, manifest, public_keys, problems):
     """Each checkpoint's root from its leaves and its signature; returns the heads to find in
     the events: {(program, stream, version): (hash, checkpoint name)}."""
     wanted = {}
@@ -187,12 +188,13 @@ def check_checkpoints(folder, manifest, public_key, problems):
         root = bytes.fromhex(checkpoint["root"])
         if len(hashed) != checkpoint["tree_size"] or merkle_root(hashed) != root:
             problems.add(f"{name} (line {number}): its leaves do not hash to its root")
-        if public_key is None:
+        key = public_keys.get(checkpoint["key_id"])
+        if not public_keys:
             problems.add(f"{name}: no public key to verify its signature with")
-        elif bytes.fromhex(checkpoint["key_id"]) != hashlib.sha256(public_key).digest():
-            problems.add(f"{name}: signed by key {checkpoint['key_id']}, not the one given")
+        elif key is None:
+            problems.add(f"{name}: signed by key {checkpoint['key_id']}, none of the keys given")
         elif not ed25519_verifies(
-            public_key,
+            key,
             statement(checkpoint["made_at"], checkpoint["tree_size"], root),
             bytes.fromhex(checkpoint["signature"]),
         ):
@@ -254,7 +256,11 @@ def check_events(folder, manifest, wanted, problems):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="the export's folder")
-    parser.add_argument("--public-key", help="the published public key, 64 hex digits")
+    parser.add_argument(
+        "--public-key",
+        action="append",
+        help="a published public key, 64 hex digits; repeatable",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = json.loads((args.folder / "manifest.json").read_text("utf-8"))
@@ -267,14 +273,18 @@ def main(argv=None):
         )
         return 2
     problems = Problems()
-    exported_key = manifest.get("public_key")
-    public_key = bytes.fromhex(exported_key) if exported_key else None
-    if args.public_key:
-        given = bytes.fromhex(args.public_key)
-        if public_key is not None and public_key != given:
-            problems.add("the export names another public key than the one given")
-        public_key = given
-    wanted, checkpoints = check_checkpoints(args.folder, manifest, public_key, problems)
+    given = args.public_key or [entry["key"] for entry in manifest.get("public_keys", [])]
+    public_keys = {}
+    for text in given:
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) != KEY_BYTES:
+            print(f"not a public key: {text!r} (64 hex digits)", file=sys.stderr)
+            return 2
+        public_keys[hashlib.sha256(key).hexdigest()] = key
+    wanted, checkpoints = check_checkpoints(args.folder, manifest, public_keys, problems)
     events, streams = check_events(args.folder, manifest, wanted, problems)
     if problems.count:
         print(f"{problems.count} problem(s) found", file=sys.stderr)

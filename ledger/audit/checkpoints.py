@@ -7,7 +7,7 @@ it, and the chain then holds; but the event at a checkpointed version no longer 
 the checkpoint signed. Streams that grew since still verify: a checkpoint's head must only be
 a prefix of the stream's chain (the event at that version has that hash)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +67,8 @@ class CheckpointCheck:
     checkpoints: int = 0
     signatures_checked: bool = False
     """False when no public key was given: roots and heads are checked, signatures not."""
+    key_ids: tuple[str, ...] = ()
+    """The ids of the keys given."""
     latest: str | None = None
     """When the latest checkpoint was made."""
     found: list[Discrepancy] = field(default_factory=list)
@@ -75,18 +77,24 @@ class CheckpointCheck:
         return {
             "checked": self.checkpoints,
             "signatures_checked": self.signatures_checked,
+            "key_ids": list(self.key_ids),
             "latest_made_at": self.latest,
         }
 
 
 def verify_checkpoints(
-    conninfo: str, program_id: str | None = None, public_key: PublicKey | None = None
+    conninfo: str, program_id: str | None = None, public_keys: Sequence[PublicKey] = ()
 ) -> CheckpointCheck:
     """Holds the log (or one program's streams) to every checkpoint, in one snapshot: each
-    checkpoint's signature (with `public_key`), its root recomputed from its stored leaves,
-    and each leaf of the streams audited against the event at its version. A stream that
-    disagrees is reported once, at the earliest checkpoint it disagrees with."""
-    check = CheckpointCheck(signatures_checked=public_key is not None)
+    checkpoint's signature (with the one of `public_keys` whose id it names: a key rotated
+    out keeps verifying the checkpoints it signed), its root recomputed from its stored
+    leaves, and each leaf of the streams audited against the event at its version. A stream
+    that disagrees is reported once, at the earliest checkpoint it disagrees with."""
+    check = CheckpointCheck(
+        signatures_checked=bool(public_keys),
+        key_ids=tuple(key.key_id.hex() for key in public_keys),
+    )
+    keys = {key.key_id: key for key in public_keys}
     disagreeing: set[tuple[str, str]] = set()
     with store.log_snapshot(conninfo) as snapshot:
         if program_id is not None and not snapshot.holds_program(program_id):
@@ -99,21 +107,10 @@ def verify_checkpoints(
             check.checkpoints += 1
             check.latest = checkpoint.made_at
             name = f"checkpoint {checkpoint.checkpoint_id} of {checkpoint.made_at}"
-            if public_key is not None and not (
-                checkpoint.key_id == public_key.key_id
-                and public_key.verifies(
-                    statement(checkpoint.made_at, checkpoint.tree_size, checkpoint.root),
-                    checkpoint.signature,
-                )
-            ):
-                check.found.append(
-                    _of_checkpoint(
-                        "checkpoint_signature",
-                        f"{name}: its signature does not verify with the public key given"
-                        f" (signed by key {checkpoint.key_id.hex()[:16]}...,"
-                        f" given {public_key.key_id.hex()[:16]}...)",
-                    )
-                )
+            if keys:
+                problem = _signature_problem(checkpoint, keys)
+                if problem:
+                    check.found.append(_of_checkpoint("checkpoint_signature", f"{name}: {problem}"))
             builder = TreeBuilder()
             with snapshot.leaves(checkpoint.checkpoint_id) as leaves:
                 for leaf in leaves:
@@ -137,6 +134,22 @@ def verify_checkpoints(
                     )
                 )
     return check
+
+
+def _signature_problem(
+    checkpoint: store.StoredCheckpoint, keys: dict[bytes, PublicKey]
+) -> str | None:
+    key = keys.get(checkpoint.key_id)
+    if key is None:
+        return (
+            f"signed by key {checkpoint.key_id.hex()}, none of the public keys given"
+            f" ({', '.join(sorted(given.hex() for given in keys))})"
+        )
+    if not key.verifies(
+        statement(checkpoint.made_at, checkpoint.tree_size, checkpoint.root), checkpoint.signature
+    ):
+        return f"its signature does not verify with its key {checkpoint.key_id.hex()}"
+    return None
 
 
 def _of_checkpoint(kind: str, detail: str) -> Discrepancy:

@@ -1,7 +1,7 @@
 """The log for an outside auditor: files they verify without this code (docs/VERIFY.md,
 tools/verify_export.py). One program's streams or every program's, as of one snapshot:
 
-    manifest.json      what the export holds, and the public key that verifies its checkpoints
+    manifest.json      what the export holds, and the public keys that verify its checkpoints
     events.jsonl       one event a line, stream by stream in version order: its key, its id,
                        its hash and its canonical text (docs/HASH_CHAIN.md)
     checkpoints.jsonl  one checkpoint a line, with its leaves and signature
@@ -12,6 +12,7 @@ log holds no member id (README "Personal data"), so neither does the export.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ def export(
     directory: Path,
     *,
     program_id: str | None,
-    public_key: PublicKey | None,
+    public_keys: Sequence[PublicKey],
     now: datetime,
 ) -> Exported:
     """Writes the export into `directory` (created if missing; it must hold no export yet)."""
@@ -66,8 +67,7 @@ def export(
         "events": events,
         "streams": streams,
         "checkpoints": checkpoints,
-        "public_key": public_key.raw.hex() if public_key is not None else None,
-        "key_id": public_key.key_id.hex() if public_key is not None else None,
+        "public_keys": [{"key": key.raw.hex(), "key_id": key.key_id.hex()} for key in public_keys],
     }
     # Written last: a folder without a manifest is an export that did not finish.
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")

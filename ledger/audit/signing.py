@@ -4,6 +4,7 @@ cannot sign a checkpoint over the result without the private key."""
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,19 +72,31 @@ def load_signer(path: Path) -> Signer:
     return Signer(key)
 
 
-def load_public_key(path: Path) -> PublicKey:
-    """The public key in `path`: PEM (SubjectPublicKeyInfo), or a private key's file, whose
-    public half is taken."""
+def load_public_keys(path: Path) -> list[PublicKey]:
+    """The public keys in `path`: one PEM block (SubjectPublicKeyInfo) after another, the
+    current key and those that signed older checkpoints; or a private key's file, whose public
+    half is taken."""
     data = _read(path, "public key")
     if b"PRIVATE KEY" in data:
-        return load_signer(path).public_key
-    try:
-        key = serialization.load_pem_public_key(data)
-    except ValueError as error:
-        raise KeyProblem(f"{path}: not a PEM public key ({error})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyProblem(f"{path}: not an Ed25519 key")
-    return PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        return [load_signer(path).public_key]
+    blocks = _PEM_BLOCK.findall(data)
+    if not blocks:
+        raise KeyProblem(f"{path}: holds no PEM public key")
+    keys = []
+    for block in blocks:
+        try:
+            key = serialization.load_pem_public_key(block)
+        except ValueError as error:
+            raise KeyProblem(f"{path}: not a PEM public key ({error})") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise KeyProblem(f"{path}: not an Ed25519 key")
+        keys.append(
+            PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        )
+    return keys
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----\s*", re.DOTALL)
 
 
 def generate_key_pair(private_path: Path, public_path: Path) -> PublicKey:

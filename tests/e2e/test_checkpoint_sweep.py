@@ -86,7 +86,7 @@ async def test_the_servers_sweep_makes_one_signed_checkpoint_per_interval(
         (period_start(clock.current, DAY) - timedelta(days=1), 2),
         (period_start(clock.current, DAY), 2),
     ]
-    checked = verify_checkpoints(own_database, None, load_signer(private).public_key)
+    checked = verify_checkpoints(own_database, None, [load_signer(private).public_key])
     assert (checked.checkpoints, checked.found) == (2, [])
     started = [log for log in logs if log["event"] in {"checkpoints_on", "checkpoints_off"}]
     assert started == [

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.audit.checkpoints import make_checkpoint, verify_checkpoints
 from ledger.audit.merkle import Head, leaf_hash, tree_root
 from ledger.audit.replay import replay
-from ledger.audit.signing import Signer, generate_key_pair, load_signer
+from ledger.audit.signing import Signer, generate_key_pair, load_public_keys, load_signer
 from ledger.domain.commands import EarnPoints, RedeemPoints
 from ledger.domain.decisions import Target
 from ledger.requests import Request
@@ -83,7 +83,7 @@ def _found(database_url: str, program_id: str, signer: Signer | None) -> list[Fo
     checkpoints."""
     audit = replay(database_url, program_id)
     checked = verify_checkpoints(
-        database_url, program_id, signer.public_key if signer is not None else None
+        database_url, program_id, [signer.public_key] if signer is not None else []
     )
     return [
         (found.stream_id, found.version, found.event_id, found.kind)
@@ -115,7 +115,7 @@ async def test_a_checkpoint_signs_the_root_over_every_streams_head(
     # The root recomputed here from the events alone, in (program, stream) order.
     assert (row[0], row[1]) == tree_root(leaf_hash(head) for head in _heads(database_url))
     assert row[2] == signer.public_key.key_id
-    checked = verify_checkpoints(database_url, program_id, signer.public_key)
+    checked = verify_checkpoints(database_url, program_id, [signer.public_key])
     assert checked.found == []
     assert checked.signatures_checked
 
@@ -211,7 +211,7 @@ async def test_a_checkpoint_whose_signature_fails_is_reported_as_such(
             [checkpoint_id],
         )
 
-    checked = verify_checkpoints(database_url, program_id, signer.public_key)
+    checked = verify_checkpoints(database_url, program_id, [signer.public_key])
 
     assert [found.kind for found in checked.found] == ["checkpoint_signature"]
     assert checked.found[0].detail.startswith(
@@ -226,7 +226,7 @@ async def test_checkpoints_signed_by_another_key_fail_verification(
     _checkpoint(database_url, signer)
     other = Signer(Ed25519PrivateKey.generate())
 
-    checked = verify_checkpoints(database_url, program_id, other.public_key)
+    checked = verify_checkpoints(database_url, program_id, [other.public_key])
 
     assert checked.checkpoints >= 1
     assert {found.kind for found in checked.found} == {"checkpoint_signature"}
@@ -375,3 +375,26 @@ async def test_checkpoints_are_append_only_like_the_log(
             connection.execute(change.encode())
 
         assert raised.value.sqlstate == "LG001", change
+
+
+async def test_checkpoints_signed_before_a_key_rotation_verify_with_both_keys_given(
+    database_url: str, history: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    program_id, _ = history
+    old_pub, new_pub = tmp_path / "old.pub", tmp_path / "new.pub"
+    generate_key_pair(tmp_path / "old.key", old_pub)
+    generate_key_pair(tmp_path / "new.key", new_pub)
+    _checkpoint(database_url, load_signer(tmp_path / "old.key"))
+    _checkpoint(database_url, load_signer(tmp_path / "new.key"))
+    both = tmp_path / "keys.pub"
+    # One file holding every key that signed, as LEDGER_CHECKPOINT_PUBLIC_KEY_FILE may.
+    both.write_bytes(old_pub.read_bytes() + new_pub.read_bytes())
+
+    with_both = verify_checkpoints(database_url, program_id, load_public_keys(both))
+    with_the_new_one = verify_checkpoints(database_url, program_id, load_public_keys(new_pub))
+
+    assert (with_both.checkpoints, with_both.found) == (2, [])
+    old_id = load_public_keys(old_pub)[0].key_id.hex()
+    assert [(found.kind, old_id in found.detail) for found in with_the_new_one.found] == [
+        ("checkpoint_signature", True)
+    ]

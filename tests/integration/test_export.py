@@ -92,8 +92,12 @@ def _cli(*args: str, **environ: str) -> "subprocess.CompletedProcess[str]":
     )
 
 
-def _export(database_url: str, folder: Path, public: Path, program_id: str | None) -> None:
+def _export(
+    database_url: str, folder: Path, public: Path, program_id: str | None, *more_keys: Path
+) -> None:
     args = ["export", str(folder), "--public-key", str(public)]
+    for key in more_keys:
+        args += ["--public-key", str(key)]
     if program_id is not None:
         args += ["--program", program_id]
     exported = _cli(*args, DATABASE_URL=database_url)
@@ -131,8 +135,9 @@ def _outside_python() -> str:
 
 
 def _public_hex(folder: Path) -> str:
-    key: str = json.loads((folder / "manifest.json").read_text())["public_key"]
-    return key
+    keys: list[dict[str, str]] = json.loads((folder / "manifest.json").read_text())["public_keys"]
+    (key,) = keys
+    return key["key"]
 
 
 async def test_the_outside_verification_accepts_a_clean_export_of_a_program(
@@ -180,14 +185,26 @@ async def test_an_export_of_every_program_verifies_and_holds_no_member_id(
             await ledger.execute(
                 Request(Target(program_id, member_id), EarnPoints(9, "bonus"), request_id())
             )
-    _checkpoint(database_url, private, days=2)
+    # The second one signed by a new key: the key was rotated in between.
+    rotated_private, rotated_public = tmp_path / "keys" / "new.key", tmp_path / "keys" / "new.pub"
+    generate_key_pair(rotated_private, rotated_public)
+    _checkpoint(database_url, rotated_private, days=2)
     folder = tmp_path / "export"
-    _export(database_url, folder, public, None)
+    _export(database_url, folder, public, None, rotated_public)
+    old_key, new_key = (
+        entry["key"] for entry in json.loads((folder / "manifest.json").read_text())["public_keys"]
+    )
 
-    verified = _verify(folder, tmp_path / "auditor")
+    verified = _verify(
+        folder, tmp_path / "auditor", "--public-key", old_key, "--public-key", new_key
+    )
+    only_the_new_key = _verify(folder, tmp_path / "auditor", "--public-key", new_key)
 
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.strip() == "OK: 20 events in 6 streams, 2 checkpoints verified"
+    assert only_the_new_key.returncode == 1
+    assert "checkpoint 1 of " in only_the_new_key.stderr
+    assert "none of the keys given" in only_the_new_key.stderr
     text = "".join(path.read_text("utf-8") for path in sorted(folder.iterdir()))
     for member_id, key in log.members.items():
         assert member_id not in text
@@ -266,8 +283,10 @@ async def test_a_broken_signature_or_another_key_is_rejected(
     broken = _verify(folder, tmp_path / "auditor", "--public-key", published)
 
     assert against_another_key.returncode == 1
-    assert "the export names another public key than the one given" in against_another_key.stderr
-    assert "signed by key" in against_another_key.stderr
+    assert (
+        f"checkpoint {checkpoint['checkpoint_id']} of {checkpoint['made_at']}: signed by key"
+        f" {checkpoint['key_id']}, none of the keys given"
+    ) in against_another_key.stderr
     assert broken.returncode == 1
     name = f"checkpoint {checkpoint['checkpoint_id']} of {checkpoint['made_at']}"
     assert f"{name}: its signature does not verify" in broken.stderr
