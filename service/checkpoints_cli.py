@@ -4,7 +4,7 @@ export (README "Signed checkpoints")."""
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,15 @@ def _export(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def utc_day(text: str) -> datetime:
+    """An argument's day, YYYY-MM-DD, as its first instant in UTC."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 def sweep_checkpointer(settings: Settings) -> Checkpointer | None:

@@ -24,7 +24,7 @@ from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.callers import new_token, token_hash
 from service.checkpointing import public_keys_given
-from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer
+from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer, utc_day
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
 from service.config import BadSettings, Settings
@@ -138,7 +138,9 @@ def _audit(args: argparse.Namespace) -> int:
         )
         # After the replay, in a snapshot of its own: the log only grows, and a checkpoint
         # made in between covers events that snapshot holds.
-        checked = verify_checkpoints(bootstrap.database_url(), args.program, public_keys)
+        checked = verify_checkpoints(
+            bootstrap.database_url(), args.program, public_keys, since=args.checkpoints_since
+        )
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
@@ -383,6 +385,11 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="public key file (PEM, one key or several) to verify checkpoints with; repeatable"
         " (default: from the settings)",
+    )
+    audit.add_argument(
+        "--checkpoints-since",
+        type=utc_day,
+        help="YYYY-MM-DD (UTC): verify only the checkpoints made from that day on (default: all)",
     )
     audit.set_defaults(run=_audit)
     add_projection_commands(commands)

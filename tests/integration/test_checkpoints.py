@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -301,6 +301,20 @@ async def test_the_audit_command_names_the_stream_a_forger_rewrote(
         str(public),
         DATABASE_URL=database_url,
     )
+    # The checkpoint was made now, by the real clock: none was made from tomorrow on.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    later = _cli(
+        "audit",
+        "--program",
+        program_id,
+        "--workers",
+        "1",
+        "--public-key",
+        str(public),
+        "--checkpoints-since",
+        tomorrow,
+        DATABASE_URL=database_url,
+    )
 
     assert audit.returncode == 1, audit.stderr
     report = json.loads(audit.stdout)
@@ -310,6 +324,9 @@ async def test_the_audit_command_names_the_stream_a_forger_rewrote(
         for found in report["discrepancies"]
     ] == [(member, 4, ids[4], "checkpoint_mismatch")]
     assert report["checkpoints"]["signatures_checked"] is True
+    # Without the checkpoint, the rewrite is invisible.
+    assert later.returncode == 0, later.stdout
+    assert json.loads(later.stdout)["checkpoints"]["checked"] == 0
 
 
 def test_a_missing_or_unreadable_key_file_is_one_clear_error(
