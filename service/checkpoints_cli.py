@@ -69,7 +69,7 @@ def _export(args: argparse.Namespace) -> int:
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
-    except FileExistsError as error:
+    except OSError as error:  # the folder holds an export already, or cannot be written
         print(f"loyalty-ledger: {error}", file=sys.stderr)
         return 1
     print(

@@ -290,3 +290,17 @@ async def test_a_broken_signature_or_another_key_is_rejected(
     assert broken.returncode == 1
     name = f"checkpoint {checkpoint['checkpoint_id']} of {checkpoint['made_at']}"
     assert f"{name}: its signature does not verify" in broken.stderr
+
+
+def test_an_export_of_a_program_the_log_does_not_hold_or_into_an_export_is_an_error(
+    database_url: str, tmp_path: Path
+) -> None:
+    unknown = _cli("export", str(tmp_path / "a"), "--program", "nope", DATABASE_URL=database_url)
+    first = _cli("export", str(tmp_path / "b"), DATABASE_URL=database_url)
+    again = _cli("export", str(tmp_path / "b"), DATABASE_URL=database_url)
+
+    assert unknown.returncode == 2
+    assert json.loads(unknown.stderr)["reason"] == "PROGRAM_NOT_FOUND"
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
