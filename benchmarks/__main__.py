@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, ceilings, history, peer, projections, seed
+from benchmarks import baseline, ceilings, checkpoints, history, peer, projections, seed
 from benchmarks.actions import bench_action
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
@@ -602,6 +602,11 @@ def run(sizes: Sizes) -> list[Figure]:
         figures += [Figure(**figure) for figure in projections.figures(database_url, sizes.repeats)]
     _log("peer")
     figures.append(bench_peer(server_url, earn["earn_per_second"], sizes))
+    _log("signed checkpoints")
+    figures += [
+        Figure(**figure)
+        for figure in checkpoints.figures(server_url, sizes.log_events // 5, sizes.repeats)
+    ]
     return figures
 
 

@@ -23,6 +23,8 @@ from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.callers import new_token, token_hash
+from service.checkpointing import public_keys_given
+from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer, utc_day
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
 from service.config import BadSettings, Settings
@@ -109,6 +111,7 @@ def _sweep(_args: argparse.Namespace) -> int:
     from service.server import utc_now
 
     settings = Settings.from_env()
+    checkpointer = sweep_checkpointer(settings)
 
     async def run() -> dict[str, int]:
         async with bootstrap.postgres_ledger(
@@ -125,7 +128,9 @@ def _sweep(_args: argparse.Namespace) -> int:
             "stray_links_deleted": strays,
         }
 
-    print(json.dumps(asyncio.run(run())))
+    swept: dict[str, int | None] = {**asyncio.run(run())}
+    swept["checkpoint_id"] = checkpointer.make_due() if checkpointer is not None else None
+    print(json.dumps(swept))
     return 0
 
 
@@ -153,30 +158,41 @@ def _read_horizon(_args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off, 2 if there
     is nothing to audit (an unknown program)."""
+    from ledger.audit.checkpoints import verify_checkpoints
     from ledger.audit.liability import Liability
     from ledger.audit.replay import replay
 
+    public_keys = public_keys_given(args.public_key, Settings.from_env())
     try:
         result = replay(
             bootstrap.database_url(), args.program, workers=args.workers, accumulators=[Liability]
         )
+        # After the replay, in a snapshot of its own: the log only grows, and a checkpoint
+        # made in between covers events that snapshot holds.
+        checked = verify_checkpoints(
+            bootstrap.database_url(), args.program, public_keys, since=args.checkpoints_since
+        )
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
+    ok = result.ok and not checked.found
     print(
         json.dumps(
             {
-                "ok": result.ok,
+                "ok": ok,
                 "streams": result.streams,
                 "events": result.events,
-                "discrepancy_count": result.discrepancy_count,
-                "discrepancies": [found.__dict__ for found in result.discrepancies],
+                "discrepancy_count": result.discrepancy_count + len(checked.found),
+                "discrepancies": [
+                    found.__dict__ for found in (*checked.found, *result.discrepancies)
+                ],
+                "checkpoints": checked.as_dict(),
                 "liability": _liability(result.get(Liability)),
             },
             indent=2,
         )
     )
-    return 0 if result.ok else 1
+    return 0 if ok else 1
 
 
 def _liability(liability: "Liability") -> dict[str, Any]:
@@ -395,8 +411,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--program", help="only this program's streams")
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    audit.add_argument(
+        "--public-key",
+        action="append",
+        help="public key file (PEM, one key or several) to verify checkpoints with; repeatable"
+        " (default: from the settings)",
+    )
+    audit.add_argument(
+        "--checkpoints-since",
+        type=utc_day,
+        help="YYYY-MM-DD (UTC): verify only the checkpoints made from that day on (default: all)",
+    )
     audit.set_defaults(run=_audit)
     add_projection_commands(commands)
+    add_checkpoint_commands(commands)
 
     def client(name: str, help_text: str, *arguments: tuple[str, dict[str, Any]]) -> None:
         sub = commands.add_parser(name, help=help_text)

@@ -106,6 +106,8 @@ MAX_PORT = 65_535
 MAX_SHARDS = 64
 MAX_POOL_SIZE = 1_000
 DAY_SECONDS = 86_400
+MIN_CHECKPOINT_INTERVAL_SECONDS = 60
+MAX_CHECKPOINT_INTERVAL_SECONDS = 31 * DAY_SECONDS
 MAX_STREAMS = 900
 MAX_CONCURRENT_CALLS = 10_000
 
@@ -185,6 +187,14 @@ class Settings:
     a service behind a Kubernetes Service spread over the pods added since (0: never)."""
     max_connection_age_grace_seconds: int = 30
     """Calls in flight on a connection past its age get this long to finish."""
+    checkpoint_key_file: str | None = None
+    """The Ed25519 private key (PEM) that signs checkpoints; None: no checkpoints are made
+    (README "Signed checkpoints")."""
+    checkpoint_interval_seconds: int = DAY_SECONDS
+    """One checkpoint per interval, counted from the Unix epoch in UTC."""
+    checkpoint_public_key_file: str | None = None
+    """The key the audit and the export verify checkpoints with (PEM); default: the public
+    half of checkpoint_key_file."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -247,6 +257,14 @@ class Settings:
             tls_client_ca_file=read.text("LEDGER_TLS_CLIENT_CA_FILE", "") or None,
             plaintext=read.flag("LEDGER_PLAINTEXT", cls.plaintext),
             **_telemetry_settings(read),
+            checkpoint_key_file=read.text("LEDGER_CHECKPOINT_KEY_FILE", "") or None,
+            checkpoint_interval_seconds=read.integer(
+                "LEDGER_CHECKPOINT_INTERVAL_SECONDS",
+                cls.checkpoint_interval_seconds,
+                MIN_CHECKPOINT_INTERVAL_SECONDS,
+                MAX_CHECKPOINT_INTERVAL_SECONDS,
+            ),
+            checkpoint_public_key_file=read.text("LEDGER_CHECKPOINT_PUBLIC_KEY_FILE", "") or None,
         )
         if read.problems:
             raise BadSettings(read.problems)

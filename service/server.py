@@ -25,6 +25,7 @@ from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
 from service.auth import RPC_SCOPES, Authenticator, AuthInterceptor
 from service.callers import BadCallers, CallerRegistry
+from service.checkpointing import Checkpointer, checkpoint_signer, log_checkpoint_setting
 from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service
 from service.directory import AccountDirectory
@@ -134,6 +135,7 @@ async def start_server(
     problems = settings.serving_problems()
     if problems:
         raise BadSettings(problems)
+    signer = checkpoint_signer(settings)
     interceptors: list[grpc.aio.ServerInterceptor] = (
         []
         if settings.auth == "none"
@@ -240,8 +242,13 @@ async def start_server(
             )
         )
     if settings.sweep_interval_seconds > 0:
+        checkpointer = (
+            Checkpointer(database_url, signer, settings, now) if signer is not None else None
+        )
         running.tasks.append(
-            asyncio.create_task(_sweep_forever(ledger, settings.sweep_interval_seconds))
+            asyncio.create_task(
+                _sweep_forever(ledger, settings.sweep_interval_seconds, checkpointer)
+            )
         )
     if settings.run_projections:
         running.projections = ProjectionWorkers(
@@ -251,6 +258,7 @@ async def start_server(
         if telemetry.measuring:
             observe_projections(telemetry.meter_provider, running.projections.stats)
     log.info("serving", address=settings.listen_address, port=port)
+    log_checkpoint_setting(signer, settings)
     if settings.auth == "none":
         log.warning(
             "serving_without_authentication",
@@ -369,9 +377,13 @@ def _report_schema(schema: SchemaStatus) -> None:
         log.info("schema_current", migrations=len(schema.expected))
 
 
-async def _sweep_forever(ledger: Ledger, interval_seconds: int) -> None:
+async def _sweep_forever(
+    ledger: Ledger, interval_seconds: int, checkpointer: Checkpointer | None
+) -> None:
     while True:
         await asyncio.sleep(interval_seconds)
+        if checkpointer is not None:
+            await checkpointer.make_due_in_thread()
         with contextlib.suppress(LedgerError):
             appended = await ledger.sweep()
             answers, strays = await ledger.expire()

@@ -56,3 +56,57 @@ def rehash(
     connection.execute(
         _REHASH, {"program_id": program_id, "stream_id": stream_id, "version": version}
     )
+
+
+def rewrite_earning(
+    connection: psycopg.Connection[Any],
+    program_id: str,
+    stream_id: str,
+    version: int,
+    extra_points: int,
+) -> None:
+    """A forger's whole job: the points earned by the event at `version` raised by
+    `extra_points`, the balances stored on it and on every later event raised to match, every
+    hash from there recomputed in turn and the state row brought along, so that the chain, the
+    balances and the state row all agree with the forged history."""
+    connection.execute(
+        "UPDATE ledger.events SET data = jsonb_set(data, '{points}',"
+        " to_jsonb((data->>'points')::bigint + %(extra)s))"
+        " WHERE program_id = %(program_id)s AND stream_id = %(stream_id)s"
+        " AND version = %(version)s",
+        {
+            "program_id": program_id,
+            "stream_id": stream_id,
+            "version": version,
+            "extra": extra_points,
+        },
+    )
+    connection.execute(
+        "UPDATE ledger.events SET points_available = points_available + %(extra)s,"
+        " points_lifetime_earned = points_lifetime_earned + %(extra)s"
+        " WHERE program_id = %(program_id)s AND stream_id = %(stream_id)s"
+        " AND version >= %(version)s",
+        {
+            "program_id": program_id,
+            "stream_id": stream_id,
+            "version": version,
+            "extra": extra_points,
+        },
+    )
+    row = connection.execute(
+        "SELECT max(version) FROM ledger.events WHERE program_id = %s AND stream_id = %s",
+        [program_id, stream_id],
+    ).fetchone()
+    assert row is not None
+    for later in range(version, row[0] + 1):
+        rehash(connection, program_id, stream_id, later)
+    connection.execute(
+        "UPDATE ledger.streams AS state SET last_hash = head.hash,"
+        " points_available = head.points_available,"
+        " points_lifetime_earned = head.points_lifetime_earned"
+        " FROM ledger.events AS head"
+        " WHERE head.program_id = state.program_id AND head.stream_id = state.stream_id"
+        " AND head.version = state.version"
+        " AND state.program_id = %s AND state.stream_id = %s",
+        [program_id, stream_id],
+    )

@@ -64,3 +64,38 @@ async def test_the_sweep_command_expires_answers_older_than_the_retention(
     assert json.loads(kept.stdout)["answers_expired"] == 0
     assert json.loads(expired.stdout)["answers_expired"] == stored
     assert _answers(own_database) == 0
+
+
+def test_the_sweep_command_makes_the_intervals_signed_checkpoint_once(
+    own_database: str, tmp_path: Path
+) -> None:
+    from ledger.audit.signing import generate_key_pair
+
+    private = tmp_path / "checkpoint.key"
+    generate_key_pair(private, tmp_path / "checkpoint.pub")
+
+    def sweep() -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(
+            [sys.executable, "-m", "service.cli", "sweep"],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "DATABASE_URL": own_database,
+                "LEDGER_CHECKPOINT_KEY_FILE": str(private),
+                # The longest interval: both runs fall in the same one.
+                "LEDGER_CHECKPOINT_INTERVAL_SECONDS": str(31 * 86_400),
+            },
+            cwd=ROOT,
+            timeout=120,
+            check=True,
+        )
+
+    first, second = sweep(), sweep()
+
+    assert isinstance(json.loads(first.stdout)["checkpoint_id"], int)
+    # The interval has its checkpoint already.
+    assert json.loads(second.stdout)["checkpoint_id"] is None
+    with psycopg.connect(own_database) as connection:
+        row = connection.execute("SELECT count(*) FROM ledger.checkpoints").fetchone()
+    assert row == (1,)

@@ -1,0 +1,1 @@
+SELECT nextval('ledger.checkpoint_id')
