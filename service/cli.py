@@ -22,6 +22,7 @@ from ledger import bootstrap
 from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
+from service.audit_report_cli import add_report_options, run_report
 from service.callers import new_token, token_hash
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
@@ -125,6 +126,14 @@ def _audit(args: argparse.Namespace) -> int:
     from ledger.audit.liability import Liability
     from ledger.audit.replay import replay
 
+    if args.report:
+        return run_report(args)
+    if args.as_of is not None:
+        print(
+            json.dumps({"reason": "AS_OF_NEEDS_REPORT", "message": "--as-of needs --report"}),
+            file=sys.stderr,
+        )
+        return 2
     try:
         result = replay(
             bootstrap.database_url(), args.program, workers=args.workers, accumulators=[Liability]
@@ -364,6 +373,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--program", help="only this program's streams")
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    add_report_options(audit)
     audit.set_defaults(run=_audit)
     add_projection_commands(commands)
 
