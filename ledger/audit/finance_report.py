@@ -234,7 +234,7 @@ def _stocks(month: MonthFigures) -> dict[str, Any]:
         "pending_points": month.pending_points,
         "negative_balance_points": month.negative_balance_points,
         "liability_points": month.liability_points,
-        "breakage_rate": _text(month.breakage_rate),
+        "breakage_rate": _rate_text(month.breakage_rate),
         "liability": [
             {
                 "currency": valuation.currency,
@@ -244,6 +244,11 @@ def _stocks(month: MonthFigures) -> dict[str, Any]:
             for valuation in month.valuations
         ],
     }
+
+
+def _rate_text(rate: Decimal | None) -> str | None:
+    """Six decimal places always, as a rate is read."""
+    return None if rate is None else f"{rate:f}"
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -314,7 +319,7 @@ def csv_rows(report: AuditReport) -> Iterable[list[str]]:
                 str(month.pending_points),
                 str(month.negative_balance_points),
                 str(month.liability_points),
-                _text(month.breakage_rate) or "",
+                _rate_text(month.breakage_rate) or "",
             ]
             for valuation in month.valuations or (None,):
                 currency, value, amount = (
