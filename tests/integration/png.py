@@ -46,14 +46,14 @@ def colour_counts(data: bytes) -> Counter[tuple[int, int, int]]:
 def _unfiltered(kind: int, line: bytearray, above: bytearray, bpp: int) -> bytearray:
     if kind == 0:
         return line
-    if kind == 2:  # noqa: PLR2004 - PNG's filter types are numbers
+    if kind == 2:
         return bytearray((a + b) & 0xFF for a, b in zip(line, above, strict=True))
     for index in range(len(line)):
         left = line[index - bpp] if index >= bpp else 0
         up = above[index]
         if kind == 1:
             line[index] = (line[index] + left) & 0xFF
-        elif kind == 3:  # noqa: PLR2004
+        elif kind == 3:
             line[index] = (line[index] + (left + up) // 2) & 0xFF
         else:
             corner = above[index - bpp] if index >= bpp else 0

@@ -36,12 +36,18 @@ LEAST_PIXELS = 200
 
 
 @pytest.fixture
-async def pages(database_url: str, clock: FakeClock, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    """The HTML and the JSON report of one program's two months, written by the command."""
+async def program_id(database_url: str, clock: FakeClock) -> str:
+    """A program with two months of every kind of event."""
     async with running_ledger(database_url, clock) as ledger:
         scenario = await new_scenario(ledger, clock)
         await march(scenario)
         await april(scenario)
+    return scenario.program_id
+
+
+@pytest.fixture
+def pages(database_url: str, program_id: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """The HTML and the JSON report of the program, written by the command."""
     page = tmp_path / "report.html"
     for arguments in (["--report", "html", "--output", str(page)], ["--report", "json"]):
         written = subprocess.run(  # noqa: S603 - our own entry point
@@ -49,7 +55,7 @@ async def pages(database_url: str, clock: FakeClock, tmp_path: Path) -> tuple[Pa
                 str(Path(sys.executable).parent / "loyalty-ledger"),
                 "audit",
                 "--program",
-                scenario.program_id,
+                program_id,
                 *arguments,
             ],
             env={**os.environ, "DATABASE_URL": database_url},
