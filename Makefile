@@ -46,7 +46,7 @@ PYTEST_NO_TESTS_DIR := $(if $(wildcard tests),,-W ignore::pytest.PytestConfigWar
 .PHONY: help venv gen lint fmt test run bench wheel constraints clean distclean browser
 
 help:
-	@echo "make run | test | lint | fmt | bench | venv | gen | wheel | constraints | clean | distclean"
+	@echo "make run | test | lint | fmt | bench | venv | gen | browser | wheel | constraints | clean | distclean"
 
 # --- virtualenv -----------------------------------------------------------------------------
 venv: $(VENV_STAMP)

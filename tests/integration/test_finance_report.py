@@ -195,3 +195,13 @@ def test_a_report_of_a_program_the_log_does_not_hold_is_an_error(
     assert refused.stdout == ""
     (line,) = refused.stderr.splitlines()
     assert json.loads(line)["reason"] == "PROGRAM_NOT_FOUND"
+
+
+def test_as_of_without_a_report_or_without_an_offset_is_refused(database_url: str) -> None:
+    summary = _command(database_url, "--as-of", "2026-03-31")
+    naive = _command(database_url, "--report", "json", "--as-of", "2026-03-31T18:00:00")
+
+    assert summary.returncode == naive.returncode == 2
+    assert summary.stdout == naive.stdout == ""
+    assert json.loads(summary.stderr)["reason"] == "AS_OF_NEEDS_REPORT"
+    assert "has no offset" in naive.stderr
