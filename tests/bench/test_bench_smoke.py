@@ -34,6 +34,7 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "bearer tokens checked",
         "Bulk import",
         "Replay",
+        "Audit report",
         "eventsourcing",
         "memory",
         "Snapshot",
