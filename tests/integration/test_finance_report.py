@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -205,3 +205,18 @@ def test_as_of_without_a_report_or_without_an_offset_is_refused(database_url: st
     assert summary.stdout == naive.stdout == ""
     assert json.loads(summary.stderr)["reason"] == "AS_OF_NEEDS_REPORT"
     assert "has no offset" in naive.stderr
+
+
+def test_an_instant_as_of_leaves_out_what_was_recorded_after_it(
+    database_url: str, reports: Reports
+) -> None:
+    # Bob's 7 points were earned at 02:00 UTC on 1 April: an hour later than this.
+    at = datetime(2026, 4, 1, 1, tzinfo=UTC)
+
+    months = _months(audit_report(database_url, reports.scenario.program_id, as_of=at))
+
+    expected = _expected_month(reports.scenario, MARCH)
+    assert list(months) == [MARCH]
+    assert months[MARCH]["issued_earn"] == expected["issued_earn"] - 7
+    assert months[MARCH]["outstanding_points"] == expected["outstanding_points"] - 7
+    assert months[MARCH]["period_end"] == "2026-04-01T01:00:00.000001Z"
