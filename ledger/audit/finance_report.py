@@ -19,6 +19,8 @@ from typing import Any
 
 from ledger.audit.fold import program_stream_id
 from ledger.audit.monthly import (
+    CELLS,
+    LIABILITY_CHANGE,
     NEGATIVE_CHANGE,
     OUTSTANDING_CHANGE,
     PENDING_CHANGE,
@@ -68,15 +70,13 @@ class MonthFigures:
     outstanding_points: int
     pending_points: int
     negative_balance_points: int
+    liability_points: int
+    """Per account max(available + pending + held, 0), summed: what the liability values."""
     breakage_rate: Decimal | None
     """Expired / (issued - clawed back), both from the program's start to the period end."""
     valuations: tuple[Valuation, ...]
     """Per currency of the point values in force at the period end (none: points have no
     money value in this program)."""
-
-    @property
-    def liability_points(self) -> int:
-        return self.outstanding_points + self.pending_points
 
 
 @dataclass(frozen=True)
@@ -186,21 +186,21 @@ def _program_report(figures: MonthlyFigures, program_id: str) -> ProgramReport:
     else:
         last = calendar.month_span(spell(parse(cutoff) - timedelta(microseconds=1))).month
     months: list[MonthFigures] = []
-    outstanding = pending = negative = 0
+    outstanding = pending = negative = liable = 0
     issued_to_date = clawed_back_to_date = expired_to_date = 0
-    zeros = [0] * (NEGATIVE_CHANGE + 1)
+    zeros = [0] * CELLS
     for month in months_between(first, last):
         cells = figures.rows.get((program_id, month), zeros)
         flows = dict(zip(FLOW_COLUMNS, cells, strict=False))
         outstanding += cells[OUTSTANDING_CHANGE]
         pending += cells[PENDING_CHANGE]
         negative += cells[NEGATIVE_CHANGE]
+        liable += cells[LIABILITY_CHANGE]
         issued = sum(flows[column] for column in ISSUED)
         issued_to_date += issued
         clawed_back_to_date += flows[CLAWED_BACK]
         expired_to_date += flows[EXPIRED]
         period_end = min(calendar.month_end(month), cutoff)
-        liable = outstanding + pending
         values = calendar.revision_before(period_end).point_values
         months.append(
             MonthFigures(
@@ -211,6 +211,7 @@ def _program_report(figures: MonthlyFigures, program_id: str) -> ProgramReport:
                 outstanding_points=outstanding,
                 pending_points=pending,
                 negative_balance_points=-negative,
+                liability_points=liable,
                 breakage_rate=breakage_rate(expired_to_date, issued_to_date - clawed_back_to_date),
                 valuations=tuple(
                     Valuation(currency, nanos / NANOS_PER_UNIT, liable * nanos / NANOS_PER_UNIT)

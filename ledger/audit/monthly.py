@@ -9,7 +9,8 @@ events, so its memory depends on the months covered, not on the size of the log.
 Flows: each event's effect is the change of the account's points on the books (available +
 pending + held, as the replay recomputed them), filed under the column ledger/audit/
 point_flows.py names for its type. Stocks: at each month end an account holds
-max(available, 0) + held outstanding, `pending` pending and min(available, 0) below zero; the
+max(available, 0) + held outstanding, `pending` pending, min(available, 0) below zero and
+max(available + pending + held, 0) liable; the
 row of a month keeps how much those changed during it, the report adds them up over the
 months (ledger/audit/finance_report.py). An account with no event in a month adds nothing to
 its row, yet still counts in its stocks.
@@ -26,8 +27,9 @@ from ledger.store.audit_reader import EventRow
 OUTSTANDING_CHANGE = len(FLOW_COLUMNS)
 PENDING_CHANGE = OUTSTANDING_CHANGE + 1
 NEGATIVE_CHANGE = OUTSTANDING_CHANGE + 2
-CELLS = NEGATIVE_CHANGE + 1
-"""A month's row: the flow columns in FLOW_COLUMNS' order, then the changes of the three
+LIABILITY_CHANGE = OUTSTANDING_CHANGE + 3
+CELLS = LIABILITY_CHANGE + 1
+"""A month's row: the flow columns in FLOW_COLUMNS' order, then the changes of the four
 stocks."""
 
 _UNCLASSIFIED = FLOW_COLUMNS.index(UNCLASSIFIED)
@@ -70,8 +72,9 @@ class MonthlyFigures:
         self._points = 0
         """The account's points on the books after the last event counted."""
         self._available = self._pending = self._held = 0
-        self._counted = (0, 0, 0)
-        """Outstanding, pending and below-zero points of the account as the rows count them."""
+        self._counted = (0, 0, 0, 0)
+        """Outstanding, pending, below-zero and liability points of the account as the rows
+        count them."""
 
     def add_event(self, stream: ReplayedStream, row: EventRow) -> None:
         balances = stream.fold.balances
@@ -144,12 +147,21 @@ class MonthlyFigures:
         if not self._month:
             return
         available = self._available
-        stocks = (max(available, 0) + self._held, self._pending, min(available, 0))
+        # An account's liability is net of what it owes: points pending or held pay off a
+        # balance below zero first when they become available (as ledger/audit/liability.py
+        # counts it).
+        stocks = (
+            max(available, 0) + self._held,
+            self._pending,
+            min(available, 0),
+            max(available + self._pending + self._held, 0),
+        )
         counted = self._counted
         row = self._row
         row[OUTSTANDING_CHANGE] += stocks[0] - counted[0]
         row[PENDING_CHANGE] += stocks[1] - counted[1]
         row[NEGATIVE_CHANGE] += stocks[2] - counted[2]
+        row[LIABILITY_CHANGE] += stocks[3] - counted[3]
         self._counted = stocks
 
     def merge(self, other: Self) -> None:

@@ -81,7 +81,15 @@ async def new_scenario(ledger: Ledger, clock: FakeClock) -> Scenario:
         points_expiry_days=EXPIRY_DAYS,
         negative_balance_policy=NegativeBalancePolicy.ALLOW_NEGATIVE,
         actions=(RewardedAction("review", REVIEW_POINTS),),
-        milestones=(Milestone("second_order", MILESTONE_POINTS, order_count=2),),
+        # Reached by Alice's two orders, never by Dana's or Carol's smaller ones.
+        milestones=(
+            Milestone(
+                "big_spender",
+                MILESTONE_POINTS,
+                spend_currency_code="USD",
+                spend_amount_minor=140_00,
+            ),
+        ),
         point_values=(PointValue("USD", USD_NANOS), PointValue("EUR", EUR_NANOS)),
     )
     return Scenario(ledger, clock, program_id)
@@ -153,6 +161,7 @@ async def march(scenario: Scenario) -> None:
         "outstanding_points": alice_points + bob_points,
         "pending_points": 0,
         "negative_balance_points": 30,
+        "liability_points": alice_points + bob_points,
     }
     scenario.balances = {"alice": alice_points, "bob": bob_points}
 
@@ -171,8 +180,13 @@ async def april(scenario: Scenario) -> None:
     carol = await new_member(scenario.ledger, scenario.program_id)
     await run(carol, RecordPurchase("o-4", 50_00, "USD", 2))
     tally.add(APRIL, "issued_purchase", 50)
+    # Dana, 30 below zero, buys again: 20 pending, which will pay off 20 of what she owes.
+    await run(members["dana"], RecordPurchase("o-5", 20_00, "USD", 2))
+    tally.add(APRIL, "issued_purchase", 20)
     tally.stocks[APRIL] = {
         "outstanding_points": 7,  # bob: 2 available, 5 held
-        "pending_points": 50,
+        "pending_points": 50 + 20,
         "negative_balance_points": 30,
+        # Bob's 7 and Carol's 50; Dana's 20 pending less the 30 she owes counts as none.
+        "liability_points": 7 + 50,
     }

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from ledger.audit.finance_report import CSV_COLUMNS, AuditReport, as_json, audit_report
+from ledger.audit.liability import Liability
 from ledger.audit.point_flows import CLAWED_BACK, EXPIRED, FLOW_COLUMNS, ISSUED
+from ledger.audit.replay import replay
 from tests.conftest import FakeClock
 from tests.integration.finance_log import (
     APRIL,
@@ -92,8 +94,7 @@ def test_the_liability_is_valued_at_the_point_values_per_currency(
 ) -> None:
     april_figures = _months(audit_report(database_url, reports.scenario.program_id))[APRIL]
 
-    stocks = reports.scenario.tally.stocks[APRIL]
-    liable = stocks["outstanding_points"] + stocks["pending_points"]
+    liable = reports.scenario.tally.stocks[APRIL]["liability_points"]
     assert april_figures["liability_points"] == liable
     assert {each["currency"]: Decimal(each["amount"]) for each in april_figures["liability"]} == {
         "USD": liable * Decimal(USD_NANOS) / 10**9,
@@ -103,6 +104,20 @@ def test_the_liability_is_valued_at_the_point_values_per_currency(
         "USD": "0.01",
         "EUR": "0.009",
     }
+
+
+def test_the_last_months_liability_is_the_plain_audits(database_url: str, reports: Reports) -> None:
+    program_id = reports.scenario.program_id
+
+    report = as_json(audit_report(database_url, program_id, workers=2))
+    summary = replay(database_url, program_id, accumulators=[Liability]).get(Liability)
+
+    (program,) = report["programs"]
+    assert program["totals"]["liability_points"] == summary.points[program_id]
+    valued = program["totals"]["liability"]
+    assert {each["currency"]: Decimal(each["amount"]) for each in valued} == summary.money()[
+        program_id
+    ]
 
 
 def test_the_breakage_rate_is_expired_over_issued_net_of_claw_backs_to_date(
@@ -219,4 +234,5 @@ def test_an_instant_as_of_leaves_out_what_was_recorded_after_it(
     assert list(months) == [MARCH]
     assert months[MARCH]["issued_earn"] == expected["issued_earn"] - 7
     assert months[MARCH]["outstanding_points"] == expected["outstanding_points"] - 7
+    assert months[MARCH]["liability_points"] == expected["liability_points"] - 7
     assert months[MARCH]["period_end"] == "2026-04-01T01:00:00.000001Z"
