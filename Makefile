@@ -24,6 +24,8 @@ ALLOW_NO_TESTS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.stamp-installed
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_STAMP := $(VENV)/.stamp-chromium
 
 PROTO_DIR := proto
 PROTO_PKG_DIR := $(PROTO_DIR)/loyalty/v1
@@ -42,10 +44,10 @@ MYPY_TARGETS := $(wildcard ledger service tests)
 PYTEST_NO_TESTS_DIR := $(if $(wildcard tests),,-W ignore::pytest.PytestConfigWarning)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv gen lint fmt test run bench wheel constraints image image-tools clean distclean
+.PHONY: help venv gen lint fmt test run bench wheel constraints image image-tools clean distclean browser
 
 help:
-	@echo "make run | test | lint | fmt | bench | venv | gen | wheel | constraints | image | clean | distclean"
+	@echo "make run | test | lint | fmt | bench | venv | gen | browser | wheel | constraints | image | clean | distclean"
 
 # --- virtualenv -----------------------------------------------------------------------------
 venv: $(VENV_STAMP)
@@ -95,12 +97,32 @@ fmt: $(VENV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(VENV_STAMP) $(GEN_STAMP)
+test: $(VENV_STAMP) $(GEN_STAMP) $(BROWSER_STAMP)
 	rc=0; $(BIN)/pytest $(PYTEST_NO_TESTS_DIR) $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$rc" = 5 ] && [ "$(ALLOW_NO_TESTS)" = 1 ]; then \
 	  echo "pytest collected no tests (exit 5); accepted because ALLOW_NO_TESTS=1"; rc=0; \
 	fi; \
 	exit $$rc
+
+# --- a headless browser for the tests ----------------------------------------------------
+# The audit report's HTML page is opened in a real headless Chromium by its test
+# (tests/integration/test_audit_html.py). Debian's package is installed with apt-get when it
+# is missing and this runs as root with apt-get at hand; otherwise the step says what to
+# install, makes no stamp (so the next run tries again) and the test fails naming the browser.
+# The stamp lives in .venv/, so `make clean` checks again.
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(VENV_STAMP)
+	if [ -x "$(CHROMIUM)" ]; then \
+	  touch $@; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  touch $@; \
+	else \
+	  echo "no $(CHROMIUM), and no root with apt-get to install it: install Debian's chromium" \
+	    "package (the HTML report's browser test needs it)" >&2; \
+	fi
 
 # --- packaging ------------------------------------------------------------------------------
 # The wheel needs gen/ (the `loyalty` package is found there at build time). build/ is removed

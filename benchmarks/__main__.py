@@ -18,6 +18,8 @@ from typing import Any
 
 from benchmarks import baseline, ceilings, checkpoints, history, peer, projections, seed
 from benchmarks.actions import bench_action
+from benchmarks.audit_report import bench_audit_report
+from benchmarks.audit_report import probe as audit_report_probe
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
 from benchmarks.telemetry import bench_telemetry
@@ -580,10 +582,13 @@ def run(sizes: Sizes) -> list[Figure]:
         _log("long purchase history")
         figures += bench_history(service, database_url, sizes)
         early_replay = _replay(database_url)
+        early_report = audit_report_probe(database_url, report=True)
         _log("bulk import")
         figures.append(bench_import(service, database_url, program_id, sizes))
         _log("replay")
         figures += bench_replay(database_url, early_replay, sizes)
+        _log("audit report")
+        figures += bench_audit_report(database_url, early_report, sizes.repeats, Figure)
         # Made after the replay: one 100,000-event stream is a read-flatness probe, and a
         # stream's chain replays on one worker, so it would skew the replay rate.
         long_account = seed.account_names(program_id, 1, prefix="long")

@@ -1,4 +1,5 @@
-"""Runs the finance replay in a process of its own so its peak memory can be read."""
+"""Runs the finance replay (or, with --report, the finance report riding on it) in a process of
+its own so its peak memory can be read."""
 
 import argparse
 import json
@@ -6,7 +7,9 @@ import os
 import resource
 import time
 
+from ledger.audit.finance_report import AuditReport, audit_report
 from ledger.audit.replay import replay
+from ledger.audit.report import Report
 
 
 def main() -> None:
@@ -14,9 +17,15 @@ def main() -> None:
     parser.add_argument("--conninfo", required=True)
     parser.add_argument("--program")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--report", action="store_true", help="the finance report's figures too")
     args = parser.parse_args()
     started = time.perf_counter()
-    result = replay(args.conninfo, args.program, workers=args.workers)
+    if args.report:
+        result: Report | AuditReport = audit_report(
+            args.conninfo, args.program, workers=args.workers
+        )
+    else:
+        result = replay(args.conninfo, args.program, workers=args.workers)
     elapsed = time.perf_counter() - started
     print(
         json.dumps(
@@ -25,6 +34,7 @@ def main() -> None:
                 "streams": result.streams,
                 "ok": result.ok,
                 "discrepancies": result.discrepancy_count,
+                "report": args.report,
                 "seconds": elapsed,
                 "per_second": result.events / elapsed if elapsed else 0.0,
                 "workers": args.workers,

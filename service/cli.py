@@ -22,6 +22,7 @@ from ledger import bootstrap
 from ledger.domain.errors import NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
+from service.audit_report_cli import add_report_options, run_report
 from service.callers import new_token, token_hash
 from service.checkpointing import public_keys_given
 from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer, utc_day
@@ -162,6 +163,14 @@ def _audit(args: argparse.Namespace) -> int:
     from ledger.audit.liability import Liability
     from ledger.audit.replay import replay
 
+    if args.report:
+        return run_report(args)
+    if args.as_of is not None:
+        print(
+            json.dumps({"reason": "AS_OF_NEEDS_REPORT", "message": "--as-of needs --report"}),
+            file=sys.stderr,
+        )
+        return 2
     public_keys = public_keys_given(args.public_key, Settings.from_env())
     try:
         result = replay(
@@ -422,6 +431,7 @@ def _parser() -> argparse.ArgumentParser:
         type=utc_day,
         help="YYYY-MM-DD (UTC): verify only the checkpoints made from that day on (default: all)",
     )
+    add_report_options(audit)
     audit.set_defaults(run=_audit)
     add_projection_commands(commands)
     add_checkpoint_commands(commands)

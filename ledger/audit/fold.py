@@ -11,7 +11,7 @@ from ledger.codec import events as event_codec
 from ledger.codec.events import UnknownEventType
 from ledger.domain.account import Balances
 from ledger.domain.events import Event
-from ledger.domain.kinds import ACCOUNT, Kind, kind_of, member_of
+from ledger.domain.kinds import ACCOUNT, Kind, kind_of, member_of, program_key
 from ledger.domain.program import ProgramState
 from ledger.store.audit_reader import EventRow
 
@@ -24,6 +24,8 @@ __all__ = [
     "may_take_available_below_zero",
     "new_fold",
     "point_values_of",
+    "program_stream_id",
+    "time_zone_of",
 ]
 
 
@@ -68,6 +70,18 @@ def point_values_of(state: Any) -> dict[str, int] | None:
     if not isinstance(state, ProgramState):
         return None
     return {value.currency_code: value.nanos_per_point for value in state.settings.point_values}
+
+
+def program_stream_id() -> str:
+    """The id every program's own stream has (its settings' revisions)."""
+    return program_key("")[1]
+
+
+def time_zone_of(state: Any) -> str | None:
+    """A program stream's time zone (an IANA name); None for another kind."""
+    if not isinstance(state, ProgramState):
+        return None
+    return state.settings.time_zone
 
 
 def may_take_available_below_zero(event_type: str) -> bool:

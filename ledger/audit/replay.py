@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING
 from ledger.audit.invariants import check_range
 from ledger.audit.report import AccumulatorFactory, FinalBalances, Report
 from ledger.domain.errors import NotFound
-from ledger.store.audit_reader import KeyRange, exported_snapshot, snapshot_reader
+from ledger.store.audit_reader import (
+    ExportedSnapshot,
+    KeyRange,
+    exported_snapshot,
+    snapshot_reader,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.sharedctypes import Synchronized
@@ -43,6 +48,8 @@ def replay(
     keep_balances: bool = False,
     workers: int = 1,
     accumulators: Iterable[AccumulatorFactory] = (),
+    planned: Callable[[ExportedSnapshot], Iterable[AccumulatorFactory]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Replays the log (or one program's streams). With `workers` > 1 the streams are cut
     into key ranges of about equal numbers of events, which this process and `workers` - 1
@@ -50,18 +57,26 @@ def replay(
     same as one process's, as of one instant.
 
     `keep_balances` keeps each account's recomputed balances (Report.final_balances);
-    `accumulators` make the report's further accumulators (a finance report's). Raises
-    NotFound if `program_id` names a program the log does not hold."""
+    `accumulators` make the report's further accumulators (a finance report's), and
+    `planned` more of them from what the snapshot holds, read before the replay starts (the
+    finance report's program calendars). `progress(done, total)` is called from a thread of
+    this process a few times a second with the events replayed so far and about how many
+    there are. Raises NotFound if `program_id` names a program the log does not hold."""
     assert 1 <= workers <= MAX_WORKERS
-    factories = (*((FinalBalances,) if keep_balances else ()), *accumulators)
+    factories: tuple[AccumulatorFactory, ...] = (
+        *((FinalBalances,) if keep_balances else ()),
+        *accumulators,
+    )
     with ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
+        context = get_context(worker_start_method() if workers > 1 else None)
+        # Events replayed so far by every process, added a range at a time.
+        done = context.Value("q", 0)
         if workers > 1:
-            context = get_context(worker_start_method())
             taken = context.Value("i", 0)
             pool = stack.enter_context(
                 ProcessPoolExecutor(
-                    workers - 1, mp_context=context, initializer=_share, initargs=(taken,)
+                    workers - 1, mp_context=context, initializer=_share, initargs=(taken, done)
                 )
             )
             # The workers start now, before this process opens any connection: a forked one
@@ -74,23 +89,28 @@ def replay(
                 field_name="program",
                 reason="PROGRAM_NOT_FOUND",
             )
+        if planned is not None:
+            factories = (*factories, *planned(snapshot))
+        parts_wanted = workers * RANGES_PER_WORKER if workers > 1 else 1
+        if progress is not None:
+            # Progress is counted a range at a time: more ranges, finer steps.
+            parts_wanted = workers * RANGES_PER_WORKER * PROGRESS_RANGES_FACTOR
+            stack.enter_context(_progress_shown(progress, done, snapshot.events_total(program_id)))
         job = _Job(
             conninfo,
             program_id,
             factories,
             snapshot.snapshot_id,
-            tuple(
-                snapshot.key_ranges(program_id, workers * RANGES_PER_WORKER if workers > 1 else 1)
-            ),
+            tuple(snapshot.key_ranges(program_id, parts_wanted)),
         )
         if pool is None:
-            parts = [_work(job, count().__next__)]
+            parts = [_work(job, count().__next__, done)]
         else:
             others = [pool.submit(_work_in_pool, job) for _ in range(workers - 1)]
             # This process replays too, taking ranges while the others start up.
-            parts = [_work(job, partial(_take, taken))]
+            parts = [_work(job, partial(_take, taken), done)]
             parts += [other.result() for other in others]
-    merged = Report(factories)
+    merged = Report(job.factories)
     for part in parts:
         merged.merge(part)
     return merged
@@ -123,11 +143,14 @@ def _os_threads() -> int:
 
 _taken: "Synchronized[int] | None" = None
 """In a pool worker: how many of the job's ranges have been taken, shared by all workers."""
+_done: "Synchronized[int] | None" = None
+"""In a pool worker: how many events every process has replayed, shared by all."""
 
 
-def _share(taken: "Synchronized[int]") -> None:
-    global _taken  # noqa: PLW0603 (set once per pool process, by its initializer)
-    _taken = taken
+def _share(taken: "Synchronized[int]", done: "Synchronized[int]") -> None:
+    # Set once per pool process, by its initializer.
+    global _taken, _done
+    _taken, _done = taken, done
 
 
 def _take(taken: "Synchronized[int]") -> int:
@@ -138,18 +161,46 @@ def _take(taken: "Synchronized[int]") -> int:
 
 
 def _work_in_pool(job: _Job) -> Report:
-    assert _taken is not None
-    return _work(job, partial(_take, _taken))
+    assert _taken is not None and _done is not None
+    return _work(job, partial(_take, _taken), _done)
 
 
-def _work(job: _Job, take: Callable[[], int]) -> Report:
+def _work(job: _Job, take: Callable[[], int], done: "Synchronized[int]") -> Report:
     """Replays ranges of `job`, as `take` hands out their indexes, until none is left."""
     report = Report(job.factories)
     with _collector_paused(), snapshot_reader(job.conninfo, job.snapshot_id) as reader:
         while (index := take()) < len(job.ranges):
+            before = report.events
             with reader.read(job.program_id, job.ranges[index]) as (events, states):
                 check_range(events, states, report)
+            with done.get_lock():
+                done.value += report.events - before
     return report
+
+
+PROGRESS_SECONDS = 0.2
+PROGRESS_RANGES_FACTOR = 4
+
+
+@contextmanager
+def _progress_shown(
+    progress: Callable[[int, int], None], done: "Synchronized[int]", total: int
+) -> Iterator[None]:
+    """Calls `progress` every PROGRESS_SECONDS from a thread, and once more at the end."""
+    stop = threading.Event()
+
+    def show() -> None:
+        while not stop.wait(PROGRESS_SECONDS):
+            progress(done.value, total)
+
+    shower = threading.Thread(target=show, name="replay-progress", daemon=True)
+    shower.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        shower.join()
+        progress(done.value, total)
 
 
 @contextmanager

@@ -136,6 +136,23 @@ class ExportedSnapshot:
         assert row is not None
         return bool(row[0])
 
+    def program_stream_events(self, program_id: str | None, stream_id: str) -> list[EventRow]:
+        """The events of the program streams (id `stream_id`) of every program, or of one, in
+        key and version order: a few per program, so read at once."""
+        with self._connection.cursor(binary=True) as cursor:
+            cursor.execute(
+                query("audit_program_streams"), {"program_id": program_id, "stream_id": stream_id}
+            )
+            return [EventRow(*row) for row in cursor.fetchall()]
+
+    def events_total(self, program_id: str | None) -> int:
+        """About how many events the replay reads (each state row's version), for progress."""
+        row = self._connection.execute(
+            query("audit_events_total"), {"program_id": program_id}
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
     def key_ranges(self, program_id: str | None, parts: int) -> list[KeyRange]:
         """About `parts` ranges of about equal numbers of events (fewer when streams are few or
         long: a stream is never split, its chain is sequential)."""

@@ -36,6 +36,7 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "access line per call",
         "Bulk import",
         "Replay",
+        "Audit report",
         "eventsourcing",
         "memory",
         "Snapshot",
