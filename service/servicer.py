@@ -298,6 +298,22 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.GrantBonusResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
+    async def RecordFeedback(
+        self, request: pb.RecordFeedbackRequest, context: Any
+    ) -> pb.RecordFeedbackResponse:
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.RecordFeedback(
+            nps_score=request.nps_score if request.HasField("nps_score") else None,
+            ces_score=request.ces_score if request.HasField("ces_score") else None,
+            csat_score=request.csat_score if request.HasField("csat_score") else None,
+            channel=request.channel,
+        )
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        return pb.RecordFeedbackResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
     async def TransferPoints(
         self, request: pb.TransferPointsRequest, context: Any
     ) -> pb.TransferPointsResponse:

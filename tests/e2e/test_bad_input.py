@@ -486,6 +486,10 @@ MUTATIONS: list[tuple[str, Call]] = [
         ),
     ),
     (
+        "RecordFeedback",
+        lambda s: s.stub.RecordFeedback(pb.RecordFeedbackRequest(account=s.account, nps_score=9)),
+    ),
+    (
         "TransferPoints",
         lambda s: s.stub.TransferPoints(
             pb.TransferPointsRequest(
