@@ -29,6 +29,7 @@ from ledger.domain.decisions import Target
 from ledger.domain.errors import Conflict, LedgerError, NotFound
 from ledger.domain.kinds import ACCOUNT, PROGRAM, StreamKey, account_key, member_of
 from ledger.domain.kinds import program_key as program_stream
+from ledger.domain.stages import Stage
 from ledger.entries import Entry, entry_of
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavailable
 from ledger.eventlog.horizon import ReadHorizon
@@ -39,6 +40,12 @@ from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.program_history import ProgramRevision
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
+from ledger.projections.stage_view import (
+    ChangePosition,
+    MemberStageRow,
+    StageChangeEntry,
+    StageReader,
+)
 from ledger.requests import Request
 
 MAX_BATCH = 256
@@ -106,12 +113,15 @@ class Ledger:
         max_batch: int = MAX_BATCH,
         directory: DirectoryReader | None = None,
         answer_retention: timedelta = ANSWER_RETENTION,
+        stages: StageReader | None = None,
     ) -> None:
         """`directory`: where the member directory projection is read (None: not kept, and
-        list_accounts fails UNAVAILABLE)."""
+        list_accounts fails UNAVAILABLE); `stages`: the loyalty stage view (None: accounts
+        are answered without a stage, and the stage feed fails UNAVAILABLE)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
         self._directory = directory
+        self._stages = stages
         self._members = MemberKeys(log)
         self._answer_retention = answer_retention
         self._now = now
@@ -408,6 +418,89 @@ class Ledger:
             state = ACCOUNT.evolve(state, event)
         view = AccountView.of(program_id, key, state, row.version, clock.instant(row.created_at))
         return replace(view, member_id=member_id)
+
+    async def get_account_and_stage(
+        self, program_id: str, member_id: str, field_name: str, *, deadline: float | None = None
+    ) -> tuple[AccountView, MemberStageRow | None]:
+        """get_account, and the member's row of the stage view (None until the view has
+        applied the account's enrolment, or where no view is kept)."""
+        key = await self._members.key(program_id, member_id, field_name, deadline=deadline)
+        row, stages = await asyncio.gather(
+            self.log.get_stream(account_key(program_id, key), deadline=deadline),
+            self._stages_of(program_id, [key], deadline),
+        )
+        return self._view(program_id, member_id, key, row, field_name), stages.get(key)
+
+    async def get_accounts(
+        self,
+        program_id: str,
+        member_ids: list[str],
+        field_names: list[str],
+        *,
+        deadline: float | None = None,
+    ) -> list[tuple[AccountView, MemberStageRow | None]]:
+        """get_account_and_stage of many members of a program at once, in their order: three
+        round trips whatever their number (member keys, state rows and stages; the last two
+        at once). All or nothing: NotFound naming the field of the first id without an
+        account."""
+        assert len(member_ids) == len(field_names)
+        keys = await self._members.keys(program_id, member_ids, deadline=deadline)
+        for member_id, field_name in zip(member_ids, field_names, strict=True):
+            if member_id not in keys:
+                raise not_found(field_name)
+        streams = [account_key(program_id, key) for key in keys.values()]
+        loaded, stages = await asyncio.gather(
+            self.log.load(streams, (), deadline=deadline),
+            self._stages_of(program_id, list(keys.values()), deadline),
+        )
+        return [
+            (
+                self._view(
+                    program_id,
+                    member_id,
+                    keys[member_id],
+                    loaded.streams.get(account_key(program_id, keys[member_id])),
+                    field_name,
+                ),
+                stages.get(keys[member_id]),
+            )
+            for member_id, field_name in zip(member_ids, field_names, strict=True)
+        ]
+
+    def _view(
+        self, program_id: str, member_id: str, key: str, row: StreamRow | None, field_name: str
+    ) -> AccountView:
+        state = None if row is None else snapshots.decode(ACCOUNT, row.state)
+        if row is None or state is None or not state.enrolled or state.forgotten:
+            self._members.drop(program_id, member_id)
+            raise not_found(field_name)
+        for event in housekeeping(state, self._now()):
+            state = ACCOUNT.evolve(state, event)
+        view = AccountView.of(program_id, key, state, row.version, clock.instant(row.created_at))
+        return replace(view, member_id=member_id)
+
+    async def _stages_of(
+        self, program_id: str, keys: list[str], deadline: float | None
+    ) -> dict[str, MemberStageRow]:
+        if self._stages is None:
+            return {}
+        return await self._stages.stages_of(program_id, keys, deadline=deadline)
+
+    async def stage_changes(
+        self, program_id: str, after: ChangePosition, limit: int
+    ) -> list[StageChangeEntry]:
+        """A page of the program's stage change feed after `after` (a projection a moment
+        behind the log)."""
+        if self._stages is None:
+            raise StoreUnavailable("this ledger keeps no stage view")
+        return await self._stages.changes_after(program_id, after, limit)
+
+    async def members_per_stage(self, program_id: str) -> dict[Stage, int]:
+        """How many of the program's members are in each stage now (stages with none are
+        left out), counted by the stage view's index: what program statistics report."""
+        if self._stages is None:
+            raise StoreUnavailable("this ledger keeps no stage view")
+        return await self._stages.members_per_stage(program_id)
 
     async def _account(
         self, program_id: str, member_id: str, field_name: str, deadline: float | None

@@ -15,6 +15,7 @@ from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
+from ledger.store.stage_reader import PostgresStageReader
 
 
 def database_url() -> str:
@@ -53,6 +54,7 @@ async def postgres_ledger(
             shards=shards,
             directory=MemberDirectory(pool),
             answer_retention=answer_retention,
+            stages=PostgresStageReader(pool),
         )
         await ledger.start()
         try:

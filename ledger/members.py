@@ -103,6 +103,14 @@ class MemberKeys:
             raise not_found(field_name)
         return found[member_id][0]
 
+    async def keys(
+        self, program_id: str, member_ids: list[str], *, deadline: float | None
+    ) -> dict[str, str]:
+        """By member id, the key of each id that is linked (one round trip for those this
+        process does not know)."""
+        found = await self._resolve(program_id, member_ids, create=False, deadline=deadline)
+        return {member_id: key for member_id, (key, _) in found.items()}
+
     async def translate(self, request: Request, *, fresh: bool = False) -> Translation:
         """`request` with keys for member ids. Enrolment and import link an id seen for the
         first time to a new key; any other command naming an unlinked id is NOT_FOUND.

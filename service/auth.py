@@ -59,6 +59,8 @@ RPC_SCOPES: dict[str, str] = {
     "ForgetMember": "admin",
     # stages: feedback, loyalty stage, account views
     "RecordFeedback": "write",
+    "BatchGetAccounts": "read",
+    "StreamStageChanges": "read",
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
 

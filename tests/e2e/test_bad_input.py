@@ -557,6 +557,8 @@ async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
         "GetBalanceAsOf",
         "StreamEvents",
         "ListAccounts",
+        "BatchGetAccounts",
+        "StreamStageChanges",
         # Idempotent by nature (forgetting twice is forgetting once): it takes no request id.
         "ForgetMember",
     }

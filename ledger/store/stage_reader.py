@@ -1,0 +1,70 @@
+"""Reads the loyalty stage view (ledger/projections/stage_view.py)."""
+
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from ledger.domain.stages import Stage
+from ledger.eventlog.records import Position
+from ledger.projections.stage_view import (
+    MAX_CHANGES_PER_READ,
+    ChangePosition,
+    MemberStageRow,
+    StageChangeEntry,
+)
+from ledger.store.eventstore import _within as within
+from ledger.store.sql import query
+
+
+class PostgresStageReader:
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    async def _fetch(
+        self, name: str, parameters: dict[str, Any], deadline: float | None = None
+    ) -> list[Any]:
+        async with within(deadline), self._pool.connection() as connection:
+            cursor = await connection.execute(query(name), parameters)
+            rows: list[Any] = await cursor.fetchall()
+        return rows
+
+    async def stages_of(
+        self, program_id: str, member_keys: list[str], *, deadline: float | None = None
+    ) -> dict[str, MemberStageRow]:
+        rows = await self._fetch(
+            "stage_of_members", {"program_id": program_id, "member_keys": member_keys}, deadline
+        )
+        return {row[0]: MemberStageRow(row[0], Stage(row[1]), row[2]) for row in rows}
+
+    async def changes_after(
+        self, program_id: str, after: ChangePosition, limit: int
+    ) -> list[StageChangeEntry]:
+        assert 1 <= limit <= MAX_CHANGES_PER_READ
+        rows = await self._fetch(
+            "stage_changes_after",
+            {
+                "program_id": program_id,
+                "after_transaction": str(after.at.transaction_id),
+                "after_position": after.at.position,
+                "after_ordinal": after.ordinal,
+                "limit": limit,
+            },
+        )
+        return [
+            StageChangeEntry(
+                position=ChangePosition(Position(int(row[0]), row[1]), row[2]),
+                program_id=row[3],
+                member_key=row[4],
+                member_id=row[5],
+                from_stage=Stage(row[6]),
+                to_stage=Stage(row[7]),
+                change_time=row[8],
+                cause_event_id=row[9],
+                cause_event_type=row[10],
+            )
+            for row in rows
+        ]
+
+    async def members_per_stage(self, program_id: str) -> dict[Stage, int]:
+        rows = await self._fetch("stage_counts", {"program_id": program_id})
+        return {Stage(row[0]): row[1] for row in rows}
