@@ -14,11 +14,13 @@ import random
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from ledger import program_history
+from ledger.account_reads import BatchedAccountReads
 from ledger.batch import Batch, Slot
 from ledger.codec import snapshots
 from ledger.domain import clock, decisions
@@ -122,6 +124,9 @@ class Ledger:
         self.log = log
         self._directory = directory
         self._stages = stages
+        self._account_reads = (
+            None if stages is None else BatchedAccountReads(stages.accounts_with_stages)
+        )
         self._members = MemberKeys(log)
         self._answer_retention = answer_retention
         self._now = now
@@ -425,11 +430,13 @@ class Ledger:
         """get_account, and the member's row of the stage view (None until the view has
         applied the account's enrolment, or where no view is kept)."""
         key = await self._members.key(program_id, member_id, field_name, deadline=deadline)
-        row, stages = await asyncio.gather(
-            self.log.get_stream(account_key(program_id, key), deadline=deadline),
-            self._stages_of(program_id, [key], deadline),
-        )
-        return self._view(program_id, member_id, key, row, field_name), stages.get(key)
+        stream = account_key(program_id, key)
+        if self._account_reads is None:
+            row = await self.log.get_stream(stream, deadline=deadline)
+            return self._view(program_id, member_id, key, row, field_name), None
+        found = await _by(deadline, self._account_reads.get(stream))
+        row, stage = (None, None) if found is None else found
+        return self._view(program_id, member_id, key, row, field_name), stage
 
     async def get_accounts(
         self,
@@ -448,24 +455,19 @@ class Ledger:
         for member_id, field_name in zip(member_ids, field_names, strict=True):
             if member_id not in keys:
                 raise not_found(field_name)
-        streams = [account_key(program_id, key) for key in keys.values()]
-        loaded, stages = await asyncio.gather(
-            self.log.load(streams, (), deadline=deadline),
-            self._stages_of(program_id, list(keys.values()), deadline),
-        )
-        return [
-            (
-                self._view(
-                    program_id,
-                    member_id,
-                    keys[member_id],
-                    loaded.streams.get(account_key(program_id, keys[member_id])),
-                    field_name,
-                ),
-                stages.get(keys[member_id]),
-            )
-            for member_id, field_name in zip(member_ids, field_names, strict=True)
-        ]
+        streams = list(dict.fromkeys(account_key(program_id, key) for key in keys.values()))
+        found: dict[StreamKey, tuple[StreamRow, MemberStageRow | None]]
+        if self._stages is None:
+            loaded = await self.log.load(streams, (), deadline=deadline)
+            found = {key: (row, None) for key, row in loaded.streams.items()}
+        else:
+            found = await _by(deadline, self._stages.accounts_with_stages(streams))
+        answers = []
+        for member_id, field_name in zip(member_ids, field_names, strict=True):
+            row, stage = found.get(account_key(program_id, keys[member_id]), (None, None))
+            view = self._view(program_id, member_id, keys[member_id], row, field_name)
+            answers.append((view, stage))
+        return answers
 
     def _view(
         self, program_id: str, member_id: str, key: str, row: StreamRow | None, field_name: str
@@ -478,13 +480,6 @@ class Ledger:
             state = ACCOUNT.evolve(state, event)
         view = AccountView.of(program_id, key, state, row.version, clock.instant(row.created_at))
         return replace(view, member_id=member_id)
-
-    async def _stages_of(
-        self, program_id: str, keys: list[str], deadline: float | None
-    ) -> dict[str, MemberStageRow]:
-        if self._stages is None:
-            return {}
-        return await self._stages.stages_of(program_id, keys, deadline=deadline)
 
     async def stage_changes(
         self, program_id: str, after: ChangePosition, limit: int
@@ -649,3 +644,17 @@ def _fail(items: list[_Queued], error: Exception) -> None:
     for item in items:
         if not item.future.done():
             item.future.set_exception(error)
+
+
+_T = TypeVar("_T")
+
+
+async def _by(deadline: float | None, reading: Awaitable[_T]) -> _T:
+    """`reading`, given up (StoreTimeout) at `deadline`, an instant of time.monotonic()."""
+    if deadline is None:
+        return await reading
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            return await reading
+    except TimeoutError:
+        raise StoreTimeout("the caller's deadline passed") from None

@@ -10,10 +10,15 @@ from datetime import datetime
 from typing import Protocol
 
 from ledger.domain.stages import Stage
-from ledger.eventlog.records import Position
+from ledger.eventlog.records import Position, StreamRow
 
 MAX_CHANGES_PER_READ = 1_000
 """Changes one read of the feed returns at most."""
+MAX_ACCOUNTS_PER_READ = 1_000
+"""Accounts one read of state rows with stages covers at most."""
+
+StreamKey = tuple[str, str]
+"""(program_id, stream_id), as ledger.domain.kinds names it."""
 
 
 @dataclass(frozen=True, order=True)
@@ -62,11 +67,11 @@ class StageChangeEntry:
 class StageReader(Protocol):
     """Where the stage view is read from (ledger/store/stage_reader.py on PostgreSQL)."""
 
-    async def stages_of(
-        self, program_id: str, member_keys: list[str], *, deadline: float | None = None
-    ) -> dict[str, MemberStageRow]:
-        """By member key, the rows the view holds (an account it has not applied yet is
-        missing)."""
+    async def accounts_with_stages(
+        self, keys: list[StreamKey]
+    ) -> dict[StreamKey, tuple[StreamRow, MemberStageRow | None]]:
+        """The state rows of account streams (a missing stream is missing), each with its
+        stage row, in one round trip."""
         ...
 
     async def changes_after(

@@ -10,9 +10,13 @@ one.
 
 Lapses happen without any event from the member. When a member's next event comes after the
 moment their lapse fell due, the fold records the lapse first, at that moment. Otherwise the
-sweep finds it: each page that reaches the head of the log (nothing more to read, nothing held
-back) lapses the members whose moment has passed by `now`, at that moment. A page that is
-full leaves the sweep to the next: events still unread may keep those members active.
+sweep finds it: each page that reaches the head of the log lapses the members whose moment
+has passed by `now`, at that moment. The clock is read first, then the log is asked whether
+any committed event lies past the page: only when none does is every event recorded before
+`now` applied, and the sweep runs. A page that leaves events behind leaves the sweep to the
+next: events still unread may keep those members active, or change the stage they lapse
+from. (An append still in flight when the clock is read, recorded a moment before it, is the
+one event the sweep cannot wait for.)
 """
 
 from collections.abc import Callable, Iterable
@@ -138,13 +142,23 @@ class StagePages:
                         "runner": self._runner,
                     },
                 )
-            held_back = bool(await _scalar(connection, query("stage_held_back"), {}))
+            now = self._now()
+            held_back = bool(
+                await _scalar(
+                    connection,
+                    query("stage_more_events"),
+                    {
+                        "after_transaction": str(last.transaction_id),
+                        "after_position": last.position,
+                    },
+                )
+            )
             if len(rows) < limit and not held_back:
                 lapsed = await _row_count(
                     connection,
                     statements.lapse_sweep,
                     {
-                        "now": self._now(),
+                        "now": now,
                         "limit": MAX_LAPSES_PER_PAGE,
                         "at_transaction": str(last.transaction_id),
                         "at_position": last.position,

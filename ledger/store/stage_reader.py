@@ -5,12 +5,14 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from ledger.domain.stages import Stage
-from ledger.eventlog.records import Position
+from ledger.eventlog.records import Position, StreamRow
 from ledger.projections.stage_view import (
+    MAX_ACCOUNTS_PER_READ,
     MAX_CHANGES_PER_READ,
     ChangePosition,
     MemberStageRow,
     StageChangeEntry,
+    StreamKey,
 )
 from ledger.store.eventstore import _within as within
 from ledger.store.sql import query
@@ -20,21 +22,32 @@ class PostgresStageReader:
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self._pool = pool
 
-    async def _fetch(
-        self, name: str, parameters: dict[str, Any], deadline: float | None = None
-    ) -> list[Any]:
-        async with within(deadline), self._pool.connection() as connection:
+    async def _fetch(self, name: str, parameters: dict[str, Any]) -> list[Any]:
+        # No deadline here: a read may serve several callers (ledger/account_reads.py), each
+        # of whom gives up at their own.
+        async with within(None), self._pool.connection() as connection:
             cursor = await connection.execute(query(name), parameters)
             rows: list[Any] = await cursor.fetchall()
         return rows
 
-    async def stages_of(
-        self, program_id: str, member_keys: list[str], *, deadline: float | None = None
-    ) -> dict[str, MemberStageRow]:
+    async def accounts_with_stages(
+        self, keys: list[StreamKey]
+    ) -> dict[StreamKey, tuple[StreamRow, MemberStageRow | None]]:
+        assert len(keys) <= MAX_ACCOUNTS_PER_READ
         rows = await self._fetch(
-            "stage_of_members", {"program_id": program_id, "member_keys": member_keys}, deadline
+            "accounts_with_stages",
+            {
+                "program_ids": [key[0] for key in keys],
+                "stream_ids": [key[1] for key in keys],
+            },
         )
-        return {row[0]: MemberStageRow(row[0], Stage(row[1]), row[2]) for row in rows}
+        return {
+            (row[0], row[1]): (
+                StreamRow(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6]),
+                None if row[7] is None else MemberStageRow(row[1], Stage(row[7]), row[8]),
+            )
+            for row in rows
+        }
 
     async def changes_after(
         self, program_id: str, after: ChangePosition, limit: int
