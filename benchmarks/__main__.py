@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import baseline, ceilings, history, peer, projections, seed
-from benchmarks.accounts import bench_batch_get, bench_get_account
+from benchmarks.accounts import bench_batch_get, bench_get_account, build_stage_view
 from benchmarks.actions import bench_action
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
@@ -573,6 +573,7 @@ def run(sizes: Sizes) -> list[Figure]:
         _log("action vs earn")
         figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
         _log("GetAccount vs health; BatchGetAccounts vs GetAccount")
+        build_stage_view(database_url)
         figures.append(bench_get_account(service, _accounts_file(accounts), sizes, Figure))
         figures.append(bench_batch_get(service, _accounts_file(accounts), sizes, Figure))
         _log("authentication")

@@ -433,10 +433,10 @@ class Ledger:
         stream = account_key(program_id, key)
         if self._account_reads is None:
             row = await self.log.get_stream(stream, deadline=deadline)
-            return self._view(program_id, member_id, key, row, field_name), None
+            return self._view(program_id, member_id, row, field_name), None
         found = await _by(deadline, self._account_reads.get(stream))
         row, stage = (None, None) if found is None else found
-        return self._view(program_id, member_id, key, row, field_name), stage
+        return self._view(program_id, member_id, row, field_name), stage
 
     async def get_accounts(
         self,
@@ -465,12 +465,12 @@ class Ledger:
         answers = []
         for member_id, field_name in zip(member_ids, field_names, strict=True):
             row, stage = found.get(account_key(program_id, keys[member_id]), (None, None))
-            view = self._view(program_id, member_id, keys[member_id], row, field_name)
+            view = self._view(program_id, member_id, row, field_name)
             answers.append((view, stage))
         return answers
 
     def _view(
-        self, program_id: str, member_id: str, key: str, row: StreamRow | None, field_name: str
+        self, program_id: str, member_id: str, row: StreamRow | None, field_name: str
     ) -> AccountView:
         state = None if row is None else snapshots.decode(ACCOUNT, row.state)
         if row is None or state is None or not state.enrolled or state.forgotten:
@@ -478,8 +478,11 @@ class Ledger:
             raise not_found(field_name)
         for event in housekeeping(state, self._now()):
             state = ACCOUNT.evolve(state, event)
-        view = AccountView.of(program_id, key, state, row.version, clock.instant(row.created_at))
-        return replace(view, member_id=member_id)
+        # Named by the caller's id at once (AccountView.of builds without the frozen
+        # dataclass's setattr per field; a replace() after it cost as much again).
+        return AccountView.of(
+            program_id, member_id, state, row.version, clock.instant(row.created_at)
+        )
 
     async def stage_changes(
         self, program_id: str, after: ChangePosition, limit: int

@@ -98,6 +98,9 @@ class MemberKeys:
         self, program_id: str, member_id: str, field_name: str, *, deadline: float | None
     ) -> str:
         """The member's key; NotFound naming `field_name` if the id is not linked."""
+        cached = self._cached(program_id, member_id)
+        if cached is not None:  # the hot path: every GetAccount of a member seen before
+            return cached
         found = await self._resolve(program_id, [member_id], create=False, deadline=deadline)
         if member_id not in found:
             raise not_found(field_name)
