@@ -41,7 +41,7 @@ from ledger.domain.stages import (
     signal_of,
 )
 from ledger.eventlog.records import Position
-from ledger.projections.catalog import MEMBER_STAGES
+from ledger.projections.catalog import MEMBER_STAGES, SLOTS
 from ledger.projections.ports import Page
 from ledger.projections.streams import non_account_prefix
 from ledger.store.sql import query
@@ -86,7 +86,7 @@ class StagePages:
     def __init__(self, runner: str, now: Callable[[], datetime]) -> None:
         self._runner = runner
         self._now = now
-        self._statements = {slot: _SlotStatements(slot) for slot in ("a", "b")}
+        self._statements = {slot: _SlotStatements(slot) for slot in SLOTS}
 
     async def apply(
         self,
