@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import baseline, ceilings, checkpoints, history, peer, projections, seed
+from benchmarks.accounts import bench_batch_get, bench_get_account, build_stage_view
 from benchmarks.actions import bench_action
 from benchmarks.audit_report import bench_audit_report
 from benchmarks.audit_report import probe as audit_report_probe
@@ -575,6 +576,10 @@ def run(sizes: Sizes) -> list[Figure]:
         figures.append(bench_purchase(service, sizes))
         _log("action vs earn")
         figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
+        _log("GetAccount vs health; BatchGetAccounts vs GetAccount")
+        build_stage_view(database_url)
+        figures.append(bench_get_account(service, _accounts_file(accounts), sizes, Figure))
+        figures.append(bench_batch_get(service, _accounts_file(accounts), sizes, Figure))
         _log("authentication")
         figures.append(bench_auth(server_url, sizes))
         _log("telemetry")

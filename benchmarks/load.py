@@ -22,6 +22,10 @@ BENCH_ACTION_ID = "bench_review"
 """The action the benchmark programs reward (benchmarks/seed.py), under caps never reached."""
 
 
+BATCH_NAMES = 100
+"""Accounts one BatchGetAccounts of the benchmark names (its documented limit)."""
+
+
 CHANNELS = 8
 """Connections the callers are spread over, as a fleet of storefront pods would have: a
 server running several processes on one port gets connections spread between them by the
@@ -144,6 +148,22 @@ async def _run(
                         await ledger.GetAccount(
                             pb.GetAccountRequest(name=accounts[0]), timeout=10, metadata=metadata
                         )
+                    elif kind == "get_each":
+                        account = accounts[(index + sequence * callers) % len(accounts)]
+                        await ledger.GetAccount(
+                            pb.GetAccountRequest(name=account), timeout=10, metadata=metadata
+                        )
+                    elif kind == "batch_get":
+                        first = (index + sequence * callers) * BATCH_NAMES
+                        names = [
+                            accounts[(first + offset) % len(accounts)]
+                            for offset in range(BATCH_NAMES)
+                        ]
+                        await ledger.BatchGetAccounts(
+                            pb.BatchGetAccountsRequest(names=names),
+                            timeout=10,
+                            metadata=metadata,
+                        )
                     else:
                         raise ValueError(kind)
                 except grpc.aio.AioRpcError:
@@ -173,7 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
     parser.add_argument(
-        "--kind", choices=["health", "earn", "purchase", "action", "get"], required=True
+        "--kind",
+        choices=["health", "earn", "purchase", "action", "get", "get_each", "batch_get"],
+        required=True,
     )
     parser.add_argument("--callers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)

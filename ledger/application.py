@@ -14,13 +14,15 @@ import random
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from opentelemetry import metrics, trace
 
 from ledger import program_history
+from ledger.account_reads import BatchedAccountReads
 from ledger.batch import Batch, Slot
 from ledger.codec import snapshots
 from ledger.domain import clock, decisions
@@ -31,6 +33,7 @@ from ledger.domain.decisions import Target
 from ledger.domain.errors import Conflict, LedgerError, NotFound
 from ledger.domain.kinds import ACCOUNT, PROGRAM, StreamKey, account_key, member_of
 from ledger.domain.kinds import program_key as program_stream
+from ledger.domain.stages import Stage
 from ledger.entries import Entry, entry_of
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout, StoreUnavailable
 from ledger.eventlog.horizon import ReadHorizon
@@ -41,6 +44,12 @@ from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.program_history import ProgramRevision
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
+from ledger.projections.stage_view import (
+    ChangePosition,
+    MemberStageRow,
+    StageChangeEntry,
+    StageReader,
+)
 from ledger.requests import Request
 
 MAX_BATCH = 256
@@ -117,14 +126,21 @@ class Ledger:
         answer_retention: timedelta = ANSWER_RETENTION,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        stages: StageReader | None = None,
     ) -> None:
         """`directory`: where the member directory projection is read (None: not kept, and
         list_accounts fails UNAVAILABLE). `tracer_provider`: each batch's append is a span
         linked to the spans of the requests it served (None: not traced).
-        `meter_provider`: the sizes of batches are measured (None: not measured)."""
+        `meter_provider`: the sizes of batches are measured (None: not measured). `stages`:
+        the loyalty stage view (None: accounts are answered without a stage, and the stage
+        feed fails UNAVAILABLE)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
         self._directory = directory
+        self._stages = stages
+        self._account_reads = (
+            None if stages is None else BatchedAccountReads(stages.accounts_with_stages)
+        )
         self._members = MemberKeys(log)
         self._answer_retention = answer_retention
         self._now = now
@@ -463,6 +479,82 @@ class Ledger:
         view = AccountView.of(program_id, key, state, row.version, clock.instant(row.created_at))
         return replace(view, member_id=member_id)
 
+    async def get_account_and_stage(
+        self, program_id: str, member_id: str, field_name: str, *, deadline: float | None = None
+    ) -> tuple[AccountView, MemberStageRow | None]:
+        """get_account, and the member's row of the stage view (None until the view has
+        applied the account's enrolment, or where no view is kept)."""
+        key = await self._members.key(program_id, member_id, field_name, deadline=deadline)
+        stream = account_key(program_id, key)
+        if self._account_reads is None:
+            row = await self.log.get_stream(stream, deadline=deadline)
+            return self._view(program_id, member_id, row, field_name), None
+        found = await _by(deadline, self._account_reads.get(stream))
+        row, stage = (None, None) if found is None else found
+        return self._view(program_id, member_id, row, field_name), stage
+
+    async def get_accounts(
+        self,
+        program_id: str,
+        member_ids: list[str],
+        field_names: list[str],
+        *,
+        deadline: float | None = None,
+    ) -> list[tuple[AccountView, MemberStageRow | None]]:
+        """get_account_and_stage of many members of a program at once, in their order: three
+        round trips whatever their number (member keys, state rows and stages; the last two
+        at once). All or nothing: NotFound naming the field of the first id without an
+        account."""
+        assert len(member_ids) == len(field_names)
+        keys = await self._members.keys(program_id, member_ids, deadline=deadline)
+        for member_id, field_name in zip(member_ids, field_names, strict=True):
+            if member_id not in keys:
+                raise not_found(field_name)
+        streams = list(dict.fromkeys(account_key(program_id, key) for key in keys.values()))
+        found: dict[StreamKey, tuple[StreamRow, MemberStageRow | None]]
+        if self._stages is None:
+            loaded = await self.log.load(streams, (), deadline=deadline)
+            found = {key: (row, None) for key, row in loaded.streams.items()}
+        else:
+            found = await _by(deadline, self._stages.accounts_with_stages(streams))
+        answers = []
+        for member_id, field_name in zip(member_ids, field_names, strict=True):
+            row, stage = found.get(account_key(program_id, keys[member_id]), (None, None))
+            view = self._view(program_id, member_id, row, field_name)
+            answers.append((view, stage))
+        return answers
+
+    def _view(
+        self, program_id: str, member_id: str, row: StreamRow | None, field_name: str
+    ) -> AccountView:
+        state = None if row is None else snapshots.decode(ACCOUNT, row.state)
+        if row is None or state is None or not state.enrolled or state.forgotten:
+            self._members.drop(program_id, member_id)
+            raise not_found(field_name)
+        for event in housekeeping(state, self._now()):
+            state = ACCOUNT.evolve(state, event)
+        # Named by the caller's id at once (AccountView.of builds without the frozen
+        # dataclass's setattr per field; a replace() after it cost as much again).
+        return AccountView.of(
+            program_id, member_id, state, row.version, clock.instant(row.created_at)
+        )
+
+    async def stage_changes(
+        self, program_id: str, after: ChangePosition, limit: int
+    ) -> list[StageChangeEntry]:
+        """A page of the program's stage change feed after `after` (a projection a moment
+        behind the log)."""
+        if self._stages is None:
+            raise StoreUnavailable("this ledger keeps no stage view")
+        return await self._stages.changes_after(program_id, after, limit)
+
+    async def members_per_stage(self, program_id: str) -> dict[Stage, int]:
+        """How many of the program's members are in each stage now (stages with none are
+        left out), counted by the stage view's index: what program statistics report."""
+        if self._stages is None:
+            raise StoreUnavailable("this ledger keeps no stage view")
+        return await self._stages.members_per_stage(program_id)
+
     async def _account(
         self, program_id: str, member_id: str, field_name: str, deadline: float | None
     ) -> tuple[str, AccountState, StreamRow]:
@@ -610,3 +702,17 @@ def _fail(items: list[_Queued], error: Exception) -> None:
     for item in items:
         if not item.future.done():
             item.future.set_exception(error)
+
+
+_T = TypeVar("_T")
+
+
+async def _by(deadline: float | None, reading: Awaitable[_T]) -> _T:
+    """`reading`, given up (StoreTimeout) at `deadline`, an instant of time.monotonic()."""
+    if deadline is None:
+        return await reading
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            return await reading
+    except TimeoutError:
+        raise StoreTimeout("the caller's deadline passed") from None

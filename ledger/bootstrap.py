@@ -19,6 +19,7 @@ from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
+from ledger.store.stage_reader import PostgresStageReader
 
 DatabaseError = login.DatabaseError
 """A refusal or failure of the database (for the CLI, which does not import the driver)."""
@@ -87,6 +88,7 @@ async def postgres_ledger(
         if meter_provider is not None:
             telemetry.observe_pool(pool, meter_provider)
         log = PostgresEventLog(pool)
+        stages = PostgresStageReader(pool)
         if read_url:
             replica_pool = make_pool(
                 read_url, min_size=pool_min_size, max_size=pool_max_size, role=role
@@ -96,6 +98,7 @@ async def postgres_ledger(
             log = replica.ReplicaReadLog(pool, replica_pool, max_staleness=read_max_staleness)
             await log.start()
             stack.push_async_callback(log.stop)
+            stages = replica.ReplicaStageReader(pool, replica_pool, log)
         ledger = Ledger(
             log,
             now,
@@ -104,6 +107,7 @@ async def postgres_ledger(
             answer_retention=answer_retention,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
+            stages=stages,
         )
         await ledger.start()
         try:

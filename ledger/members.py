@@ -104,10 +104,21 @@ class MemberKeys:
         self, program_id: str, member_id: str, field_name: str, *, deadline: float | None
     ) -> str:
         """The member's key; NotFound naming `field_name` if the id is not linked."""
+        cached = self._cached(program_id, member_id)
+        if cached is not None:  # the hot path: every GetAccount of a member seen before
+            return cached
         found = await self._resolve(program_id, [member_id], create=False, deadline=deadline)
         if member_id not in found:
             raise not_found(field_name)
         return found[member_id][0]
+
+    async def keys(
+        self, program_id: str, member_ids: list[str], *, deadline: float | None
+    ) -> dict[str, str]:
+        """By member id, the key of each id that is linked (one round trip for those this
+        process does not know)."""
+        found = await self._resolve(program_id, member_ids, create=False, deadline=deadline)
+        return {member_id: key for member_id, (key, _) in found.items()}
 
     async def translate(self, request: Request, *, fresh: bool = False) -> Translation:
         """`request` with keys for member ids. Enrolment and import link an id seen for the

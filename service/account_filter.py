@@ -4,7 +4,9 @@
     comparison := FIELD OPERATOR VALUE
     OPERATOR   := "=" | "<" | "<=" | ">" | ">="
 
-Integer fields take an integer; time fields an RFC 3339 timestamp in double quotes. Each
+Integer fields take an integer; time fields an RFC 3339 timestamp in double quotes; text
+fields (`stage`; a tier joins them through TEXT_FIELDS) take `=` and one of their values in
+double quotes, once per filter. Each
 comparison becomes an inclusive bound (`available > 5` is `available >= 6`), and the bounds
 of one field are intersected, so the whole filter is a pair of bounds per field: parameters
 of one fixed query, never SQL text. Timestamps finer than the directory's microseconds keep
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 from ledger.domain.errors import InvalidArgument
-from ledger.projections.member_directory import INTEGER_FIELDS, TIME_FIELDS, Bounds
+from ledger.projections.member_directory import INTEGER_FIELDS, TEXT_FIELDS, TIME_FIELDS, Bounds
 
 MAX_FILTER_LENGTH = 1_000
 MAX_COMPARISONS = 20
@@ -45,6 +47,7 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 class AccountFilter:
     integers: dict[str, Bounds[int]] = field(default_factory=dict)
     times: dict[str, Bounds[datetime]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,8 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
         where = f"at offset {tokens[0].at}" if tokens else "at the end"
         raise _bad(f"expected a field name {where}")
     name = tokens[0]
-    if name.text not in INTEGER_FIELDS and name.text not in TIME_FIELDS:
-        known = ", ".join((*INTEGER_FIELDS, *TIME_FIELDS))
+    if name.text not in (*INTEGER_FIELDS, *TIME_FIELDS, *TEXT_FIELDS):
+        known = ", ".join((*INTEGER_FIELDS, *TIME_FIELDS, *TEXT_FIELDS))
         raise _bad(f"unknown field {name.text!r}; fields: {known}")
     if len(tokens) < 2 or tokens[1].kind != "operator":  # noqa: PLR2004
         raise _bad(f"expected an operator ({' '.join(_OPERATORS)}) after {name.text!r}")
@@ -117,7 +120,9 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
     if len(tokens) < 3:  # noqa: PLR2004
         raise _bad(f"expected a value after {name.text} {operator.text}")
     value = tokens[2]
-    if name.text in INTEGER_FIELDS:
+    if name.text in TEXT_FIELDS:
+        _text(name.text, operator, value, result)
+    elif name.text in INTEGER_FIELDS:
         number = _integer(name.text, value)
         lowest, highest = _integer_bounds(operator.text, number)
         current = result.integers.get(name.text, Bounds[int]())
@@ -127,6 +132,20 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
         low, high = _time_bounds(operator.text, moment, finer)
         current_time = result.times.get(name.text, Bounds[datetime]())
         result.times[name.text] = current_time.narrowed(low, high)
+
+
+def _text(name: str, operator: _Token, value: _Token, result: AccountFilter) -> None:
+    allowed = TEXT_FIELDS[name]
+    if operator.text != "=":
+        raise _bad(f"{name} takes only = (at offset {operator.at})")
+    if value.kind != "string" or value.text not in allowed:
+        raise _bad(
+            f"{name} takes one of {', '.join(sorted(allowed))} in double quotes;"
+            f" found {value.text!r} at offset {value.at}"
+        )
+    if name in result.texts:
+        raise _bad(f"{name} may be compared once (at offset {operator.at})")
+    result.texts[name] = value.text
 
 
 def _integer(name: str, token: _Token) -> int:

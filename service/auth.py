@@ -58,6 +58,10 @@ RPC_SCOPES: dict[str, str] = {
     "ImportHistory": "import",
     "ListAccounts": "read",
     "ForgetMember": "admin",
+    # stages: feedback, loyalty stage, account views
+    "RecordFeedback": "write",
+    "BatchGetAccounts": "read",
+    "StreamStageChanges": "read",
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
 

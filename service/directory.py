@@ -14,7 +14,7 @@ from ledger.domain.errors import InvalidArgument
 from ledger.domain.limits import MAX_ID_LENGTH
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery
 from loyalty.v1 import ledger_pb2 as pb
-from service import mapping
+from service import mapping, stage_mapping
 from service.account_filter import parse_filter
 from service.names import account_name, parse_program
 
@@ -78,6 +78,7 @@ def _account(program_id: str, entry: DirectoryEntry) -> pb.Account:
         message.enroll_time.CopyFrom(mapping.timestamp(entry.enroll_time))
     if entry.last_activity_time is not None:
         message.last_activity_time.CopyFrom(mapping.timestamp(entry.last_activity_time))
+    stage_mapping.fill_stage(message, entry.stage, entry.stage_time)
     return message
 
 
@@ -97,7 +98,9 @@ class AccountDirectory:
         after = decode_token(request.page_token, fingerprint)
         await self._ledger.get_program(program_id, "parent")
         entries = await self._ledger.list_accounts(
-            DirectoryQuery(program_id, after, page_size + 1, bounds.integers, bounds.times)
+            DirectoryQuery(
+                program_id, after, page_size + 1, bounds.integers, bounds.times, bounds.texts
+            )
         )
         page = entries[:page_size]
         return pb.ListAccountsResponse(

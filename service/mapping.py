@@ -21,7 +21,7 @@ from ledger.domain.settings import (
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
-from service import action_mapping, purchase_mapping, rewards
+from service import action_mapping, purchase_mapping, rewards, stage_mapping
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -150,6 +150,7 @@ def program_settings(
         actions=actions,
         milestones=milestones,
         milestone_refund_policy=milestone_refund_policy,
+        stage_settings=stage_mapping.stage_settings_of(message),
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -198,6 +199,7 @@ def program(view: ProgramView) -> pb.Program:
         ),
     )
     action_mapping.fill_program(message, settings)
+    stage_mapping.fill_program(message, settings.stage_settings)
     return message
 
 

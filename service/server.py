@@ -252,7 +252,7 @@ async def start_server(
         )
     if settings.run_projections:
         running.projections = ProjectionWorkers(
-            database_url, list(PROJECTIONS.values()), settings.database_role
+            database_url, list(PROJECTIONS.values()), settings.database_role, now=now
         )
         running.projections.start()
         if telemetry.measuring:

@@ -30,13 +30,14 @@ from ledger.outcomes import Outcome
 from ledger.requests import Request, request_id_problem
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service import action_mapping, mapping, purchase_mapping, rewards
+from service import account_reads, action_mapping, mapping, purchase_mapping, rewards
 from service.auth import authenticated_actor
 from service.directory import AccountDirectory
 from service.errors import to_status
 from service.names import parse_account, parse_program
 from service.program_revisions import list_program_revisions
 from service.program_updates import refuse_bad_creation, refuse_bad_update
+from service.stage_feed import stage_changes
 
 log = structlog.get_logger(__name__)
 
@@ -324,6 +325,22 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.GrantBonusResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
+    async def RecordFeedback(
+        self, request: pb.RecordFeedbackRequest, context: Any
+    ) -> pb.RecordFeedbackResponse:
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.RecordFeedback(
+            nps_score=request.nps_score if request.HasField("nps_score") else None,
+            ces_score=request.ces_score if request.HasField("ces_score") else None,
+            csat_score=request.csat_score if request.HasField("csat_score") else None,
+            channel=request.channel,
+        )
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        return pb.RecordFeedbackResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
     async def TransferPoints(
         self, request: pb.TransferPointsRequest, context: Any
     ) -> pb.TransferPointsResponse:
@@ -509,11 +526,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetAccount(
         self, request: pb.GetAccountRequest, context: Any
     ) -> pb.GetAccountResponse:
-        program_id, member_id = parse_account(request.name, "name")
-        view = await self._ledger.get_account(
-            program_id, member_id, "name", deadline=_deadline(context)
-        )
-        return pb.GetAccountResponse(account=mapping.account(view))
+        return await account_reads.get_account(self._ledger, request, _deadline(context))
+
+    @unary
+    async def BatchGetAccounts(
+        self, request: pb.BatchGetAccountsRequest, context: Any
+    ) -> pb.BatchGetAccountsResponse:
+        return await account_reads.batch_get_accounts(self._ledger, request, _deadline(context))
 
     @unary
     async def ListLedgerEntries(
@@ -610,6 +629,18 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             await context.abort_with_status(to_status(error))
         finally:
             await batches.aclose()
+
+    async def StreamStageChanges(
+        self, request: pb.StreamStageChangesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.StreamStageChangesResponse]:
+        changes = stage_changes(self._ledger, request)
+        try:
+            async for change in changes:
+                yield change
+        except LedgerError as error:
+            await context.abort_with_status(to_status(error))
+        finally:
+            await changes.aclose()
 
 
 def _page_token(token: str) -> int:

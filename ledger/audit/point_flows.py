@@ -88,6 +88,7 @@ FLOWS: dict[str, Flow] = {
     "PointsTransferredOut": Flow(debit=TRANSFERRED_OUT),
     "MemberEnrolled": NO_FLOW,
     "MemberForgotten": NO_FLOW,
+    "FeedbackRecorded": NO_FLOW,
     "PendingPointsReleased": NO_FLOW,
     "PointsReserved": NO_FLOW,
     "RewardReserved": NO_FLOW,

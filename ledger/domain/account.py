@@ -8,6 +8,7 @@ from ledger.domain.events import (
     ActionRecorded,
     BonusGranted,
     Event,
+    FeedbackRecorded,
     HistoryImported,
     InactiveBalanceExpired,
     InactivityExpiryScheduled,
@@ -291,6 +292,8 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 },
             )
             return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
+        case FeedbackRecorded():
+            return state
         case BonusGranted():
             return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
         case MilestoneReached():

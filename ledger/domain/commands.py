@@ -7,6 +7,7 @@ from typing import ClassVar
 from ledger.domain import limits
 from ledger.domain.compat import added_later
 from ledger.domain.errors import Violations
+from ledger.domain.feedback import CES_RANGE, CSAT_RANGE, NPS_RANGE, check_score
 from ledger.domain.patterns import (
     CODE_PATTERN,
     CURRENCY_PATTERN,
@@ -333,3 +334,23 @@ class GrantBonus(Command):
         check_points(violations, "points", self.points)
         check_pattern(violations, "reason_code", self.reason_code, CODE_PATTERN)
         check_text(violations, "note", self.note, limits.MAX_NOTE_LENGTH)
+
+
+@dataclass(frozen=True)
+class RecordFeedback(Command):
+    """A member's survey scores (feedback.py): each optional, at least one, no free text."""
+
+    nps_score: int | None = None
+    ces_score: int | None = None
+    csat_score: int | None = None
+    channel: str = ""
+    """Where the survey was answered, as a short code (web, email, pos...); "" for unsaid."""
+
+    def validate(self, violations: Violations) -> None:
+        if self.nps_score is None and self.ces_score is None and self.csat_score is None:
+            violations.add("nps_score", "give at least one of nps_score, ces_score, csat_score")
+        check_score(violations, "nps_score", self.nps_score, NPS_RANGE)
+        check_score(violations, "ces_score", self.ces_score, CES_RANGE)
+        check_score(violations, "csat_score", self.csat_score, CSAT_RANGE)
+        if self.channel:
+            check_pattern(violations, "channel", self.channel, CODE_PATTERN)

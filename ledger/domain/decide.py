@@ -26,6 +26,7 @@ from ledger.domain.commands import (
     GrantBonus,
     ImportHistory,
     RecordAction,
+    RecordFeedback,
     RecordPurchase,
     RedeemPoints,
     RedeemReward,
@@ -45,6 +46,7 @@ from ledger.domain.errors import (
 from ledger.domain.events import (
     ActionRecorded,
     Event,
+    FeedbackRecorded,
     HistoryImported,
     LotPortion,
     MemberEnrolled,
@@ -385,6 +387,12 @@ def _decide_on_account(
             return [actions.record_action(state, program, command, now)]
         case GrantBonus():
             return [actions.grant_bonus(program, command, now)]
+        case RecordFeedback():
+            return [
+                FeedbackRecorded(
+                    command.nps_score, command.ces_score, command.csat_score, command.channel
+                )
+            ]
         case EarnPoints():
             expires_on = points_expire_at(program.settings, now)
             return [PointsEarned(command.points, command.reason, expires_on, program.revision)]

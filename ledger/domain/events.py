@@ -472,6 +472,18 @@ class MilestoneClawedBack(Event):
         return -self.points_clawed_back
 
 
+@dataclass(frozen=True)
+class FeedbackRecorded(Event):
+    """A member answered a survey (RecordFeedback): the scores given (None: not asked or not
+    answered) and the channel's code ("" when unsaid). Moves no points."""
+
+    event_type: ClassVar[str] = "FeedbackRecorded"
+    nps_score: int | None
+    ces_score: int | None
+    csat_score: int | None
+    channel: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
@@ -503,5 +515,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BonusGranted,
         MilestoneReached,
         MilestoneClawedBack,
+        FeedbackRecorded,
     )
 }

@@ -23,6 +23,7 @@ from ledger.domain.purchase_rules import (
     PointsRounding,
     validate_rules,
 )
+from ledger.domain.stage_settings import StageSettings
 
 
 class NegativeBalancePolicy(Enum):
@@ -107,6 +108,8 @@ class ProgramSettings:
     # An enum member is immutable; ruff only trusts literal arguments.
     milestone_refund_policy: MilestoneRefundPolicy = added_later(MilestoneRefundPolicy.CLAW_BACK)
     """What a full refund of the order that reached a milestone does to its bonus."""
+    stage_settings: StageSettings = added_later(StageSettings())
+    """Thresholds of the loyalty stages (stage_settings.py); their defaults before them."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -168,6 +171,7 @@ class ProgramSettings:
         )
         validate_rewards(violations, self.rewards, prefix)
         validate_point_values(violations, self.point_values, prefix)
+        self.stage_settings.validate(violations, prefix)
 
 
 def _validate_expiry(settings: ProgramSettings, violations: Violations, prefix: str) -> None:

@@ -4,6 +4,11 @@ A projection is a read model kept in two tables, ledger.{name}_a and ledger.{nam
 live slot and the standby a rebuild fills), behind the view ledger.{name}, plus one SQL
 statement that applies a page of events to a slot (see ledger/store/queries/projection_page.sql
 for the page it is given). Applying a page is one statement, whatever the page's size.
+
+A projection whose rules are the domain's (the loyalty stages) is `folded` instead: its page
+is read, folded in Python through the domain and written back in one transaction, with the
+checkpoint, by the store (ledger/store/stage_pages.py). A slot may hold further tables
+(`companions`), emptied with it before a rebuild.
 """
 
 import re
@@ -21,13 +26,24 @@ class Projection:
     apply_path: str
     """...and the file's path in it. The statement writes to {view}, the slot's table."""
     description: str
+    folded: bool = False
+    """Applied by domain code in Python (ledger/store/stage_pages.py), not by one statement:
+    then apply_package and apply_path are empty."""
+    companions: tuple[str, ...] = ()
+    """Names of the slot's other tables, each ledger.{companion}_{slot}."""
 
     def __post_init__(self) -> None:
         assert NAME_PATTERN.fullmatch(self.name), self.name
+        assert self.folded != bool(self.apply_path), self
+        assert all(NAME_PATTERN.fullmatch(name) for name in self.companions), self
 
     def table(self, slot: str) -> str:
         assert slot in SLOTS, slot
         return f"{self.name}_{slot}"
+
+    def tables(self, slot: str) -> tuple[str, ...]:
+        """Every table of the slot, the main one first."""
+        return (self.table(slot), *(f"{name}_{slot}" for name in self.companions))
 
 
 SLOTS = ("a", "b")
@@ -39,4 +55,15 @@ MEMBER_DIRECTORY = Projection(
     description="per account: enrolment and last activity times, balances, stream version",
 )
 
-PROJECTIONS: dict[str, Projection] = {MEMBER_DIRECTORY.name: MEMBER_DIRECTORY}
+MEMBER_STAGES = Projection(
+    name="member_stages",
+    apply_package="",
+    apply_path="",
+    description="per account: loyalty stage and its history (ledger/domain/stages.py)",
+    folded=True,
+    companions=("member_stage_changes", "member_stage_programs"),
+)
+
+PROJECTIONS: dict[str, Projection] = {
+    projection.name: projection for projection in (MEMBER_DIRECTORY, MEMBER_STAGES)
+}

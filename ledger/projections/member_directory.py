@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from ledger.domain.account import Balances
+from ledger.domain.stages import Stage
 
 T = TypeVar("T", int, datetime)
 
@@ -27,6 +28,10 @@ INTEGER_FIELDS = (
 """Fields a query may bound by integers: the six balances (in points) and the version."""
 TIME_FIELDS = ("enroll_time", "last_activity_time")
 """Fields a query may bound by instants."""
+TEXT_FIELDS: dict[str, frozenset[str]] = {"stage": frozenset(stage.value for stage in Stage)}
+"""Fields a query may match exactly, with the values each may take. `stage` is read from
+the loyalty stage view (ledger/projections/stage_view.py) beside the directory; a tier
+joins here the same way, read from wherever the tiers keep it."""
 MAX_LIMIT = 1_001
 """Rows one query returns at most (a page of 1,000 and one more, to tell if more follow)."""
 
@@ -61,11 +66,15 @@ class DirectoryQuery:
     times: dict[str, Bounds[datetime]] = field(default_factory=dict)
     """By field name, one of TIME_FIELDS. An account without a last activity time matches
     no bound on it."""
+    texts: dict[str, str] = field(default_factory=dict)
+    """By field name, one of TEXT_FIELDS: the value it must equal. An account the stage view
+    has not applied yet matches no stage."""
 
     def __post_init__(self) -> None:
         assert 1 <= self.limit <= MAX_LIMIT, self.limit
         assert set(self.integers) <= set(INTEGER_FIELDS), self.integers
         assert set(self.times) <= set(TIME_FIELDS), self.times
+        assert all(value in TEXT_FIELDS[name] for name, value in self.texts.items()), self
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,9 @@ class DirectoryEntry:
     """None only before the account's first event is applied, which a row never is."""
     last_activity_time: datetime | None
     balances: Balances
+    stage: Stage | None = None
+    """From the stage view; None while it has not applied the account."""
+    stage_time: datetime | None = None
 
 
 class DirectoryReader(Protocol):

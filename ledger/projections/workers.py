@@ -9,6 +9,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import TextIO
 
@@ -25,6 +26,7 @@ from ledger.store.projection_sessions import (
     PostgresRunnerSession,
     read_statuses,
 )
+from ledger.store.stage_pages import wall_clock
 
 log = structlog.get_logger(__name__)
 
@@ -52,14 +54,23 @@ async def run_projections(
     runner_id: str | None = None,
     stats: dict[str, RunnerStats] | None = None,
     page_events: int = PAGE_EVENTS,
+    now: Callable[[], datetime] = wall_clock,
 ) -> None:
-    """Runs a runner per projection (leading or standing by) until `stop` is set."""
+    """Runs a runner per projection (leading or standing by) until `stop` is set. `now` is
+    the clock of time-based moves (the stage view's lapses)."""
     runner = (runner_id or default_runner_id())[:MAX_RUNNER_ID_LENGTH]
     listener = AppendNotifications(conninfo, role, log)
     runners = [
         ProjectionRunner(
             projection.name,
-            partial(PostgresRunnerSession.open, conninfo, projection, runner=runner, role=role),
+            partial(
+                PostgresRunnerSession.open,
+                conninfo,
+                projection,
+                runner=runner,
+                role=role,
+                now=now,
+            ),
             listener,
             journal=log.bind(runner=runner),
             page_events=page_events,
@@ -93,11 +104,16 @@ class ProjectionWorkers:
     """The runners of a serving process, started with it and stopped before its pool."""
 
     def __init__(
-        self, conninfo: str, projections: Sequence[Projection], role: str | None = None
+        self,
+        conninfo: str,
+        projections: Sequence[Projection],
+        role: str | None = None,
+        now: Callable[[], datetime] = wall_clock,
     ) -> None:
         self._conninfo = conninfo
         self._projections = list(projections)
         self._role = role
+        self._now = now
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.stats: dict[str, RunnerStats] = {}
@@ -106,7 +122,12 @@ class ProjectionWorkers:
         assert self._task is None
         self._task = asyncio.create_task(
             run_projections(
-                self._conninfo, self._projections, self._stop, role=self._role, stats=self.stats
+                self._conninfo,
+                self._projections,
+                self._stop,
+                role=self._role,
+                stats=self.stats,
+                now=self._now,
             ),
             name="projection-runners",
         )
@@ -130,9 +151,12 @@ async def rebuild_projection(
     role: str | None = None,
     runner_id: str | None = None,
     page_events: int = REBUILD_PAGE_EVENTS,
+    now: Callable[[], datetime] = wall_clock,
 ) -> RebuildResult:
     runner = f"rebuild {runner_id or default_runner_id()}"[:MAX_RUNNER_ID_LENGTH]
-    session = await PostgresRebuildSession.open(conninfo, projection, runner=runner, role=role)
+    session = await PostgresRebuildSession.open(
+        conninfo, projection, runner=runner, role=role, now=now
+    )
     try:
         return await rebuild(
             projection.name,

@@ -6,8 +6,10 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from ledger.domain.account import Balances
+from ledger.domain.stages import Stage
 from ledger.projections.member_directory import (
     INTEGER_FIELDS,
+    TEXT_FIELDS,
     TIME_FIELDS,
     DirectoryEntry,
     DirectoryQuery,
@@ -28,6 +30,8 @@ def directory_parameters(request: DirectoryQuery) -> dict[str, Any]:
             bound = bounds.get(name)
             parameters[f"min_{name}"] = bound.lowest if bound else None
             parameters[f"max_{name}"] = bound.highest if bound else None
+    for name in TEXT_FIELDS:
+        parameters[name] = request.texts.get(name)
     return parameters
 
 
@@ -52,6 +56,8 @@ class MemberDirectory:
                 enroll_time=row[3],
                 last_activity_time=row[4],
                 balances=Balances(*row[5:11]),
+                stage=None if row[11] is None else Stage(row[11]),
+                stage_time=row[12],
             )
             for row in rows
         ]

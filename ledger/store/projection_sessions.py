@@ -10,7 +10,9 @@ loser's page undone.
 """
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from typing import Any, Self
 
@@ -25,6 +27,7 @@ from ledger.projections.rebuild import RebuildBusy
 from ledger.projections.streams import HOUSEKEEPING_COMMANDS, non_account_prefix
 from ledger.store.errors import translate
 from ledger.store.sql import query
+from ledger.store.stage_pages import StagePages, wall_clock
 
 RUNNER_LOCK_NAMESPACE = 0x4C4C5052
 """First key of a runner's advisory lock ("LLPR"); the second is the projection's key."""
@@ -159,6 +162,16 @@ class PageStatements:
         return Page(events=events, last=last, held_back=held_back)
 
 
+def page_writer(
+    projection: Projection, runner: str, now: Callable[[], datetime]
+) -> "PageStatements | StagePages":
+    """How pages of `projection` are applied: its one statement, or its fold (catalog.py);
+    `now` is the clock of the stage view's lapses."""
+    if projection.folded:
+        return StagePages(runner, now)
+    return PageStatements(projection, runner)
+
+
 async def _fetch_all(
     connection: AsyncConnection[Any], name: str, parameters: dict[str, Any]
 ) -> list[Any]:
@@ -236,17 +249,27 @@ class PostgresRunnerSession:
     """ledger.projections.ports.RunnerSession on one connection of its own."""
 
     def __init__(
-        self, connection: AsyncConnection[Any], projection: Projection, runner: str
+        self,
+        connection: AsyncConnection[Any],
+        projection: Projection,
+        runner: str,
+        now: Callable[[], datetime] = wall_clock,
     ) -> None:
         self._connection = connection
         self._projection = projection
-        self._pages = PageStatements(projection, runner)
+        self._pages = page_writer(projection, runner, now)
         self._leading = False
         self._checkpoint: _Checkpoint | None = None
 
     @classmethod
     async def open(
-        cls, conninfo: str, projection: Projection, *, runner: str, role: str | None = None
+        cls,
+        conninfo: str,
+        projection: Projection,
+        *,
+        runner: str,
+        role: str | None = None,
+        now: Callable[[], datetime] = wall_clock,
     ) -> Self:
         connection = await connect(conninfo, role, f"projection {projection.name}")
         try:
@@ -254,7 +277,7 @@ class PostgresRunnerSession:
         except psycopg.Error as error:
             await connection.close()
             raise translate(error) from error
-        return cls(connection, projection, runner)
+        return cls(connection, projection, runner, now)
 
     async def try_lead(self) -> bool:
         if not self._leading:
@@ -281,6 +304,7 @@ class PostgresRunnerSession:
                     live=True,
                     after=checkpoint.position,
                     limit=limit,
+                    upto=END_OF_LOG,
                 )
                 if page is None:
                     self._checkpoint = None  # a rebuild swapped the slots: read the new one
@@ -308,17 +332,27 @@ class PostgresRebuildSession:
     """ledger.projections.ports.RebuildSession on one connection of its own."""
 
     def __init__(
-        self, connection: AsyncConnection[Any], projection: Projection, runner: str
+        self,
+        connection: AsyncConnection[Any],
+        projection: Projection,
+        runner: str,
+        now: Callable[[], datetime] = wall_clock,
     ) -> None:
         self._connection = connection
         self._projection = projection
         self._runner = runner
-        self._pages = PageStatements(projection, runner)
+        self._pages = page_writer(projection, runner, now)
         self._locked = False
 
     @classmethod
     async def open(
-        cls, conninfo: str, projection: Projection, *, runner: str, role: str | None = None
+        cls,
+        conninfo: str,
+        projection: Projection,
+        *,
+        runner: str,
+        role: str | None = None,
+        now: Callable[[], datetime] = wall_clock,
     ) -> Self:
         connection = await connect(conninfo, role, f"rebuild {projection.name}")
         try:
@@ -326,7 +360,7 @@ class PostgresRebuildSession:
         except psycopg.Error as error:
             await connection.close()
             raise translate(error) from error
-        return cls(connection, projection, runner)
+        return cls(connection, projection, runner, now)
 
     async def try_lock_rebuild(self) -> bool:
         try:
@@ -363,11 +397,13 @@ class PostgresRebuildSession:
                 "SELECT set_config('lock_timeout', %s, true)", [TRUNCATE_LOCK_TIMEOUT]
             )
             standby = await _checkpoint(connection, self._projection.name, live=False)
-            table = sql.Identifier("ledger", self._projection.table(standby.slot))
+            tables = [
+                sql.Identifier("ledger", table) for table in self._projection.tables(standby.slot)
+            ]
             # TRUNCATE rather than DELETE: instant whatever the size, and no dead rows left
             # for vacuum. It is not MVCC-safe, but no query reads the standby: each reads the
             # slot its own snapshot calls live.
-            await connection.execute(sql.SQL("TRUNCATE {}").format(table))
+            await connection.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(tables)))
             await connection.execute(
                 query("projection_reset_standby"),
                 {"projection": self._projection.name, "runner": self._runner},
@@ -383,6 +419,7 @@ class PostgresRebuildSession:
                 live=False,
                 after=standby.position,
                 limit=limit,
+                upto=END_OF_LOG,
             )
         except psycopg.Error as error:
             raise translate(error) from error

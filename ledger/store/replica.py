@@ -32,8 +32,10 @@ from ledger.domain.account import Balances
 from ledger.domain.kinds import StreamKey
 from ledger.eventlog.errors import StoreUnavailable
 from ledger.eventlog.records import Commit, EventRecord, StreamRow
+from ledger.projections.stage_view import MemberStageRow
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.sql import query
+from ledger.store.stage_reader import PostgresStageReader
 
 MAX_STALENESS = timedelta(seconds=1)
 """How far behind the primary a replica read may be, by default (LEDGER_READ_MAX_STALENESS_MS)."""
@@ -120,7 +122,8 @@ class ReplicaReadLog(PostgresEventLog):
         while len(self._written) > REMEMBERED_WRITES:
             self._written.popitem(last=False)
 
-    def _from_replica(self, key: StreamKey) -> bool:
+    def reads_from_replica(self, key: StreamKey) -> bool:
+        """Whether a read of the stream may go to the replica now (counted either way)."""
         caught_up_at = self._caught_up_at
         fresh = time.monotonic() - caught_up_at <= self._max_staleness
         if fresh and caught_up_at >= self._written.get(key, float("-inf")):
@@ -135,7 +138,7 @@ class ReplicaReadLog(PostgresEventLog):
     async def get_stream(
         self, key: StreamKey, *, deadline: float | None = None
     ) -> StreamRow | None:
-        if self._from_replica(key):
+        if self.reads_from_replica(key):
             with contextlib.suppress(StoreUnavailable):
                 row = await self._replica.get_stream(key, deadline=deadline)
                 # A stream the replica has not seen yet may be one created a moment ago:
@@ -163,7 +166,7 @@ class ReplicaReadLog(PostgresEventLog):
             "end_time": end_time,
             "deadline": deadline,
         }
-        if self._from_replica(key):
+        if self.reads_from_replica(key):
             with contextlib.suppress(StoreUnavailable):
                 return await self._replica.list_entries(key, **arguments)
         return await super().list_entries(key, **arguments)
@@ -171,10 +174,39 @@ class ReplicaReadLog(PostgresEventLog):
     async def balance_as_of(
         self, key: StreamKey, as_of: datetime, *, deadline: float | None = None
     ) -> tuple[int, Balances] | None:
-        if self._from_replica(key):
+        if self.reads_from_replica(key):
             with contextlib.suppress(StoreUnavailable):
                 return await self._replica.balance_as_of(key, as_of, deadline=deadline)
         return await super().balance_as_of(key, as_of, deadline=deadline)
+
+
+class ReplicaStageReader(PostgresStageReader):
+    """GetAccount's gathered reads (an account's state row and its stage row) from the
+    replica for the streams the log lets read there; the others, and any the replica does
+    not have, from the primary."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        replica_pool: AsyncConnectionPool[Any],
+        log: ReplicaReadLog,
+    ) -> None:
+        super().__init__(pool)
+        self._replica = PostgresStageReader(replica_pool)
+        self._log = log
+
+    async def accounts_with_stages(
+        self, keys: list[StreamKey]
+    ) -> dict[StreamKey, tuple[StreamRow, MemberStageRow | None]]:
+        there = [key for key in keys if self._log.reads_from_replica(key)]
+        found: dict[StreamKey, tuple[StreamRow, MemberStageRow | None]] = {}
+        if there:
+            with contextlib.suppress(StoreUnavailable):
+                found = await self._replica.accounts_with_stages(there)
+        rest = [key for key in keys if key not in found]
+        if rest:
+            found |= await super().accounts_with_stages(rest)
+        return found
 
 
 async def _position(pool: AsyncConnectionPool[Any], name: str) -> int:

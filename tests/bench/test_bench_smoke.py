@@ -31,6 +31,8 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "Earn through gRPC",
         "RecordPurchase with 5 order lines",
         "RecordAction vs EarnPoints",
+        "GetAccount through gRPC",
+        "BatchGetAccounts of 100",
         "bearer tokens checked",
         "telemetry on",
         "access line per call",

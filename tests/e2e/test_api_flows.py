@@ -709,6 +709,11 @@ async def test_get_program_returns_the_settings_as_created(api: Api, database_ur
     # The policy a program without milestones would follow, answered as it is in force.
     assert expected.milestone_refund_policy == pb.MILESTONE_REFUND_POLICY_CLAW_BACK
     expected.ClearField("milestone_refund_policy")
+    # The stage thresholds' defaults, answered as in force.
+    assert expected.stage_settings == pb.StageSettings(
+        lapsed_after_days=180, action_purchases=3, action_window_days=90
+    )
+    expected.ClearField("stage_settings")
     assert expected == settings
 
     assert (await api.stub.CreateProgram(create)).program == created  # a retry

@@ -136,7 +136,7 @@ async def _call(
     """The status and reason a call ends with (OK, "" when it succeeds)."""
     call = getattr(stub, method)(request, metadata=bearer(token), timeout=10)
     try:
-        if method == "StreamEvents":
+        if method.startswith("Stream"):
             request_stream = call
             async with asyncio.timeout(2):
                 async for _ in request_stream:
@@ -180,7 +180,15 @@ async def test_each_rpc_is_allowed_with_its_scope_and_denied_without(
 
 @pytest.mark.parametrize(
     "method",
-    ["GetAccount", "ListLedgerEntries", "EarnPoints", "RedeemPoints", "StreamEvents", "GetProgram"],
+    [
+        "GetAccount",
+        "ListLedgerEntries",
+        "EarnPoints",
+        "RedeemPoints",
+        "StreamEvents",
+        "GetProgram",
+        "StreamStageChanges",
+    ],
 )
 async def test_a_caller_bound_to_one_program_can_never_touch_another(
     secured: Secured, method: str
@@ -190,6 +198,22 @@ async def test_a_caller_bound_to_one_program_can_never_touch_another(
     assert await _call(secured.stub, method, request, SHOP_A) == (
         grpc.StatusCode.PERMISSION_DENIED,
         "PROGRAM_NOT_ALLOWED",
+    )
+
+
+async def test_a_batch_naming_one_account_of_another_program_is_denied_whole(
+    secured: Secured,
+) -> None:
+    both = pb.BatchGetAccountsRequest(names=[secured.account_a, secured.account_b])
+    own = pb.BatchGetAccountsRequest(names=[secured.account_a])
+
+    assert await _call(secured.stub, "BatchGetAccounts", both, SHOP_A) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PROGRAM_NOT_ALLOWED",
+    )
+    assert await _call(secured.stub, "BatchGetAccounts", own, SHOP_A) == (
+        grpc.StatusCode.OK,
+        "past authorization",
     )
 
 

@@ -486,6 +486,10 @@ MUTATIONS: list[tuple[str, Call]] = [
         ),
     ),
     (
+        "RecordFeedback",
+        lambda s: s.stub.RecordFeedback(pb.RecordFeedbackRequest(account=s.account, nps_score=9)),
+    ),
+    (
         "TransferPoints",
         lambda s: s.stub.TransferPoints(
             pb.TransferPointsRequest(
@@ -553,6 +557,8 @@ async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
         "GetBalanceAsOf",
         "StreamEvents",
         "ListAccounts",
+        "BatchGetAccounts",
+        "StreamStageChanges",
         # Idempotent by nature (forgetting twice is forgetting once): it takes no request id.
         "ForgetMember",
     }

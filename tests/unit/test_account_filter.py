@@ -91,3 +91,33 @@ def test_any_text_either_parses_or_is_refused_naming_the_filter_field(text: str)
         assert integers.lowest is not None or integers.highest is not None
     for times in parsed.times.values():
         assert times.lowest is not None or times.highest is not None
+
+
+def test_a_stage_comparison_beside_a_balance_range_and_an_activity_bound() -> None:
+    parsed = parse_filter(
+        'stage = "lapsed" AND available >= 100 AND available <= 500'
+        ' AND last_activity_time < "2026-01-01T00:00:00Z"'
+    )
+
+    assert parsed.texts == {"stage": "lapsed"}
+    assert parsed.integers == {"available": Bounds(100, 500)}
+    assert parsed.times == {
+        "last_activity_time": Bounds(None, at("2025-12-31T23:59:59.999999+00:00"))
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'stage = "dormant"',
+        'stage >= "action"',
+        "stage = lapsed",
+        'stage = "lapsed" AND stage = "action"',
+        'stage = "LAPSED"',
+    ],
+)
+def test_a_bad_stage_comparison_is_refused(text: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        parse_filter(text)
+
+    assert [violation.field for violation in refused.value.violations] == ["filter"]

@@ -16,6 +16,7 @@ from ledger.domain.events import (
     ActionRecorded,
     BonusGranted,
     Event,
+    FeedbackRecorded,
     HistoryImported,
     InactiveBalanceExpired,
     InactivityExpiryScheduled,
@@ -105,6 +106,7 @@ ONE_OF_EACH: list[Event] = [
     BonusGranted(25, "vip_surprise", "note", "agent:42", None, 2),
     MilestoneReached("third_order", "o-1", 300, EXPIRES, 2),
     MilestoneClawedBack("third_order", "o-1", 300, TWO_LOTS, 295, 0),
+    FeedbackRecorded(0, None, 5, "email"),
 ]
 
 

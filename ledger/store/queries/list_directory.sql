@@ -7,9 +7,11 @@
 -- below are ledger.member_directory spelled out, so that the key reaches each slot's primary
 -- key as an index probe per link: joined to the view, the key stayed outside it and each
 -- link scanned the whole program). A page costs the links it passes over.
+-- Each account's loyalty stage comes from the stage view's live slot, looked up by key the
+-- same way (NULL until that view has applied the account).
 SELECT m.member_id, d.member_key, d.version, d.enroll_time, d.last_activity_time,
     d.points_available, d.points_pending, d.points_held, d.points_lifetime_earned,
-    d.points_lifetime_redeemed, d.points_expired
+    d.points_lifetime_redeemed, d.points_expired, s.stage, s.stage_time
 FROM ledger.members AS m
 CROSS JOIN LATERAL (
     SELECT a.*
@@ -24,6 +26,19 @@ CROSS JOIN LATERAL (
         AND (SELECT c.slot FROM ledger.projection_checkpoints AS c
              WHERE c.projection = 'member_directory' AND c.live) = 'b'
 ) AS d
+LEFT JOIN LATERAL (
+    SELECT sa.stage, sa.stage_time
+    FROM ledger.member_stages_a AS sa
+    WHERE sa.program_id = m.program_id AND sa.member_key = m.member_key
+        AND (SELECT c.slot FROM ledger.projection_checkpoints AS c
+             WHERE c.projection = 'member_stages' AND c.live) = 'a'
+    UNION ALL
+    SELECT sb.stage, sb.stage_time
+    FROM ledger.member_stages_b AS sb
+    WHERE sb.program_id = m.program_id AND sb.member_key = m.member_key
+        AND (SELECT c.slot FROM ledger.projection_checkpoints AS c
+             WHERE c.projection = 'member_stages' AND c.live) = 'b'
+) AS s ON true
 WHERE m.program_id = %(program_id)s
     AND m.member_id > %(after_member_id)s
     AND (%(min_available)s::bigint IS NULL OR d.points_available >= %(min_available)s::bigint)
@@ -44,5 +59,6 @@ WHERE m.program_id = %(program_id)s
     AND (%(max_enroll_time)s::timestamptz IS NULL OR d.enroll_time <= %(max_enroll_time)s::timestamptz)
     AND (%(min_last_activity_time)s::timestamptz IS NULL OR d.last_activity_time >= %(min_last_activity_time)s::timestamptz)
     AND (%(max_last_activity_time)s::timestamptz IS NULL OR d.last_activity_time <= %(max_last_activity_time)s::timestamptz)
+    AND (%(stage)s::text IS NULL OR s.stage = %(stage)s::text)
 ORDER BY m.member_id
 LIMIT %(limit)s

@@ -1,0 +1,73 @@
+"""StreamStageChanges: a program's loyalty stage changes from a position, catch-up then live.
+
+The changes come from the stage view's history (ledger/projections/stage_view.py), in feed
+order: the global position of the event that made each change (a lapse: the view's
+checkpoint when its sweep found it), then an ordinal. Live, the feed looks for new changes
+every POLL_SECONDS; a caller resumes with the last position it received.
+"""
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from ledger.application import Ledger
+from ledger.domain.errors import InvalidArgument
+from ledger.projections.stage_view import MAX_CHANGES_PER_READ, ChangePosition, StageChangeEntry
+from loyalty.v1 import ledger_pb2 as pb
+from service.names import account_name, parse_program
+from service.stage_mapping import STAGE_TO_PROTO
+
+POLL_SECONDS = 1.0
+"""How often a live feed looks for changes once caught up: the stage view itself follows
+the log a moment behind, so looking more often would find little sooner."""
+MAX_POSITION_LENGTH = 64
+
+
+def parse_position(text: str) -> ChangePosition:
+    if not text:
+        return ChangePosition()
+    try:
+        if len(text) > MAX_POSITION_LENGTH:
+            raise ValueError(text)
+        position = ChangePosition.decode(text)
+    except ValueError:
+        position = None
+    if (
+        position is None
+        or position.at.transaction_id >= 2**64
+        or max(position.at.position, position.ordinal) >= 2**63
+    ):
+        raise InvalidArgument.of("after_position", "is not a position this feed returned")
+    return position
+
+
+def _message(entry: StageChangeEntry) -> pb.StreamStageChangesResponse:
+    message = pb.StreamStageChangesResponse(
+        position=entry.position.encode(),
+        account="" if entry.member_id is None else account_name(entry.program_id, entry.member_id),
+        member_key=entry.member_key,
+        cause_event_id=entry.cause_event_id or "",
+        cause_event_type=entry.cause_event_type,
+        stage_change=pb.StageChange(
+            from_stage=STAGE_TO_PROTO[entry.from_stage], to_stage=STAGE_TO_PROTO[entry.to_stage]
+        ),
+    )
+    message.change_time.FromDatetime(entry.change_time)
+    return message
+
+
+async def stage_changes(
+    ledger: Ledger, request: pb.StreamStageChangesRequest
+) -> AsyncGenerator[pb.StreamStageChangesResponse]:
+    """Runs until the caller cancels (or, with catch_up_only, until caught up)."""
+    program_id = parse_program(request.program, "program")
+    position = parse_position(request.after_position)
+    await ledger.get_program(program_id, "program")
+    while True:
+        changes = await ledger.stage_changes(program_id, position, MAX_CHANGES_PER_READ)
+        for entry in changes:
+            yield _message(entry)
+            position = entry.position
+        if len(changes) < MAX_CHANGES_PER_READ:
+            if request.catch_up_only:
+                return
+            await asyncio.sleep(POLL_SECONDS)
