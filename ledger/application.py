@@ -39,6 +39,11 @@ from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.program_history import ProgramRevision
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
+from ledger.projections.program_statistics import (
+    ProgramFigures,
+    StatisticsQuery,
+    StatisticsReader,
+)
 from ledger.requests import Request
 
 MAX_BATCH = 256
@@ -105,13 +110,16 @@ class Ledger:
         shards: int = 2,
         max_batch: int = MAX_BATCH,
         directory: DirectoryReader | None = None,
+        statistics: StatisticsReader | None = None,
         answer_retention: timedelta = ANSWER_RETENTION,
     ) -> None:
         """`directory`: where the member directory projection is read (None: not kept, and
-        list_accounts fails UNAVAILABLE)."""
+        list_accounts fails UNAVAILABLE); `statistics`: where the program statistics are
+        read (None: not kept, and program_statistics fails UNAVAILABLE)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
         self._directory = directory
+        self._statistics = statistics
         self._members = MemberKeys(log)
         self._answer_retention = answer_retention
         self._now = now
@@ -512,6 +520,12 @@ class Ledger:
         if self._directory is None:
             raise StoreUnavailable("this ledger keeps no member directory")
         return await self._directory.list_accounts(query)
+
+    async def program_statistics(self, query: StatisticsQuery) -> ProgramFigures:
+        """A program's figures for a period, from a projection a moment behind the log."""
+        if self._statistics is None:
+            raise StoreUnavailable("this ledger keeps no program statistics")
+        return await self._statistics.program_statistics(query)
 
     async def read_horizon(self) -> ReadHorizon:
         """How far running transactions hold readers of the global order back."""

@@ -15,6 +15,7 @@ from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
+from ledger.store.statistics import ProgramStatisticsStore
 
 
 def database_url() -> str:
@@ -52,6 +53,7 @@ async def postgres_ledger(
             now,
             shards=shards,
             directory=MemberDirectory(pool),
+            statistics=ProgramStatisticsStore(pool),
             answer_retention=answer_retention,
         )
         await ledger.start()

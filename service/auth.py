@@ -57,6 +57,8 @@ RPC_SCOPES: dict[str, str] = {
     "ImportHistory": "import",
     "ListAccounts": "read",
     "ForgetMember": "admin",
+    # statistics
+    "GetProgramStatistics": "read",
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
 

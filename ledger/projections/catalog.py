@@ -4,6 +4,11 @@ A projection is a read model kept in two tables, ledger.{name}_a and ledger.{nam
 live slot and the standby a rebuild fills), behind the view ledger.{name}, plus one SQL
 statement that applies a page of events to a slot (see ledger/store/queries/projection_page.sql
 for the page it is given). Applying a page is one statement, whatever the page's size.
+
+A projection may keep more tables (`parts`: ledger.{name}_{part}_a and _b, slotted, emptied
+and swapped with the main one) and a `prelude`: steps of the same statement that run before
+the apply step (common table expressions, each followed by a comma), where it writes to its
+parts; a data-modifying step must be at the top of the statement, not inside the apply step.
 """
 
 import re
@@ -21,13 +26,29 @@ class Projection:
     apply_path: str
     """...and the file's path in it. The statement writes to {view}, the slot's table."""
     description: str
+    parts: tuple[str, ...] = ()
+    """Further tables of the view, named {name}_{part}_{slot}; the statement writes to each
+    as {part}."""
+    prelude_path: str = ""
+    """The file (in apply_package) of the steps run before the apply step; "" for none."""
 
     def __post_init__(self) -> None:
         assert NAME_PATTERN.fullmatch(self.name), self.name
+        for part in self.parts:
+            assert NAME_PATTERN.fullmatch(f"{self.name}_{part}"), part
+            assert part not in ("view", "prelude", "apply"), part
 
     def table(self, slot: str) -> str:
         assert slot in SLOTS, slot
         return f"{self.name}_{slot}"
+
+    def part_table(self, part: str, slot: str) -> str:
+        assert slot in SLOTS and part in self.parts, (part, slot)
+        return f"{self.name}_{part}_{slot}"
+
+    def tables(self, slot: str) -> list[str]:
+        """Every table of the slot: the main one, then the parts."""
+        return [self.table(slot), *(self.part_table(part, slot) for part in self.parts)]
 
 
 SLOTS = ("a", "b")
@@ -39,4 +60,15 @@ MEMBER_DIRECTORY = Projection(
     description="per account: enrolment and last activity times, balances, stream version",
 )
 
-PROJECTIONS: dict[str, Projection] = {MEMBER_DIRECTORY.name: MEMBER_DIRECTORY}
+PROGRAM_STATISTICS = Projection(
+    name="program_statistics",
+    apply_package="ledger.store",
+    apply_path="queries/program_statistics_apply.sql",
+    description="per program, period and currency: customers, orders, revenue and points",
+    parts=("marks", "buyers", "programs"),
+    prelude_path="queries/program_statistics_prelude.sql",
+)
+
+PROJECTIONS: dict[str, Projection] = {
+    projection.name: projection for projection in (MEMBER_DIRECTORY, PROGRAM_STATISTICS)
+}

@@ -101,22 +101,29 @@ class PageStatements:
     table (the one piece of SQL that varies, composed as an identifier)."""
 
     def __init__(self, projection: Projection, runner: str) -> None:
-        fragment = (
-            resources.files(projection.apply_package)
-            .joinpath(projection.apply_path)
-            .read_text("utf-8")
+        package = resources.files(projection.apply_package)
+        fragment = package.joinpath(projection.apply_path).read_text("utf-8")
+        prelude = (
+            package.joinpath(projection.prelude_path).read_text("utf-8")
+            if projection.prelude_path
+            else ""
         )
         page = query("projection_page")
         self._projection = projection
         self._runner = runner
-        self._statements = {
-            slot: sql.SQL(page).format(
-                apply=sql.SQL(fragment).format(
-                    view=sql.Identifier("ledger", projection.table(slot))
-                )
+        self._statements = {}
+        for slot in SLOTS:
+            tables = {
+                "view": sql.Identifier("ledger", projection.table(slot)),
+                **{
+                    part: sql.Identifier("ledger", projection.part_table(part, slot))
+                    for part in projection.parts
+                },
+            }
+            self._statements[slot] = sql.SQL(page).format(
+                prelude=sql.SQL(prelude).format(**tables),
+                apply=sql.SQL(fragment).format(**tables),
             )
-            for slot in SLOTS
-        }
 
     async def apply(
         self,
@@ -363,11 +370,13 @@ class PostgresRebuildSession:
                 "SELECT set_config('lock_timeout', %s, true)", [TRUNCATE_LOCK_TIMEOUT]
             )
             standby = await _checkpoint(connection, self._projection.name, live=False)
-            table = sql.Identifier("ledger", self._projection.table(standby.slot))
+            tables = [
+                sql.Identifier("ledger", table) for table in self._projection.tables(standby.slot)
+            ]
             # TRUNCATE rather than DELETE: instant whatever the size, and no dead rows left
             # for vacuum. It is not MVCC-safe, but no query reads the standby: each reads the
             # slot its own snapshot calls live.
-            await connection.execute(sql.SQL("TRUNCATE {}").format(table))
+            await connection.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(tables)))
             await connection.execute(
                 query("projection_reset_standby"),
                 {"projection": self._projection.name, "runner": self._runner},
