@@ -139,7 +139,7 @@ def expected_sales(sales: list[Sale], first: date, last: date) -> dict[str, Expe
 
 def minor_of(money: pb.Money) -> int:
     exponent = EXPONENTS[money.currency_code]
-    return money.units * 10**exponent + money.nanos // 10 ** (9 - exponent)
+    return int(money.units * 10**exponent + money.nanos // 10 ** (9 - exponent))
 
 
 def periods_of(days: Iterable[date], kind: PeriodKind) -> list[tuple[date, date]]:
