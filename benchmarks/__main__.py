@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, ceilings, history, peer, projections, seed
+from benchmarks import baseline, ceilings, history, peer, program_statistics, projections, seed
 from benchmarks.actions import bench_action
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
@@ -546,6 +546,29 @@ def bench_peer(server_url: str, ours_per_second: float, sizes: Sizes) -> Figure:
     )
 
 
+def statistics_figures(
+    service: Service, database_url: str, accounts: list[str], sizes: Sizes
+) -> list[Figure]:
+    """GetProgramStatistics over a large program vs a small one; projection lag under the
+    earn load (benchmarks/program_statistics.py)."""
+    return [
+        Figure(
+            **program_statistics.latency_figure(
+                service.target, database_url, sizes.log_events, sizes.repeats
+            )
+        ),
+        Figure(
+            **program_statistics.lag_figure(
+                service.target,
+                database_url,
+                _accounts_file(accounts),
+                sizes.callers,
+                sizes.load_seconds * 2,
+            )
+        ),
+    ]
+
+
 def run(sizes: Sizes) -> list[Figure]:
     server_url = bootstrap.database_url()
     figures: list[Figure] = []
@@ -596,6 +619,8 @@ def run(sizes: Sizes) -> list[Figure]:
         )
         _log("projections")
         figures += [Figure(**figure) for figure in projections.figures(database_url, sizes.repeats)]
+        _log("program statistics")
+        figures += statistics_figures(service, database_url, accounts, sizes)
     _log("peer")
     figures.append(bench_peer(server_url, earn["earn_per_second"], sizes))
     return figures
