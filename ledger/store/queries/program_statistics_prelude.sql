@@ -39,12 +39,13 @@ settings AS MATERIALIZED (
 zoned AS MATERIALIZED (
     SELECT o.program_id, o.stream_id, o.version, o.event_type, o.data, o.n,
         (o.recorded_at AT TIME ZONE coalesce(
-            (
+            -- Settings in the page are rare: looked for only when there are some.
+            CASE WHEN EXISTS (SELECT FROM settings) THEN (
                 SELECT s.time_zone FROM settings AS s
                 WHERE s.program_id = o.program_id AND s.n < o.n
                 ORDER BY s.n DESC
                 LIMIT 1
-            ),
+            ) END,
             z.time_zone,
             'UTC'
         ))::date AS day,
@@ -75,6 +76,9 @@ moved AS MATERIALIZED (
         WHERE z.first_in_page AND z.version > 1
             AND e.program_id = z.program_id AND e.stream_id = z.stream_id
             AND e.version = z.version - 1
+        -- Keeps the look-up a probe of the primary key per account (a subquery with a LIMIT
+        -- is not flattened into a join, which could hash the whole log).
+        LIMIT 1
     ) AS before ON true
     WINDOW stream AS (PARTITION BY z.program_id, z.stream_id ORDER BY z.n)
 ),
