@@ -34,8 +34,8 @@ LAG_SAMPLE_SECONDS = 0.1
 LAG_TARGET_MS = 1_000.0
 """Ceiling of the p99 lag: a second behind the log at worst under the earn load."""
 GROWTH_TARGET = 2.0
-"""The lag of the last third of the load may be at most this times that of the first (or
-NOISE_MS): it stays bounded rather than growing with the load's length."""
+"""The median lag of the last third of the load may be at most this times that of the first
+(or NOISE_MS): it stays bounded rather than growing with the load's length."""
 NOISE_MS = 250.0
 CATCH_UP_SECONDS = 1_800.0
 FILL_CHUNK = 200_000
@@ -173,20 +173,35 @@ class Sample:
     but its own newest events were recorded long before it was taken."""
 
 
-async def _sample_once(database_url: str, *, during_load: bool = True) -> Sample:
-    statuses = [s for s in await read_statuses(database_url, list(PROJECTIONS)) if s.live]
+_SAMPLE = """
+SELECT c.projection, c.last_event_recorded_at,
+    (c.transaction_id, c.position) >= (newest.transaction_id, newest.position), newest.recorded_at
+FROM ledger.projection_checkpoints AS c
+CROSS JOIN (
+    SELECT transaction_id, position, recorded_at FROM ledger.events
+    ORDER BY transaction_id DESC, position DESC
+    LIMIT 1
+) AS newest
+WHERE c.live
+"""
+"""Cheaper than `projections status` (which counts the events behind): a sample every 100 ms
+must not take the cores the runners need."""
+
+
+async def _sample_once(
+    connection: psycopg.AsyncConnection[Any], *, during_load: bool = True
+) -> Sample:
+    cursor = await connection.execute(_SAMPLE)
+    rows = await cursor.fetchall()
     return Sample(
         datetime.now(UTC),
-        {s.projection: s.newest_in_log_time for s in statuses},
-        {
-            s.projection: s.newest_in_log_time if s.events_behind == 0 else s.newest_applied_time
-            for s in statuses
-        },
+        {row[0]: row[3] for row in rows},
+        {row[0]: row[3] if row[2] else row[1] for row in rows},
         during_load,
     )
 
 
-def lags_ms(samples: list[Sample], since: datetime) -> list[float]:
+def lags_ms(samples: list[Sample], since: datetime, projection: str | None = None) -> list[float]:
     """How long after it was recorded each sampled newest event was first seen applied: for
     the newest event of the log at each sample, the time of the first sample (that one or a
     later one) whose slot had applied it, minus the event's recorded time. Always above 0;
@@ -196,11 +211,11 @@ def lags_ms(samples: list[Sample], since: datetime) -> list[float]:
     for index, sample in enumerate(samples):
         if not sample.during_load:
             continue
-        for projection, newest in sample.newest_in_log.items():
-            if newest is None or newest < since:
+        for name, newest in sample.newest_in_log.items():
+            if newest is None or newest < since or projection not in (None, name):
                 continue
             for later in samples[index:]:
-                applied = later.newest_applied.get(projection)
+                applied = later.newest_applied.get(name)
                 if applied is not None and applied >= newest:
                     lags.append((later.taken - newest).total_seconds() * 1_000)
                     break
@@ -219,12 +234,13 @@ async def _caught_up(database_url: str) -> None:
 
 def _sample(database_url: str, stop: threading.Event, into: list[Sample]) -> None:
     async def loop() -> None:
-        while not stop.is_set():
-            into.append(await _sample_once(database_url))
-            await asyncio.sleep(LAG_SAMPLE_SECONDS)
-        # Once the load has stopped and the runners caught up: the last events' time.
-        await _caught_up(database_url)
-        into.append(await _sample_once(database_url, during_load=False))
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
+            while not stop.is_set():
+                into.append(await _sample_once(db))
+                await asyncio.sleep(LAG_SAMPLE_SECONDS)
+            # Once the load has stopped and the runners caught up: the last events' time.
+            await _caught_up(database_url)
+            into.append(await _sample_once(db, during_load=False))
 
     asyncio.run(loop())
 
@@ -259,14 +275,17 @@ def lag_figure(
         runners.wait(timeout=30)
     lags = lags_ms(samples, started)
     third = max(1, len(lags) // 3)
-    first, last = _p99(lags[:third]), _p99(lags[-third:])
+    # The trend by medians: one spike of a shared machine decides a p99 of a third.
+    first = statistics.median(lags[:third]) if lags else 0.0
+    last = statistics.median(lags[-third:]) if lags else 0.0
     p99 = _p99(lags)
     return {
         "name": "Projection lag p99 under the earn load (ms)",
         "ours": p99,
         "ceiling": LAG_TARGET_MS,
         "unit": "ms",
-        "target": f"<= {LAG_TARGET_MS:,.0f} ms, last third <= {GROWTH_TARGET}x the first",
+        "target": f"<= {LAG_TARGET_MS:,.0f} ms; median of the last third <= {GROWTH_TARGET}x"
+        " the first's",
         "passes": p99 <= LAG_TARGET_MS and last <= max(GROWTH_TARGET * first, NOISE_MS),
         "detail": f"{len(samples)} samples every {LAG_SAMPLE_SECONDS * 1000:.0f} ms of the"
         f" live slots of {', '.join(PROJECTIONS)}: for the log's newest event at each sample,"
@@ -274,6 +293,9 @@ def lag_figure(
         f" sampling interval), while {callers} callers earned for {seconds:.0f} s"
         f" ({load['per_second']:,.0f} calls/s) with `projections run` in a process of its"
         f" own; p50 {statistics.median(lags) if lags else 0:.0f} ms, max"
-        f" {max(lags, default=0):.0f} ms; p99 of the first third {first:.0f} ms, of the"
-        f" last {last:.0f} ms",
+        f" {max(lags, default=0):.0f} ms; median of the first third {first:.0f} ms, of the"
+        f" last {last:.0f} ms; p99 per projection: "
+        + ", ".join(
+            f"{name} {_p99(lags_ms(samples, started, name)):.0f} ms" for name in PROJECTIONS
+        ),
     }
