@@ -553,6 +553,7 @@ async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
         "GetBalanceAsOf",
         "StreamEvents",
         "ListAccounts",
+        "GetProgramStatistics",
         # Idempotent by nature (forgetting twice is forgetting once): it takes no request id.
         "ForgetMember",
     }
