@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, ceilings, checkpoints, history, peer, projections, seed
+from benchmarks import (
+    baseline,
+    ceilings,
+    checkpoints,
+    history,
+    peer,
+    program_statistics,
+    projections,
+    seed,
+)
 from benchmarks.accounts import bench_batch_get, bench_get_account, build_stage_view
 from benchmarks.actions import bench_action
 from benchmarks.audit_report import bench_audit_report
@@ -551,6 +560,29 @@ def bench_peer(server_url: str, ours_per_second: float, sizes: Sizes) -> Figure:
     )
 
 
+def statistics_figures(
+    service: Service, database_url: str, accounts: list[str], sizes: Sizes
+) -> list[Figure]:
+    """GetProgramStatistics over a large program vs a small one; projection lag under the
+    earn load (benchmarks/program_statistics.py)."""
+    return [
+        Figure(
+            **program_statistics.latency_figure(
+                service.target, database_url, sizes.log_events, sizes.repeats
+            )
+        ),
+        Figure(
+            **program_statistics.lag_figure(
+                service.target,
+                database_url,
+                _accounts_file(accounts),
+                sizes.callers,
+                sizes.load_seconds * 2,
+            )
+        ),
+    ]
+
+
 def run(sizes: Sizes) -> list[Figure]:
     server_url = bootstrap.database_url()
     figures: list[Figure] = []
@@ -610,6 +642,8 @@ def run(sizes: Sizes) -> list[Figure]:
         )
         _log("projections")
         figures += [Figure(**figure) for figure in projections.figures(database_url, sizes.repeats)]
+        _log("program statistics")
+        figures += statistics_figures(service, database_url, accounts, sizes)
     _log("peer")
     figures.append(bench_peer(server_url, earn["earn_per_second"], sizes))
     _log("signed checkpoints")

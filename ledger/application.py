@@ -44,6 +44,11 @@ from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.program_history import ProgramRevision
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
+from ledger.projections.program_statistics import (
+    ProgramFigures,
+    StatisticsQuery,
+    StatisticsReader,
+)
 from ledger.projections.stage_view import (
     ChangePosition,
     MemberStageRow,
@@ -123,6 +128,7 @@ class Ledger:
         shards: int = 2,
         max_batch: int = MAX_BATCH,
         directory: DirectoryReader | None = None,
+        statistics: StatisticsReader | None = None,
         answer_retention: timedelta = ANSWER_RETENTION,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
@@ -133,11 +139,13 @@ class Ledger:
         linked to the spans of the requests it served (None: not traced).
         `meter_provider`: the sizes of batches are measured (None: not measured). `stages`:
         the loyalty stage view (None: accounts are answered without a stage, and the stage
-        feed fails UNAVAILABLE)."""
+        feed fails UNAVAILABLE). `statistics`: where the program statistics are read (None: not
+        kept, and program_statistics fails UNAVAILABLE)."""
         assert shards >= 1 and 1 <= max_batch <= MAX_BATCH
         self.log = log
         self._directory = directory
         self._stages = stages
+        self._statistics = statistics
         self._account_reads = (
             None if stages is None else BatchedAccountReads(stages.accounts_with_stages)
         )
@@ -658,6 +666,12 @@ class Ledger:
         if self._directory is None:
             raise StoreUnavailable("this ledger keeps no member directory")
         return await self._directory.list_accounts(query)
+
+    async def program_statistics(self, query: StatisticsQuery) -> ProgramFigures:
+        """A program's figures for a period, from a projection a moment behind the log."""
+        if self._statistics is None:
+            raise StoreUnavailable("this ledger keeps no program statistics")
+        return await self._statistics.program_statistics(query)
 
     async def read_horizon(self) -> ReadHorizon:
         """How far running transactions hold readers of the global order back."""

@@ -20,6 +20,7 @@ from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
 from ledger.store.pool import make_pool
 from ledger.store.stage_reader import PostgresStageReader
+from ledger.store.statistics import ProgramStatisticsStore
 
 DatabaseError = login.DatabaseError
 """A refusal or failure of the database (for the CLI, which does not import the driver)."""
@@ -104,6 +105,7 @@ async def postgres_ledger(
             now,
             shards=shards,
             directory=MemberDirectory(pool),
+            statistics=ProgramStatisticsStore(pool),
             answer_retention=answer_retention,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,

@@ -57,6 +57,21 @@ def key_of(record: EventRecord) -> Key:
     return (record.transaction_id, record.position)
 
 
+@dataclass(frozen=True)
+class FeedFilter:
+    """Which events a subscriber wants: of one program (None: every program), of some event
+    types (None: every type). The log is read whole either way (types are not indexed); the
+    filter spares the subscriber the rest."""
+
+    program_id: str | None = None
+    event_types: frozenset[str] | None = None
+
+    def wants(self, record: EventRecord) -> bool:
+        return (self.program_id is None or record.program_id == self.program_id) and (
+            self.event_types is None or record.event_type in self.event_types
+        )
+
+
 class GlobalOrder(Protocol):
     """Reads of the global order: committed events only, never one that commits later
     behind a position already returned."""
@@ -143,8 +158,8 @@ def _honour_lost_cancellation() -> None:
 class _Subscriber:
     """A live subscriber's bounded queue, filled by the tail, drained by its call."""
 
-    def __init__(self, program_id: str | None, covered: Key, capacity: int) -> None:
-        self.program_id = program_id
+    def __init__(self, wanted: FeedFilter, covered: Key, capacity: int) -> None:
+        self.wanted = wanted
         self.covered = covered
         """Every event of interest up to here has been queued (or handed over before)."""
         self._capacity = capacity
@@ -155,11 +170,9 @@ class _Subscriber:
 
     def offer(self, page: list[EventRecord], tail: Key) -> bool:
         """Queues the page's events of interest; False, and nothing queued, if they do not fit."""
-        program_id, covered = self.program_id, self.covered
+        covered = self.covered
         wanted = [
-            record
-            for record in page
-            if key_of(record) > covered and (program_id is None or record.program_id == program_id)
+            record for record in page if key_of(record) > covered and self.wanted.wants(record)
         ]
         if len(self._queue) + len(wanted) > self._capacity:
             self.overflowed = True
@@ -241,12 +254,19 @@ class EventFeed:
     # --- subscribers ----------------------------------------------------------------------
 
     async def follow(
-        self, after: Position, program_id: str | None = None, *, live: bool = True
+        self,
+        after: Position,
+        program_id: str | None = None,
+        *,
+        live: bool = True,
+        event_types: frozenset[str] | None = None,
     ) -> AsyncGenerator[list[EventRecord], None]:
-        """Every event after `after` (of one program, if given) in global order, in batches:
-        catch-up, then, if `live`, each new event as the tail reads it, until closed."""
+        """Every event after `after` (of one program, and of some types, if given) in global
+        order, in batches: catch-up, then, if `live`, each new event as the tail reads it,
+        until closed."""
+        wanted = FeedFilter(program_id, event_types)
         if not live:
-            async for page in self._catch_up_only(after, program_id):
+            async for page in self._catch_up_only(after, wanted):
                 yield page
             return
         if self._closed:
@@ -261,7 +281,7 @@ class EventFeed:
             while True:
                 if self._closed:
                     raise FeedClosed("the server is shutting down; resume from your position")
-                joined = self._join(covered, program_id)
+                joined = self._join(covered, wanted)
                 if joined is not None:
                     subscriber, backlog = joined
                     try:
@@ -286,7 +306,9 @@ class EventFeed:
                 tail_before_read = self._tail
                 page = await self._read(covered, program_id)
                 if page:
-                    yield page
+                    batch = [record for record in page if wanted.wants(record)]
+                    if batch:
+                        yield batch
                     covered = key_of(page[-1])
                 if len(page) < self._limits.page_events and tail_before_read is not None:
                     covered = max(covered, tail_before_read)
@@ -301,15 +323,17 @@ class EventFeed:
             raise error
 
     async def _catch_up_only(
-        self, after: Position, program_id: str | None
+        self, after: Position, wanted: FeedFilter
     ) -> AsyncIterator[list[EventRecord]]:
         # Straight from the database, not the window: a caller that has just written expects
         # to see its write, and the tail may not have read it yet.
         covered = after
         while True:
-            page = await self._read((covered.transaction_id, covered.position), program_id)
+            page = await self._read((covered.transaction_id, covered.position), wanted.program_id)
             if page:
-                yield page
+                batch = [record for record in page if wanted.wants(record)]
+                if batch:
+                    yield batch
                 covered = Position(page[-1].transaction_id, page[-1].position)
             if len(page) < self._limits.page_events:
                 return
@@ -323,7 +347,7 @@ class EventFeed:
         return page
 
     def _join(
-        self, covered: Key, program_id: str | None
+        self, covered: Key, wanted: FeedFilter
     ) -> tuple[_Subscriber, list[EventRecord]] | None:
         """Registers a subscriber that has seen everything up to `covered`, with the window's
         events after it; None if the window does not reach back that far."""
@@ -333,10 +357,10 @@ class EventFeed:
         for record in reversed(self._window):
             if key_of(record) <= covered:
                 break
-            if program_id is None or record.program_id == program_id:
+            if wanted.wants(record):
                 newer.append(record)
         newer.reverse()
-        subscriber = _Subscriber(program_id, max(covered, self._tail), self._limits.queued_events)
+        subscriber = _Subscriber(wanted, max(covered, self._tail), self._limits.queued_events)
         self._live.add(subscriber)
         return subscriber, newer
 

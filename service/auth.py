@@ -62,6 +62,8 @@ RPC_SCOPES: dict[str, str] = {
     "RecordFeedback": "write",
     "BatchGetAccounts": "read",
     "StreamStageChanges": "read",
+    # statistics
+    "GetProgramStatistics": "read",
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
 

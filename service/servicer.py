@@ -38,6 +38,8 @@ from service.names import parse_account, parse_program
 from service.program_revisions import list_program_revisions
 from service.program_updates import refuse_bad_creation, refuse_bad_update
 from service.stage_feed import stage_changes
+from service.statistics import ProgramStatisticsApi
+from service.stream_filters import parse_event_types
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +111,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self._ledger = ledger
         self._directory = directory
         self._feed = feed
+        self._statistics = ProgramStatisticsApi(ledger)
 
     async def _execute(
         self,
@@ -606,16 +609,25 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         )
         return pb.ForgetMemberResponse(forgotten=forgotten)
 
+    @unary
+    async def GetProgramStatistics(
+        self, request: pb.GetProgramStatisticsRequest, context: Any
+    ) -> pb.GetProgramStatisticsResponse:
+        return await self._statistics.get(request, _deadline(context))
+
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         try:
             position = _position(request.after_position)
             program_id = parse_program(request.program, "program") if request.program else None
+            event_types = parse_event_types(request.event_types, "event_types")
         except LedgerError as error:
             await context.abort_with_status(to_status(error))
         # The process's one feed does the reading; live calls share its reads (ledger/feed.py).
-        batches = self._feed.follow(position, program_id, live=not request.catch_up_only)
+        batches = self._feed.follow(
+            position, program_id, live=not request.catch_up_only, event_types=event_types
+        )
         try:
             async for batch in batches:
                 # Named by member ids looked up now, once per batch: a member forgotten by

@@ -9,6 +9,11 @@ A projection whose rules are the domain's (the loyalty stages) is `folded` inste
 is read, folded in Python through the domain and written back in one transaction, with the
 checkpoint, by the store (ledger/store/stage_pages.py). A slot may hold further tables
 (`companions`), emptied with it before a rebuild.
+
+A projection may keep more tables (`parts`: ledger.{name}_{part}_a and _b, slotted, emptied
+and swapped with the main one) and a `prelude`: steps of the same statement that run before
+the apply step (common table expressions, each followed by a comma), where it writes to its
+parts; a data-modifying step must be at the top of the statement, not inside the apply step.
 """
 
 import re
@@ -30,20 +35,36 @@ class Projection:
     """Applied by domain code in Python (ledger/store/stage_pages.py), not by one statement:
     then apply_package and apply_path are empty."""
     companions: tuple[str, ...] = ()
-    """Names of the slot's other tables, each ledger.{companion}_{slot}."""
+    """Names of the slot's other tables, each ledger.{companion}_{slot} (folded projections)."""
+    parts: tuple[str, ...] = ()
+    """Further tables of the view, named {name}_{part}_{slot}; the statement writes to each
+    as {part}."""
+    prelude_path: str = ""
+    """The file (in apply_package) of the steps run before the apply step; "" for none."""
 
     def __post_init__(self) -> None:
         assert NAME_PATTERN.fullmatch(self.name), self.name
         assert self.folded != bool(self.apply_path), self
         assert all(NAME_PATTERN.fullmatch(name) for name in self.companions), self
+        for part in self.parts:
+            assert NAME_PATTERN.fullmatch(f"{self.name}_{part}"), part
+            assert part not in ("view", "prelude", "apply"), part
 
     def table(self, slot: str) -> str:
         assert slot in SLOTS, slot
         return f"{self.name}_{slot}"
 
+    def part_table(self, part: str, slot: str) -> str:
+        assert slot in SLOTS and part in self.parts, (part, slot)
+        return f"{self.name}_{part}_{slot}"
+
     def tables(self, slot: str) -> tuple[str, ...]:
-        """Every table of the slot, the main one first."""
-        return (self.table(slot), *(f"{name}_{slot}" for name in self.companions))
+        """Every table of the slot: the main one first, then the parts, then the companions."""
+        return (
+            self.table(slot),
+            *(self.part_table(part, slot) for part in self.parts),
+            *(f"{name}_{slot}" for name in self.companions),
+        )
 
 
 SLOTS = ("a", "b")
@@ -64,6 +85,16 @@ MEMBER_STAGES = Projection(
     companions=("member_stage_changes", "member_stage_programs"),
 )
 
+PROGRAM_STATISTICS = Projection(
+    name="program_statistics",
+    apply_package="ledger.store",
+    apply_path="queries/program_statistics_apply.sql",
+    description="per program, period and currency: customers, orders, revenue and points",
+    parts=("marks", "buyers", "programs"),
+    prelude_path="queries/program_statistics_prelude.sql",
+)
+
 PROJECTIONS: dict[str, Projection] = {
-    projection.name: projection for projection in (MEMBER_DIRECTORY, MEMBER_STAGES)
+    projection.name: projection
+    for projection in (MEMBER_DIRECTORY, MEMBER_STAGES, PROGRAM_STATISTICS)
 }

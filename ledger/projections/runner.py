@@ -33,8 +33,8 @@ STANDBY_RETRY_SECONDS = 1.0
 """How often a standby tries for the lock: at most this long between a runner's death and its
 successor's first page."""
 HELD_BACK_FIRST_RETRY_SECONDS = 0.02
-"""First look again at events held back behind an older transaction; doubled each time, up to
-POLL_SECONDS."""
+"""First look again at events held back behind an older transaction; doubled each time
+nothing was applied, up to POLL_SECONDS."""
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
 """Back-off between attempts to reach the database again, doubling up to this."""
@@ -145,6 +145,11 @@ class ProjectionRunner:
             if page.events >= self._page_events:
                 continue
             if page.held_back:
+                # Under a steady write load some transaction is always open, so most pages
+                # are held back: back off only while nothing moves, or the lag would climb
+                # to the poll interval however fast the pages are.
+                if page.events:
+                    held_back_delay = HELD_BACK_FIRST_RETRY_SECONDS
                 await _pause(stop, held_back_delay)
                 held_back_delay = min(held_back_delay * 2, self._poll_seconds)
                 continue

@@ -104,22 +104,29 @@ class PageStatements:
     table (the one piece of SQL that varies, composed as an identifier)."""
 
     def __init__(self, projection: Projection, runner: str) -> None:
-        fragment = (
-            resources.files(projection.apply_package)
-            .joinpath(projection.apply_path)
-            .read_text("utf-8")
+        package = resources.files(projection.apply_package)
+        fragment = package.joinpath(projection.apply_path).read_text("utf-8")
+        prelude = (
+            package.joinpath(projection.prelude_path).read_text("utf-8")
+            if projection.prelude_path
+            else ""
         )
         page = query("projection_page")
         self._projection = projection
         self._runner = runner
-        self._statements = {
-            slot: sql.SQL(page).format(
-                apply=sql.SQL(fragment).format(
-                    view=sql.Identifier("ledger", projection.table(slot))
-                )
+        self._statements = {}
+        for slot in SLOTS:
+            tables = {
+                "view": sql.Identifier("ledger", projection.table(slot)),
+                **{
+                    part: sql.Identifier("ledger", projection.part_table(part, slot))
+                    for part in projection.parts
+                },
+            }
+            self._statements[slot] = sql.SQL(page).format(
+                prelude=sql.SQL(prelude).format(**tables),
+                apply=sql.SQL(fragment).format(**tables),
             )
-            for slot in SLOTS
-        }
 
     async def apply(
         self,

@@ -559,6 +559,7 @@ async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
         "ListAccounts",
         "BatchGetAccounts",
         "StreamStageChanges",
+        "GetProgramStatistics",
         # Idempotent by nature (forgetting twice is forgetting once): it takes no request id.
         "ForgetMember",
     }

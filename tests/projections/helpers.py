@@ -22,6 +22,7 @@ from ledger.application import Ledger
 from ledger.domain import clock
 from ledger.domain.commands import HistoricalEntry, ImportHistory
 from ledger.domain.decisions import Target
+from ledger.projections.catalog import Projection
 from ledger.projections.ports import SlotStatus
 from ledger.requests import Request
 from ledger.store.projection_sessions import read_statuses
@@ -205,3 +206,30 @@ def directory_rows(database_url: str, table: str = "member_directory") -> list[t
     ).format(sql.Identifier("ledger", table))
     with psycopg.connect(database_url) as connection:
         return list(connection.execute(statement))
+
+
+def view_rows(database_url: str, projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of the projection's live slot, row for row, in column order."""
+    (slot,) = rows(
+        database_url,
+        "SELECT slot FROM ledger.projection_checkpoints WHERE projection = %s AND live",
+        [projection.name],
+    )[0]
+    found = {}
+    for table in projection.tables(slot):
+        columns = [
+            row[0]
+            for row in rows(
+                database_url,
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = 'ledger' AND table_name = %s ORDER BY ordinal_position",
+                [table],
+            )
+        ]
+        ordering = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+        statement = sql.SQL("SELECT * FROM {} ORDER BY {}").format(
+            sql.Identifier("ledger", table), ordering
+        )
+        with psycopg.connect(database_url) as connection:
+            found[table.removesuffix(f"_{slot}")] = list(connection.execute(statement))
+    return found

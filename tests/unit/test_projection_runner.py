@@ -149,6 +149,27 @@ async def test_events_held_back_by_an_older_transaction_are_looked_at_again_unbi
     await asyncio.wait_for(task, PATIENCE_SECONDS)
 
 
+async def test_under_a_steady_write_load_the_runner_keeps_up_though_every_page_is_held_back() -> (
+    None
+):
+    # Some transaction is always open under load: every page says events are held back, yet
+    # each applies what committed before. The runner must not back off towards its poll
+    # interval (60 s here) while it makes progress.
+    log, wakeups, stop = MemoryLog(appended=1, held_back=1), MemoryWakeups(), asyncio.Event()
+    leader = runner(log, wakeups, "leader")
+    task = asyncio.create_task(leader.run(stop))
+    await until(lambda: leader.stats.leading)
+
+    def applied(count: int) -> Callable[[], bool]:
+        return lambda: log.checkpoint == count
+
+    for appended in range(2, 40):
+        log.appended = appended  # one more committed, the newest still held back; no notify
+        await until(applied(appended - 1))
+    stop.set()
+    await asyncio.wait_for(task, PATIENCE_SECONDS)
+
+
 async def test_a_runner_that_cannot_reach_the_database_keeps_trying_then_resumes() -> None:
     log, wakeups, stop = (
         MemoryLog(appended=7, unreachable_opens=1),

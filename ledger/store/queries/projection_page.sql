@@ -1,5 +1,6 @@
 -- One page of a projection: the next events in the global order after the slot's checkpoint,
--- applied to the slot's table by the projection's own statement (the "applied" part), and the checkpoint
+-- applied to the slot's tables by the projection's own steps (its prelude, if any, and the
+-- "applied" part), and the checkpoint
 -- moved past them. One statement in one transaction: the view and its checkpoint commit
 -- together, so a crash never applies an event twice or skips one.
 --
@@ -13,7 +14,7 @@
 -- not exist wrote first). The checkpoint row is the one row every writer of a slot updates,
 -- so two writers are serialized on it and the loser's page is always undone.
 WITH page AS MATERIALIZED (
-    SELECT program_id, stream_id, version, event_type,
+    SELECT program_id, stream_id, version, event_type, data,
         metadata ->> 'command' AS command, recorded_at,
         points_available, points_pending, points_held, points_lifetime_earned,
         points_lifetime_redeemed, points_expired, transaction_id, position
@@ -24,6 +25,7 @@ WITH page AS MATERIALIZED (
     ORDER BY transaction_id, position
     LIMIT %(limit)s
 ),
+{prelude}
 applied AS (
     {apply}
 ),
