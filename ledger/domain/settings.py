@@ -23,6 +23,7 @@ from ledger.domain.purchase_rules import (
     PointsRounding,
     validate_rules,
 )
+from ledger.domain.tier_settings import TierSettings, validate_tiers
 
 
 class NegativeBalancePolicy(Enum):
@@ -107,6 +108,8 @@ class ProgramSettings:
     # An enum member is immutable; ruff only trusts literal arguments.
     milestone_refund_policy: MilestoneRefundPolicy = added_later(MilestoneRefundPolicy.CLAW_BACK)
     """What a full refund of the order that reached a milestone does to its bonus."""
+    tiers: TierSettings = added_later(TierSettings())
+    """The tier ladder and its rules (tier_settings.py, tiers.py); none before tiers."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -159,6 +162,7 @@ class ProgramSettings:
             violations.add(f"{prefix}.time_zone", "must be an IANA time zone, such as Europe/Paris")
         validate_actions(self.actions, violations, prefix)
         validate_milestones(self.milestones, violations, prefix)
+        validate_tiers(self.tiers, violations, prefix)
         if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
             violations.add(
                 f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"
