@@ -43,6 +43,7 @@ RPC_SCOPES: dict[str, str] = {
     "EarnPoints": "write",
     "RecordAction": "write",
     "GrantBonus": "admin",
+    "ChangeTier": "admin",
     "RedeemReward": "redeem",
     "AdjustPoints": "admin",
     "TransferPoints": "transfer",

@@ -486,6 +486,12 @@ MUTATIONS: list[tuple[str, Call]] = [
         ),
     ),
     (
+        "ChangeTier",
+        lambda s: s.stub.ChangeTier(
+            pb.ChangeTierRequest(account=s.account, tier="gold", reason_code="goodwill")
+        ),
+    ),
+    (
         "TransferPoints",
         lambda s: s.stub.TransferPoints(
             pb.TransferPointsRequest(
