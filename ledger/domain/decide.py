@@ -124,7 +124,10 @@ def decide(
         # Housekeeping goes on after a member is forgotten: holds lapse, points expire.
         _require_account(state, command.account_field)
     events = housekeeping(state, now, program)
-    tiered = tiers.is_tiered(state, program)
+    # Spelled out rather than a call: every earn of a program without tiers passes here.
+    tiered = (state.tier is not None or bool(program.settings.tiers.levels)) and not (
+        state.forgotten
+    )
     if tiered:
         events += tiers.before_command(state, program, now)
     for event in events:

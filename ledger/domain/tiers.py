@@ -66,11 +66,6 @@ FULL = 100
 """A multiplier of 100 percent: the points as the other rules computed them."""
 
 
-def is_tiered(state: AccountState, program: ProgramState) -> bool:
-    """Whether tiers concern this member at all: not for a program that never had them."""
-    return (state.tier is not None or bool(program.settings.tiers.levels)) and not state.forgotten
-
-
 @lru_cache(maxsize=256)
 def settings_digest(tiers: TierSettings) -> str:
     """A short fingerprint of a program's tier settings: a member's state keeps the one last

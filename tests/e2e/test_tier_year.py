@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from ledger import bootstrap
 from loyalty.v1 import ledger_pb2 as pb
@@ -289,7 +290,7 @@ async def test_two_sweeps_at_once_on_two_processes_append_each_review_once(
         await asyncio.gather(api.running.ledger.sweep(), other.sweep())
         again = await asyncio.gather(api.running.ledger.sweep(), other.sweep())
 
-    assert again == [0, 0]
+    assert list(again) == [0, 0]
     for account in accounts:
         assert await _reasons(api, account) == ["qualified", "term_ended"]
         shown = (await api.stub.GetAccount(pb.GetAccountRequest(name=account))).account.tier
@@ -336,7 +337,7 @@ async def test_an_update_that_leaves_tiers_without_a_window_is_refused(api: Api)
                     name=f"programs/{program_id}",
                     tiers=pb.TierSettings(levels=[pb.Tier(name="vip", threshold=10)]),
                 ),
-                update_mask={"paths": ["tiers"]},
+                update_mask=field_mask_pb2.FieldMask(paths=["tiers"]),
             )
         )
 

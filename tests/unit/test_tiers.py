@@ -343,3 +343,15 @@ def test_a_spend_basis_needs_its_currency_and_a_calendar_year_takes_no_months() 
         "program.tiers.spend_currency_code",
         "program.tiers.window_months",
     ]
+
+
+def test_a_rolling_window_keeps_one_figure_per_month_of_the_window_whatever_the_history() -> None:
+    program = tiered(replace(ROLLING, window_months=3, grace_days=10))
+    state = given(enrolled())
+
+    for week in range(104):  # two years of weekly earns
+        state, _ = run(state, program, (T0 + timedelta(weeks=week), EarnPoints(10, "weekly")))
+
+    assert state.tier is not None
+    assert len(state.tier.figures) <= 3
+    assert state.tier.figure == sum(f.figure for f in state.tier.figures) > 0
