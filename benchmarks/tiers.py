@@ -86,7 +86,9 @@ def bench_tier_upgrade(
     program_id = asyncio.run(_tiered_program(service.target))
     members = seed.account_names(program_id, len(accounts) * MEMBERS_PER_ACCOUNT)
     accounts_path = accounts_file(accounts, "plain")
-    asyncio.run(seed.import_history(service.target, program_id, members, len(members)))
+    asyncio.run(
+        seed.import_history(service.target, program_id, members, len(members), concurrency=1)
+    )
     tiered_path = accounts_file(members, "tiered")
     run_load(
         service.target,

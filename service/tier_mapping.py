@@ -14,7 +14,7 @@ from ledger.domain.tier_settings import (
     TierSettings,
     TierWindow,
 )
-from ledger.domain.tier_state import TierStatus
+from ledger.domain.tier_state import TierView
 from loyalty.v1 import ledger_pb2 as pb
 
 FULL_PERCENT = 100
@@ -103,22 +103,19 @@ def fill_program(message: pb.Program, tiers: TierSettings) -> None:
 
 
 def fill_account(
-    message: pb.Account, status: TierStatus, set_time: Callable[[Timestamp, str], None]
+    message: pb.Account, view: TierView, set_time: Callable[[Timestamp, str], None]
 ) -> None:
-    """Sets `message.tier` from the member's tier status."""
+    """Sets `message.tier` from the member's tier."""
     target = message.tier
-    target.tier = status.tier
-    if status.term_ends_at is not None:
-        set_time(target.term_end_time, status.term_ends_at)
-    if status.review_at is not None:
-        set_time(target.review_time, status.review_at)
-    target.perks.extend(status.perks)
-    target.earn_multiplier_percent = status.earn_multiplier_percent
-    figure = status.figure
-    target.qualifying_figure = figure
-    following = status.next_step
-    if following is not None:
-        target.next_tier = following.name
-        target.needed_for_next_tier = max(following.threshold - figure, 0)
-    if status.counts != POINTS:
-        target.spend_currency_code = status.counts
+    target.tier = view.tier
+    if view.term_ends_at is not None:
+        set_time(target.term_end_time, view.term_ends_at)
+    if view.review_at is not None:
+        set_time(target.review_time, view.review_at)
+    target.perks.extend(view.perks)
+    target.earn_multiplier_percent = view.earn_multiplier_percent
+    target.qualifying_figure = view.qualifying_figure
+    target.next_tier = view.next_tier
+    target.needed_for_next_tier = view.needed_for_next_tier
+    if view.counts != POINTS:
+        target.spend_currency_code = view.counts

@@ -20,7 +20,7 @@ from ledger.domain.commands import Command
 from ledger.domain.compat import ADDED_LATER
 from ledger.domain.decide import result as result_of
 from ledger.domain.program import ProgramState
-from ledger.domain.tier_state import TierStatus
+from ledger.domain.tier_state import TierView
 from ledger.outcomes import AccountView, Outcome, ProgramView
 
 JsonDict = dict[str, Any]
@@ -125,7 +125,7 @@ def _account_of(data: JsonDict) -> AccountView:
         # Answers stored before inactivity expiry hold none.
         balance_expires_at=data.get("balance_expires_at"),
         # Answers stored before tiers, or of programs without them, hold none.
-        tier=value_of(TierStatus, data["tier"], "tier") if "tier" in data else None,
+        tier=value_of(TierView, data["tier"], "tier") if "tier" in data else None,
     )
 
 

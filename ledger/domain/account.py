@@ -182,7 +182,9 @@ def _purchase_counted(state: AccountState, event: PurchaseRecorded) -> AccountSt
 
 def evolve(state: AccountState, event: Event) -> AccountState:
     if state.tier is not None:  # members of programs without tiers skip it
-        state = replace(state, tier=evolve_tier(state.tier, event))
+        tier = evolve_tier(state.tier, event)
+        if tier is not state.tier:
+            state = replace(state, tier=tier)
     match event:
         # The most frequent types come first: a match tries its cases in order.
         case PointsEarned():

@@ -135,10 +135,7 @@ def decide(
     decided = _decide_on_account(state, program, command, now, orders)
     decided += _expired_after(state, decided, now, program)
     if tiered and not isinstance(command, ChangeTier):
-        after = state
-        for event in decided:
-            after = evolve(after, event)
-        decided += tiers.upgraded(after, program, now)
+        decided += tiers.upgraded(state, decided, program, now)
     if not program.settings.inactivity_expiry_days and state.balance_expires_at is None:
         # No deadline to move or drop: the batch folds these events once, not twice (a
         # fifth of an earn's time in the domain).

@@ -111,13 +111,14 @@ def evolve_tier(status: TierStatus | None, event: Event) -> TierStatus | None:
             )
     if status is None:
         return None
-    amount = _counted(status.counts, event)
+    amount = counted(status.counts, event)
     if not amount:
         return status
     return replace(status, figures=_added(status.figures, status.period, amount))
 
 
-def _counted(counts: str, event: Event) -> int:
+def counted(counts: str, event: Event) -> int:
+    """What `event` adds to a figure that counts `counts` (negative: takes off)."""
     if counts == POINTS:
         match event:
             case PointsEarned() | PurchaseRecorded() | BonusGranted() | MilestoneReached():
@@ -136,8 +137,41 @@ def _counted(counts: str, event: Event) -> int:
 
 
 def _added(figures: tuple[PeriodFigure, ...], period: str, amount: int) -> tuple[PeriodFigure, ...]:
+    if figures and figures[-1].period == period:  # the current period is the newest
+        return (*figures[:-1], PeriodFigure(period, figures[-1].figure + amount))
     for index, entry in enumerate(figures):
         if entry.period == period:
             changed = PeriodFigure(period, entry.figure + amount)
             return (*figures[:index], changed, *figures[index + 1 :])
     return (*figures, PeriodFigure(period, amount))
+
+
+@dataclass(frozen=True)
+class TierView:
+    """What an account answer shows of the member's tier (README "Tiers")."""
+
+    tier: str
+    term_ends_at: str | None
+    review_at: str | None
+    perks: tuple[str, ...]
+    earn_multiplier_percent: int
+    qualifying_figure: int
+    next_tier: str
+    needed_for_next_tier: int
+    counts: str
+
+
+def view_of(status: TierStatus) -> TierView:
+    figure = status.figure
+    following = status.next_step
+    return TierView(
+        tier=status.tier,
+        term_ends_at=status.term_ends_at,
+        review_at=status.review_at,
+        perks=status.perks,
+        earn_multiplier_percent=status.earn_multiplier_percent,
+        qualifying_figure=figure,
+        next_tier=following.name if following else "",
+        needed_for_next_tier=max(following.threshold - figure, 0) if following else 0,
+        counts=status.counts,
+    )

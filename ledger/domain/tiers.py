@@ -38,7 +38,7 @@ from ledger.domain.events import (
     TierSpendRefunded,
     TierStep,
 )
-from ledger.domain.frozen import replace
+from ledger.domain.frozen import build, replace
 from ledger.domain.limits import MAX_POINTS_PER_COMMAND
 from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
@@ -52,7 +52,7 @@ from ledger.domain.tier_settings import (
     TierSettings,
     TierWindow,
 )
-from ledger.domain.tier_state import TierStatus, evolve_tier
+from ledger.domain.tier_state import TierStatus, counted, evolve_tier
 
 LIFETIME_PERIOD = "lifetime"
 MONTHS_PER_YEAR = 12
@@ -66,11 +66,24 @@ FULL = 100
 """A multiplier of 100 percent: the points as the other rules computed them."""
 
 
-@lru_cache(maxsize=256)
+_DIGESTS: dict[int, tuple[TierSettings, str]] = {}
+"""Digests by the settings object's identity: a program's settings are one object for as long
+as it is cached, and hashing the whole ladder on every command costed more than the digest."""
+MAX_DIGESTS = 256
+
+
 def settings_digest(tiers: TierSettings) -> str:
     """A short fingerprint of a program's tier settings: a member's state keeps the one last
-    applied, so a change of the program shows at the member's next command."""
-    return hashlib.sha256(repr(tiers).encode()).hexdigest()[:16]
+    applied, so a change of the program shows at the member's next command. (A release that
+    adds a tier setting changes every digest: members' tiers are restated once, unchanged.)"""
+    found = _DIGESTS.get(id(tiers))
+    if found is not None and found[0] is tiers:
+        return found[1]
+    digest = hashlib.sha256(repr(tiers).encode()).hexdigest()[:16]
+    if len(_DIGESTS) >= MAX_DIGESTS:
+        _DIGESTS.clear()
+    _DIGESTS[id(tiers)] = (tiers, digest)
+    return digest
 
 
 # --- before the command: a new period, a program change, a review ---------------------------
@@ -81,11 +94,16 @@ def before_command(state: AccountState, program: ProgramState, now: datetime) ->
     tiers = program.settings.tiers
     status = state.tier
     digest = settings_digest(tiers)
-    local = now.astimezone(zone_named(program.settings.time_zone))
-    period, window_from = _period(tiers, local)
+    period, window_from = _period_at(
+        now, program.settings.time_zone, tiers.window, tiers.window_months
+    )
+    same = status is not None and status.period == period and status.settings_digest == digest
+    if same and status is not None and not _review_due(status, now):
+        return []  # most commands: the same period, the same program, no review due
     dropped = status is not None and not tiers.levels and not status.tier
     if dropped and status is not None and status.settings_digest == digest:
         return []  # the program dropped its tiers, and this member's went with them
+    local = now.astimezone(zone_named(program.settings.time_zone))
     events: list[Event] = []
     if status is None or status.period != period or status.settings_digest != digest:
         started = TierPeriodStarted(
@@ -107,7 +125,7 @@ def before_command(state: AccountState, program: ProgramState, now: datetime) ->
                 folded = evolve_tier(folded, event)
                 assert folded is not None
         status = folded
-    if status.review_at is not None and status.review_at <= clock.instant(now):
+    if _review_due(status, now):
         events.append(_reviewed(status, program, local))
     return events
 
@@ -172,14 +190,19 @@ def _reviewed(status: TierStatus, program: ProgramState, local: datetime) -> Tie
 # --- after the command: an upgrade -----------------------------------------------------------
 
 
-def upgraded(after: AccountState, program: ProgramState, now: datetime) -> list[Event]:
-    """TierChanged(qualified) when the command's events (folded into `after`) took the
-    figure to a tier above the member's."""
-    status = after.tier
+def upgraded(
+    state: AccountState, decided: list[Event], program: ProgramState, now: datetime
+) -> list[Event]:
+    """TierChanged(qualified) when the command's own events `decided` raised the figure of
+    `state` (the member before them) to a tier above the member's."""
+    status = state.tier
     tiers = program.settings.tiers
     if status is None or not tiers.levels:
         return []
-    figure = status.figure
+    raised = sum(counted(status.counts, event) for event in decided)
+    if raised <= 0:
+        return []
+    figure = status.figure + raised
     qualified = _rank(tiers, figure)
     names = [tier.name for tier in tiers.levels]
     current = names.index(status.tier) + 1 if status.tier in names else 0
@@ -241,11 +264,22 @@ def spend_refunded(
 # --- periods and terms -----------------------------------------------------------------------
 
 
-def _period(tiers: TierSettings, local: datetime) -> tuple[str, str]:
+def _review_due(status: TierStatus, now: datetime) -> bool:
+    return status.review_at is not None and status.review_at <= clock.instant(now)
+
+
+@lru_cache(maxsize=1024)  # one `now` for a whole batch of commands
+def _period_at(
+    now: datetime, time_zone: str, window: TierWindow, window_months: int
+) -> tuple[str, str]:
+    return _period(window, window_months, now.astimezone(zone_named(time_zone)))
+
+
+def _period(window: TierWindow, window_months: int, local: datetime) -> tuple[str, str]:
     """(the period `local` counts in, the oldest period still in the window)."""
-    match tiers.window:
+    match window:
         case TierWindow.ROLLING_MONTHS:
-            first = _month_index(local.year, local.month) - tiers.window_months + 1
+            first = _month_index(local.year, local.month) - window_months + 1
             return _month_key(_month_index(local.year, local.month)), _month_key(first)
         case TierWindow.CALENDAR_YEAR:
             # The year before stays: the review of a term ending with it looks at it.
@@ -274,6 +308,7 @@ def _term_ends_at(tiers: TierSettings, local: datetime, earlier_year: bool) -> d
     return date(index // MONTHS_PER_YEAR, index % MONTHS_PER_YEAR + 1, 1)
 
 
+@lru_cache(maxsize=1024)  # terms end on the first of a month: a handful of days recur
 def _midnight(day: date, time_zone: str) -> str:
     # Midnight that a daylight-saving gap skips resolves to where that day begins.
     return clock.instant(datetime.combine(day, time(), tzinfo=zone_named(time_zone)))
@@ -306,9 +341,12 @@ def _changed(
     term_ends_at = review_at = None
     if tier is not None:
         time_zone = program.settings.time_zone
-        term_ends_at = _midnight(_term_ends_at(tiers, local, earlier_year), time_zone)
-        review_at = _review_at(term_ends_at, tiers, time_zone)
-    return TierChanged(
+        ends = _term_ends_at(tiers, local, earlier_year)
+        term_ends_at = _midnight(ends, time_zone)
+        review_at = _midnight(ends + timedelta(days=tiers.grace_days), time_zone)
+    # Built without the frozen constructor's setattr per field: most upgrades are earns.
+    return build(
+        TierChanged,
         from_tier=status.tier,
         to_tier=tier.name if tier else "",
         reason=reason,
@@ -318,4 +356,7 @@ def _changed(
         earn_multiplier_percent=tier.earn_multiplier_percent if tier else 100,
         perks=tier.perks if tier else (),
         program_revision=program.revision,
+        actor="",
+        reason_code="",
+        note="",
     )

@@ -31,6 +31,7 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "Earn through gRPC",
         "RecordPurchase with 5 order lines",
         "RecordAction vs EarnPoints",
+        "EarnPoints that upgrades a tier",
         "bearer tokens checked",
         "Bulk import",
         "Replay",

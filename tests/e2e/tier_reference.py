@@ -12,8 +12,9 @@ The rules as the README states them, for this program:
 - the review comes at the first of the sweep or the member's next command at or after that
   time, before whatever that command does; it keeps the tier for a new term if the figure
   still reaches it, else takes the member one tier down;
-- after a command whose points take the figure over a higher tier's threshold, the member
-  is upgraded at once.
+- after a command whose points raise the figure to a higher tier's threshold, the member is
+  upgraded at once (a refund or a redemption never upgrades, even a member an admin put
+  below their figure's tier).
 """
 
 from dataclasses import dataclass, field
@@ -135,12 +136,10 @@ class Member:
         taken = order.points * order.refunded_minor // order.amount_minor - before
         self.available -= min(taken, self.available)
         self._count(now, -taken)
-        self._upgrade(now)
 
     def redeem(self, now: datetime, points: int) -> None:
         self.review_if_due(now)
         self.available -= points
-        self._upgrade(now)
 
     def change(self, now: datetime, tier: str) -> None:
         self.review_if_due(now)
