@@ -2,10 +2,12 @@
 reaches a tier, reviews at the end of a term, manual changes and program changes.
 
 The rules (README "Tiers" says the same to users):
-- Upgrade at once: after any command whose events take the qualifying figure to a higher
+- Upgrade at once: after a command whose events raise the qualifying figure to a higher
   tier's threshold (on a calendar year, the current year's figure), TierChanged(qualified)
-  follows in the same append, with a new term. Nothing else ever lowers a tier mid-term:
-  spending does not count at all, and a refund lowers the figure for the next review only.
+  follows in the same append, with a new term. A command that does not raise it (a refund,
+  a redemption) never upgrades, even a member an admin put below their figure's tier.
+  Nothing else ever lowers a tier mid-term: spending does not count at all, and a refund
+  lowers the figure for the next review only.
 - A term: a tier reached in month M of a rolling window of N months is held through month
   M + N; reached on a calendar year's figure, through the next calendar year; on lifetime
   figures, through month M + 12. Months and years are the program's time zone's.
