@@ -33,6 +33,7 @@ from benchmarks.audit_report import probe as audit_report_probe
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
 from benchmarks.telemetry import bench_telemetry
+from benchmarks.tiers import bench_tier_upgrade
 from ledger import bootstrap
 
 
@@ -612,6 +613,10 @@ def run(sizes: Sizes) -> list[Figure]:
         build_stage_view(database_url)
         figures.append(bench_get_account(service, _accounts_file(accounts), sizes, Figure))
         figures.append(bench_batch_get(service, _accounts_file(accounts), sizes, Figure))
+        _log("earn that upgrades a tier vs earn")
+        figures.append(
+            bench_tier_upgrade(service, database_url, accounts, sizes, Figure, _accounts_file)
+        )
         _log("authentication")
         figures.append(bench_auth(server_url, sizes))
         _log("telemetry")

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from ledger.domain import frozen
 from ledger.domain.commands import (
     AdjustPoints,
+    ChangeTier,
     Command,
     Enroll,
     GrantBonus,
@@ -133,7 +134,7 @@ class MemberKeys:
         check_free_text(
             request.request_id,
             target.member_id,
-            command.note if isinstance(command, (AdjustPoints, GrantBonus)) else "",
+            command.note if isinstance(command, (AdjustPoints, GrantBonus, ChangeTier)) else "",
         )
         if not fresh and not isinstance(command, (TransferPoints, *_CREATES_ACCOUNTS)):
             # The hot path: one account whose link this process knows.

@@ -9,6 +9,7 @@ from ledger.domain.events import LotPortion
 from ledger.domain.frozen import build
 from ledger.domain.program import ProgramState
 from ledger.domain.results import Result
+from ledger.domain.tier_state import TierView, view_of
 
 MAX_EXPIRING_LISTED = 10
 
@@ -27,6 +28,8 @@ class AccountView:
     balance_expires_at: str | None = None
     """When the whole balance expires if the member stays inactive (None: no inactivity
     expiry, or nothing to expire)."""
+    tier: TierView | None = None
+    """The member's tier, benefits and figure (None: never under a program with tiers)."""
 
     @classmethod
     def of(
@@ -45,6 +48,7 @@ class AccountView:
             referral_code=state.referral_code,
             created_at=created_at,
             balance_expires_at=inactivity.due_at(state),
+            tier=None if state.tier is None else view_of(state.tier),
         )
 
 

@@ -44,6 +44,7 @@ RPC_SCOPES: dict[str, str] = {
     "EarnPoints": "write",
     "RecordAction": "write",
     "GrantBonus": "admin",
+    "ChangeTier": "admin",
     "RedeemReward": "redeem",
     "AdjustPoints": "admin",
     "TransferPoints": "transfer",

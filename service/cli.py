@@ -339,6 +339,16 @@ CLIENT_CALLS: dict[str, ClientCall] = {
         ),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
+    "change-tier": lambda stub, a, rid: stub.ChangeTier(
+        pb.ChangeTierRequest(
+            request_id=rid,
+            account=account_name(a.program, a.member),
+            tier=a.tier,
+            reason_code=a.reason_code,
+            note=a.note,
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
     "account": lambda stub, a, _: stub.GetAccount(
         pb.GetAccountRequest(name=account_name(a.program, a.member)),
         timeout=CLIENT_TIMEOUT_SECONDS,
@@ -531,7 +541,16 @@ def _parser() -> argparse.ArgumentParser:
         ("reason_code", {"help": "why, 1 to 64 of [a-z0-9_], e.g. vip_surprise"}),
         ("--note", {"default": "", "help": "internal note, no personal data"}),
     )
-    client("account", "show an account", program, member)
+    client(
+        "change-tier",
+        "put a member in a tier (an admin's decision); an empty tier is below the lowest",
+        program,
+        member,
+        ("tier", {"help": "one of the program's tier names, or '' for none"}),
+        ("reason_code", {"help": "why, 1 to 64 of [a-z0-9_], e.g. goodwill"}),
+        ("--note", {"default": "", "help": "internal note, no personal data"}),
+    )
+    client("account", "show an account (balances, tier and its progress)", program, member)
     client(
         "entries",
         "list ledger entries",

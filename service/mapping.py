@@ -21,7 +21,7 @@ from ledger.domain.settings import (
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
-from service import action_mapping, purchase_mapping, rewards, stage_mapping
+from service import action_mapping, purchase_mapping, rewards, stage_mapping, tier_mapping
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -126,6 +126,7 @@ def program_settings(
     actions = action_mapping.actions_of(message, violations, prefix)
     milestones = action_mapping.milestones_of(message, violations, prefix)
     milestone_refund_policy = action_mapping.refund_policy_of(message, violations, prefix)
+    tiers = tier_mapping.tiers_of(message, violations, prefix)
     settings = ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(
@@ -151,6 +152,7 @@ def program_settings(
         milestones=milestones,
         milestone_refund_policy=milestone_refund_policy,
         stage_settings=stage_mapping.stage_settings_of(message),
+        tiers=tiers,
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -200,6 +202,7 @@ def program(view: ProgramView) -> pb.Program:
     )
     action_mapping.fill_program(message, settings)
     stage_mapping.fill_program(message, settings.stage_settings)
+    tier_mapping.fill_program(message, settings.tiers)
     return message
 
 
@@ -229,6 +232,8 @@ def account(view: AccountView) -> pb.Account:
             _set_time(expiring.expire_time, portion.expires_on)
     if view.balance_expires_at is not None:
         _set_time(message.balance_expire_time, view.balance_expires_at)
+    if view.tier is not None:
+        tier_mapping.fill_account(message, view.tier, _set_time)
     return message
 
 

@@ -42,6 +42,7 @@ _RULE_KIND_TO_PROTO = {
     RuleKind.MULTIPLIER: pb.AppliedRule.KIND_MULTIPLIER,
     RuleKind.EXCLUSION: pb.AppliedRule.KIND_EXCLUSION,
     RuleKind.MINIMUM_ORDER: pb.AppliedRule.KIND_MINIMUM_ORDER,
+    RuleKind.TIER_MULTIPLIER: pb.AppliedRule.KIND_TIER_MULTIPLIER,
 }
 
 

@@ -344,6 +344,17 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return pb.RecordFeedbackResponse(account=mapping.account(outcome.accounts[member_id]))
 
     @unary
+    async def ChangeTier(
+        self, request: pb.ChangeTierRequest, context: Any
+    ) -> pb.ChangeTierResponse:
+        program_id, member_id = parse_account(request.account, "account")
+        command = cmd.ChangeTier(request.tier, request.reason_code, request.note, _actor(context))
+        outcome = await self._execute(
+            context, request.request_id, Target(program_id, member_id), command
+        )
+        return pb.ChangeTierResponse(account=mapping.account(outcome.accounts[member_id]))
+
+    @unary
     async def TransferPoints(
         self, request: pb.TransferPointsRequest, context: Any
     ) -> pb.TransferPointsResponse:

@@ -23,8 +23,9 @@ JsonDict = dict[str, Any]
 
 _LOT_FIELDS = frozenset({"from_available", "taken", "restored", "lots"})
 _SETTINGS_FIELDS = frozenset({"settings"})
-_RULE_FIELDS = frozenset({"rules", "lines"})
-"""Tuples of rule values (purchase_rules.py), stored by the settings' generic codec."""
+_RULE_FIELDS = frozenset({"rules", "lines", "ladder", "perks"})
+"""Tuples of rule values (purchase_rules.py) and of a tier's ladder and perks, stored by the
+settings' generic codec."""
 _EXPIRY_FIELDS = frozenset({"expires_on"})
 """A lot's expiry, written as a date by the first release (ledger/codec/expiry.py)."""
 

@@ -20,6 +20,7 @@ from ledger.domain.commands import Command
 from ledger.domain.compat import ADDED_LATER
 from ledger.domain.decide import result as result_of
 from ledger.domain.program import ProgramState
+from ledger.domain.tier_state import TierView
 from ledger.outcomes import AccountView, Outcome, ProgramView
 
 JsonDict = dict[str, Any]
@@ -108,6 +109,7 @@ def account_data(view: AccountView) -> JsonDict:
             if view.balance_expires_at is not None
             else {}
         ),
+        **({"tier": plain_data(view.tier)} if view.tier is not None else {}),
     }
 
 
@@ -122,6 +124,8 @@ def _account_of(data: JsonDict) -> AccountView:
         created_at=data["created_at"],
         # Answers stored before inactivity expiry hold none.
         balance_expires_at=data.get("balance_expires_at"),
+        # Answers stored before tiers, or of programs without them, hold none.
+        tier=value_of(TierView, data["tier"], "tier") if "tier" in data else None,
     )
 
 

@@ -10,12 +10,13 @@ from typing import Any, TypeVar, cast
 
 from ledger.codec.events import lots_data, lots_of
 from ledger.codec.expiry import expiry_of
-from ledger.codec.settings import settings_data, settings_of
+from ledger.codec.settings import plain_data, settings_data, settings_of, value_of
 from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
 from ledger.domain.action_counts import ActionCounts, PeriodCount
 from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, REWARD_STOCK, Kind
 from ledger.domain.program import ProgramState
 from ledger.domain.rewards import StockState
+from ledger.domain.tier_state import TierStatus
 
 JsonDict = dict[str, Any]
 _State = TypeVar("_State")
@@ -73,6 +74,8 @@ def _encode_account(state: AccountState) -> JsonDict:
         data["spend_minor"] = state.spend_minor
     if state.milestones_reached:
         data["milestones_reached"] = list(state.milestones_reached)
+    if state.tier is not None:  # only members of programs with tiers
+        data["tier"] = plain_data(state.tier)
     return data
 
 
@@ -126,6 +129,8 @@ def _decode_account(data: JsonDict) -> AccountState:
         orders_recorded=data.get("orders_recorded", 0),
         spend_minor=dict(data.get("spend_minor", {})),
         milestones_reached=tuple(data.get("milestones_reached", ())),
+        # Rows written before tiers, or of programs without them, hold none.
+        tier=value_of(TierStatus, data["tier"], "tier") if "tier" in data else None,
     )
 
 

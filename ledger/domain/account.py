@@ -32,8 +32,12 @@ from ledger.domain.events import (
     ReservationReleased,
     RewardRedeemed,
     RewardReserved,
+    TierChanged,
+    TierPeriodStarted,
+    TierSpendRefunded,
 )
 from ledger.domain.frozen import replace
+from ledger.domain.tier_state import TierStatus, evolve_tier
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class AccountState:
     milestones count. One entry per currency the program ever earned in."""
     milestones_reached: tuple[str, ...] = ()
     """Ids of the milestones reached, kept or clawed back: each is reached once."""
+    tier: TierStatus | None = None
+    """The member's tier and qualifying figure (tier_state.py); None until the member's
+    first event under a program with tiers."""
 
     def check_invariants(self) -> None:
         b = self.balances
@@ -175,6 +182,10 @@ def _purchase_counted(state: AccountState, event: PurchaseRecorded) -> AccountSt
 
 
 def evolve(state: AccountState, event: Event) -> AccountState:
+    if state.tier is not None:  # members of programs without tiers skip it
+        tier = evolve_tier(state.tier, event)
+        if tier is not state.tier:
+            state = replace(state, tier=tier)
     match event:
         # The most frequent types come first: a match tries its cases in order.
         case PointsEarned():
@@ -307,4 +318,10 @@ def evolve(state: AccountState, event: Event) -> AccountState:
                 balances=_bump(state.balances, lifetime_earned=-event.points_clawed_back),
             )
             return _debit(state, event.taken, event.negative_points)
+        case TierPeriodStarted():
+            return (
+                state if state.tier is not None else replace(state, tier=evolve_tier(None, event))
+            )
+        case TierChanged() | TierSpendRefunded():
+            return state  # folded above
     raise AssertionError(f"account streams do not hold {type(event).__name__}")

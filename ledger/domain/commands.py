@@ -354,3 +354,20 @@ class RecordFeedback(Command):
         check_score(violations, "csat_score", self.csat_score, CSAT_RANGE)
         if self.channel:
             check_pattern(violations, "channel", self.channel, CODE_PATTERN)
+
+
+@dataclass(frozen=True)
+class ChangeTier(Command):
+    """An admin puts the member in `tier` ("" below the lowest) for `reason_code`; the tier
+    gets a term as if reached now (ledger/domain/tiers.py)."""
+
+    tier: str
+    reason_code: str
+    note: str
+    actor: str
+
+    def validate(self, violations: Violations) -> None:
+        if self.tier and not CODE_PATTERN.fullmatch(self.tier):
+            violations.add("tier", f"must match {CODE_PATTERN.pattern} (or be empty: no tier)")
+        check_pattern(violations, "reason_code", self.reason_code, CODE_PATTERN)
+        check_text(violations, "note", self.note, limits.MAX_NOTE_LENGTH)

@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ledger.domain import actions, clock, inactivity, limits, milestones, rewards
+from ledger.domain import actions, clock, inactivity, limits, milestones, rewards, tiers
 from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, Hold, evolve
 from ledger.domain.commands import (
     AdjustPoints,
     CancelReservation,
+    ChangeTier,
     Command,
     CommitReservation,
     ConfirmOrder,
@@ -125,10 +126,18 @@ def decide(
         # Housekeeping goes on after a member is forgotten: holds lapse, points expire.
         _require_account(state, command.account_field)
     events = housekeeping(state, now, program)
+    # Spelled out rather than a call: every earn of a program without tiers passes here.
+    tiered = (state.tier is not None or bool(program.settings.tiers.levels)) and not (
+        state.forgotten
+    )
+    if tiered:
+        events += tiers.before_command(state, program, now)
     for event in events:
         state = evolve(state, event)
     decided = _decide_on_account(state, program, command, now, orders)
     decided += _expired_after(state, decided, now, program)
+    if tiered and not isinstance(command, ChangeTier):
+        decided += tiers.upgraded(state, decided, program, now)
     if not program.settings.inactivity_expiry_days and state.balance_expires_at is None:
         # No deadline to move or drop: the batch folds these events once, not twice (a
         # fifth of an earn's time in the domain).
@@ -315,6 +324,8 @@ def next_due_at(state: AccountState) -> str | None:
     balance_due_at = inactivity.due_at(state)
     if balance_due_at is not None:
         candidates.append(balance_due_at)
+    if state.tier is not None and state.tier.review_at is not None and not state.forgotten:
+        candidates.append(state.tier.review_at)
     return min(candidates, default=None)
 
 
@@ -367,6 +378,8 @@ def _decide_on_account(
     match command:
         case RecordPurchase():
             recorded = _purchase(program, command, now, orders.get(command.order_id))
+            if state.tier is not None:
+                recorded = tiers.multiplied(recorded, state.tier)
             if not program.settings.milestones:
                 return [recorded]  # most programs: no fold of the purchase to look at
             after = evolve(state, recorded)
@@ -377,12 +390,15 @@ def _decide_on_account(
             order = orders.get(command.order_id)
             refunded = _refund(state, program, command, order)
             assert order is not None, "_refund refuses an order never recorded"
+            spend: list[Event] = []
+            if state.tier is not None:
+                spend += tiers.spend_refunded(state, command, order)
             if not order.milestone_bonuses:
-                return [refunded]
+                return [refunded, *spend]
             clawed = milestones.clawed_back_by_refund(
                 evolve(state, refunded), program, command.order_id, order, command.amount_minor
             )
-            return [refunded, *clawed]
+            return [refunded, *spend, *clawed]
         case RecordAction():
             return [actions.record_action(state, program, command, now)]
         case GrantBonus():
@@ -411,6 +427,8 @@ def _decide_on_account(
             return [
                 ReservationReleased(command.reservation_id, hold.points, hold.taken, "canceled")
             ]
+        case ChangeTier():
+            return tiers.changed_by_admin(state, program, command, now)
         case Sweep():
             return []
     raise AssertionError(f"not an account command: {command!r}")

@@ -484,6 +484,70 @@ class FeedbackRecorded(Event):
     channel: str
 
 
+# --- tiers (ledger/domain/tiers.py) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierStep:
+    """A tier of the ladder as a member's state keeps it: progress is measured on it."""
+
+    name: str
+    threshold: int
+
+
+@dataclass(frozen=True)
+class TierPeriodStarted(Event):
+    """The member's qualifying figure counts into `period` from now on ("2026-03" in a
+    rolling window of months, "2026" in a calendar year, "lifetime"), in the program's time
+    zone; periods before `window_from` have left the window. `counts` is "points" or the
+    spend currency; `ladder` and `settings_digest` are the program's tiers as applied."""
+
+    event_type: ClassVar[str] = "TierPeriodStarted"
+    period: str
+    window_from: str
+    window: str
+    counts: str
+    ladder: tuple[TierStep, ...]
+    settings_digest: str
+    program_revision: int
+
+
+@dataclass(frozen=True)
+class TierChanged(Event):
+    """The member's tier went from `from_tier` to `to_tier` ("" below the lowest tier) for
+    `reason`: qualified (an upgrade the moment the figure reached it), term_ended (a
+    downgrade at the review after the term and its grace), renewed (kept for a new term at
+    the review: from and to are equal), manual (an admin's, with `actor`, `reason_code` and
+    `note`) or program_changed (the program's tiers changed; from and to may be equal when
+    only the benefits did). `qualifying_figure` is the figure the decision saw; the tier's
+    benefits are those of `program_revision`, kept until the next change."""
+
+    event_type: ClassVar[str] = "TierChanged"
+    from_tier: str
+    to_tier: str
+    reason: str
+    qualifying_figure: int
+    term_ends_at: str | None
+    review_at: str | None
+    earn_multiplier_percent: int
+    perks: tuple[str, ...]
+    program_revision: int
+    actor: str = ""
+    reason_code: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TierSpendRefunded(Event):
+    """A refund of `amount_minor` of the order `order_id` lowered a qualifying spend counted
+    in `currency_code` (a refund itself names no currency)."""
+
+    event_type: ClassVar[str] = "TierSpendRefunded"
+    order_id: str
+    amount_minor: int
+    currency_code: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
@@ -516,5 +580,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MilestoneReached,
         MilestoneClawedBack,
         FeedbackRecorded,
+        TierPeriodStarted,
+        TierChanged,
+        TierSpendRefunded,
     )
 }

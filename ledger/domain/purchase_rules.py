@@ -36,6 +36,8 @@ class RuleKind(Enum):
     MULTIPLIER = "multiplier"
     EXCLUSION = "exclusion"
     MINIMUM_ORDER = "minimum_order"
+    TIER_MULTIPLIER = "tier_multiplier"
+    """The member's tier's earn multiplier, on the points of every other rule together."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class EarnMultiplier:
     """Lines of `sku`, or else of `category` (exactly one is set), earn `percent` / 100
     times the program's rate. The most specific multiplier of a line wins (SKU over
     category); they never stack, so two promotions cannot multiply by surprise. A tier
-    multiplier (with tiers, later) will apply on top of the line's, as a factor of its own."""
+    multiplier applies on top of the order's points, as a factor of its own (tiers.py)."""
 
     rule_id: str
     percent: int

@@ -24,6 +24,7 @@ from ledger.domain.purchase_rules import (
     validate_rules,
 )
 from ledger.domain.stage_settings import StageSettings
+from ledger.domain.tier_settings import TierSettings, validate_tiers
 
 
 class NegativeBalancePolicy(Enum):
@@ -110,6 +111,8 @@ class ProgramSettings:
     """What a full refund of the order that reached a milestone does to its bonus."""
     stage_settings: StageSettings = added_later(StageSettings())
     """Thresholds of the loyalty stages (stage_settings.py); their defaults before them."""
+    tiers: TierSettings = added_later(TierSettings())
+    """The tier ladder and its rules (tier_settings.py, tiers.py); none before tiers."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -162,6 +165,7 @@ class ProgramSettings:
             violations.add(f"{prefix}.time_zone", "must be an IANA time zone, such as Europe/Paris")
         validate_actions(self.actions, violations, prefix)
         validate_milestones(self.milestones, violations, prefix)
+        validate_tiers(self.tiers, violations, prefix)
         if not 1 <= self.max_hold_ttl_seconds <= limits.MAX_HOLD_TTL_SECONDS:
             violations.add(
                 f"{prefix}.max_hold_ttl_seconds", f"must be 1 to {limits.MAX_HOLD_TTL_SECONDS}"

@@ -33,6 +33,7 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "RecordAction vs EarnPoints",
         "GetAccount through gRPC",
         "BatchGetAccounts of 100",
+        "EarnPoints that upgrades a tier",
         "bearer tokens checked",
         "telemetry on",
         "access line per call",

@@ -490,6 +490,12 @@ MUTATIONS: list[tuple[str, Call]] = [
         lambda s: s.stub.RecordFeedback(pb.RecordFeedbackRequest(account=s.account, nps_score=9)),
     ),
     (
+        "ChangeTier",
+        lambda s: s.stub.ChangeTier(
+            pb.ChangeTierRequest(account=s.account, tier="gold", reason_code="goodwill")
+        ),
+    ),
+    (
         "TransferPoints",
         lambda s: s.stub.TransferPoints(
             pb.TransferPointsRequest(

@@ -40,6 +40,10 @@ from ledger.domain.events import (
     RewardUnitHeld,
     RewardUnitIssued,
     RewardUnitReleased,
+    TierChanged,
+    TierPeriodStarted,
+    TierSpendRefunded,
+    TierStep,
 )
 from ledger.domain.kinds import ACCOUNT
 from ledger.domain.kinds import PROGRAM as PROGRAM_KIND
@@ -107,6 +111,22 @@ ONE_OF_EACH: list[Event] = [
     MilestoneReached("third_order", "o-1", 300, EXPIRES, 2),
     MilestoneClawedBack("third_order", "o-1", 300, TWO_LOTS, 295, 0),
     FeedbackRecorded(0, None, 5, "email"),
+    TierPeriodStarted(
+        "2026-03", "2025-04", "rolling_months", "points", (TierStep("gold", 1_000),), "ab12", 2
+    ),
+    TierChanged(
+        "",
+        "gold",
+        "qualified",
+        1_200,
+        "2027-04-01T00:00:00.000000Z",
+        "2027-05-01T00:00:00.000000Z",
+        150,
+        ("free_shipping", "early_access"),
+        2,
+    ),
+    TierChanged("gold", "", "manual", 40, None, None, 100, (), 3, "admin:7", "fraud", "note"),
+    TierSpendRefunded("o-1", 500, "USD"),
 ]
 
 
