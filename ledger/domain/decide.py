@@ -5,13 +5,11 @@ Pure: no I/O and no clock; `now` is passed in. Raises a LedgerError when the com
 applied, and then nothing at all is appended.
 """
 
-import base64
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ledger.domain import actions, clock, inactivity, limits, milestones, rewards
+from ledger.domain import actions, clock, inactivity, limits, milestones, referrals, rewards
 from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, Hold, evolve
 from ledger.domain.commands import (
@@ -69,6 +67,7 @@ from ledger.domain.events import (
 from ledger.domain.expiry import points_expire_at
 from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
+from ledger.domain.referral_codes import referral_code
 from ledger.domain.results import (
     DONE,
     ActionResult,
@@ -83,15 +82,6 @@ from ledger.domain.results import (
     RewardResult,
 )
 from ledger.domain.settings import NegativeBalancePolicy
-
-
-def referral_code(program_id: str, member_key: str) -> str:
-    """Stable code derived from the account's stream key, so it needs no storage lookup to
-    issue. The key of a member enrolled since pseudonymous keys is random, so the code cannot
-    be computed from the member id; it is recorded in MemberEnrolled, never recomputed."""
-    digest = hashlib.sha256(f"{program_id}/{member_key}".encode()).digest()
-    return base64.b32encode(digest)[:10].decode()
-
 
 # --- account streams ------------------------------------------------------------------------
 
@@ -309,6 +299,10 @@ def next_due_at(state: AccountState) -> str | None:
     balance_due_at = inactivity.due_at(state)
     if balance_due_at is not None:
         candidates.append(balance_due_at)
+    if state.referral is not None:
+        referral_due_at = referrals.due_at(state)
+        if referral_due_at is not None:
+            candidates.append(referral_due_at)
     return min(candidates, default=None)
 
 
@@ -361,10 +355,13 @@ def _decide_on_account(
     match command:
         case RecordPurchase():
             recorded = _purchase(program, command, now, orders.get(command.order_id))
+            purchase: list[Event] = [recorded]
+            if state.referral is not None:  # only members who enrolled with a code
+                purchase += referrals.qualified(state, program, recorded, now)
             if not program.settings.milestones:
-                return [recorded]  # most programs: no fold of the purchase to look at
+                return purchase  # most programs: no fold of the purchase to look at
             after = evolve(state, recorded)
-            return [recorded, *milestones.reached_by_purchase(after, program, recorded, now)]
+            return [*purchase, *milestones.reached_by_purchase(after, program, recorded, now)]
         case ConfirmOrder():
             return _confirm(state, command, orders.get(command.order_id))
         case RefundPurchase():

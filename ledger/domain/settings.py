@@ -23,6 +23,7 @@ from ledger.domain.purchase_rules import (
     PointsRounding,
     validate_rules,
 )
+from ledger.domain.referral_settings import ReferralSettings, validate_referrals
 
 
 class NegativeBalancePolicy(Enum):
@@ -107,6 +108,8 @@ class ProgramSettings:
     # An enum member is immutable; ruff only trusts literal arguments.
     milestone_refund_policy: MilestoneRefundPolicy = added_later(MilestoneRefundPolicy.CLAW_BACK)
     """What a full refund of the order that reached a milestone does to its bonus."""
+    referrals: ReferralSettings = added_later(ReferralSettings())
+    """Referral credits (referral_settings.py); off in programs stored before them."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -168,6 +171,8 @@ class ProgramSettings:
         )
         validate_rewards(violations, self.rewards, prefix)
         validate_point_values(violations, self.point_values, prefix)
+        earning = frozenset(rate.currency_code for rate in self.earn_rates)
+        validate_referrals(self.referrals, earning, violations, prefix)
 
 
 def _validate_expiry(settings: ProgramSettings, violations: Violations, prefix: str) -> None:
