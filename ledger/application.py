@@ -39,6 +39,7 @@ from ledger.members import MemberKeys, not_found
 from ledger.outcomes import AccountView, Outcome, ProgramView
 from ledger.program_history import ProgramRevision
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery, DirectoryReader
+from ledger.referral_views import ReferralView, views_of
 from ledger.requests import Request
 
 MAX_BATCH = 256
@@ -422,6 +423,22 @@ class Ledger:
             self._members.drop(program_id, member_id)
             raise not_found(field_name)
         return key, state, row
+
+    async def list_referrals(
+        self, program_id: str, member_id: str, *, deadline: float | None = None
+    ) -> list[ReferralView]:
+        """Every referral of the member (README "Referrals"), at most 1 + the referrals one
+        account keeps (MAX_REFERRALS_PER_MEMBER); the caller pages them."""
+        _, state, _ = await self._account(program_id, member_id, "parent", deadline)
+        keys = {(program_id, key) for key in state.referrals}
+        if state.referral is not None and state.referral.referrer_key:
+            keys.add((program_id, state.referral.referrer_key))
+        ids = await self.log.member_ids(keys, deadline=deadline) if keys else {}
+        return views_of(
+            state.referral,
+            list(state.referrals.items()),
+            {key[1]: member for key, member in ids.items()},
+        )
 
     async def get_program(
         self, program_id: str, field_name: str, *, deadline: float | None = None

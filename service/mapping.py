@@ -21,7 +21,7 @@ from ledger.domain.settings import (
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
-from service import action_mapping, purchase_mapping, rewards
+from service import action_mapping, purchase_mapping, referral_mapping, rewards
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -122,6 +122,7 @@ def program_settings(
     actions = action_mapping.actions_of(message, violations, prefix)
     milestones = action_mapping.milestones_of(message, violations, prefix)
     milestone_refund_policy = action_mapping.refund_policy_of(message, violations, prefix)
+    referrals = referral_mapping.settings_of(message, violations, prefix)
     settings = ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(
@@ -146,6 +147,7 @@ def program_settings(
         actions=actions,
         milestones=milestones,
         milestone_refund_policy=milestone_refund_policy,
+        referrals=referrals,
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -194,6 +196,7 @@ def program(view: ProgramView) -> pb.Program:
         ),
     )
     action_mapping.fill_program(message, settings)
+    referral_mapping.fill_program(message, settings.referrals)
     return message
 
 

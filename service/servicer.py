@@ -30,7 +30,7 @@ from ledger.outcomes import Outcome
 from ledger.requests import Request
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service import action_mapping, mapping, purchase_mapping, rewards
+from service import action_mapping, mapping, purchase_mapping, referral_mapping, rewards
 from service.auth import authenticated_actor
 from service.directory import AccountDirectory
 from service.errors import to_status
@@ -185,7 +185,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.EnrollMemberRequest, context: Any
     ) -> pb.EnrollMemberResponse:
         program_id = parse_program(request.parent, "parent")
-        command = cmd.Enroll(program_id, request.member_id)
+        command = referral_mapping.enrolment(program_id, request)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, request.member_id), command
         )
@@ -554,6 +554,14 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             await context.abort_with_status(to_status(error))
         finally:
             await batches.aclose()
+
+    # --- referrals ------------------------------------------------------------------------
+
+    @unary
+    async def ListReferrals(
+        self, request: pb.ListReferralsRequest, context: Any
+    ) -> pb.ListReferralsResponse:
+        return await referral_mapping.list_referrals(self._ledger, request, _deadline(context))
 
 
 def _page_token(token: str) -> int:
