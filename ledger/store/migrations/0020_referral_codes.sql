@@ -10,19 +10,23 @@ ALTER TABLE ledger.members
 
 -- Members linked before this migration keep the code their accounts were shown (it may be
 -- shared already): the first 10 base32 characters of sha256('<program>/<key>'), as
--- referral_codes.referral_code computes it (a test holds the two to one answer).
-UPDATE ledger.members AS m
-SET referral_code = (
+-- referral_codes.referral_code computes it (tests/e2e/test_referral_codes_sql.py holds the
+-- two to one answer). New members' codes are computed by the ledger when it links them.
+CREATE FUNCTION ledger.referral_code(program_id text, member_key text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+RETURN (
     SELECT string_agg(
         substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', substring(d.b FROM 1 + 5 * i FOR 5)::int + 1, 1),
         '' ORDER BY i
     )
     FROM (
         SELECT ('x' || encode(substring(
-            sha256(convert_to(m.program_id || '/' || m.member_key, 'UTF8')) FROM 1 FOR 8
+            sha256(convert_to(program_id || '/' || member_key, 'UTF8')) FROM 1 FOR 8
         ), 'hex'))::bit(64) AS b
     ) AS d, generate_series(0, 9) AS i
 );
+
+UPDATE ledger.members SET referral_code = ledger.referral_code(program_id, member_key);
 
 -- One member per code in a program; a new member whose code would clash is not linked, and
 -- the ledger proposes another key (ledger/members.py), as for a clash of keys.
