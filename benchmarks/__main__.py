@@ -20,6 +20,7 @@ from benchmarks import baseline, ceilings, history, peer, projections, seed
 from benchmarks.actions import bench_action
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
+from benchmarks.referrals import bench_referral
 from ledger import bootstrap
 
 
@@ -571,6 +572,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures.append(bench_purchase(service, sizes))
         _log("action vs earn")
         figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
+        _log("purchase completing a referral vs earn")
+        figures.append(bench_referral(database_url, sizes, Figure))
         _log("authentication")
         figures.append(bench_auth(server_url, sizes))
         _log("long purchase history")
