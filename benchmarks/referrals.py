@@ -26,7 +26,7 @@ from ledger.requests import Request
 if TYPE_CHECKING:
     from benchmarks.__main__ import Figure, Sizes
 
-REFERRERS = 20
+REFERRERS = 100
 WINDOW_DAYS = 14
 
 

@@ -275,12 +275,17 @@ class Ledger:
         # batches, so no read at all; an earlier answer to a request id then shows up as a
         # DuplicateRequest on append. Retries and streams seen for the first time read state
         # rows and answers first.
+        kept: dict[StreamKey, Slot] = {}
         if attempt > 1:
             to_load = stream_keys
             orders = {key for needed in reads for key in needed.orders}
         else:
             to_load = {key for key in stream_keys if not self._cached(key)}
             orders = {key for needed in reads for key in needed.orders if not self._knows(key)}
+            # Kept now: while this batch reads, another shard's batch may lose a race and
+            # drop these streams from the cache, and a stream neither read nor cached would
+            # be decided as if it did not exist (a program: "no such program").
+            kept = {key: self._cache[key] for key in stream_keys if key not in to_load}
         loaded = Loaded({}, {}, {})
         self.stats.batches += 1
         self.stats.requests += len(items)
@@ -300,20 +305,27 @@ class Ledger:
             loaded.requests,
             loaded.orders,
             self._now(),
-            self._cache if attempt == 1 else None,
+            # The newest copy, unless it went meanwhile.
+            {key: self._cache.get(key) or slot for key, slot in kept.items()}
+            if attempt == 1
+            else None,
         )
         decided: list[tuple[_Queued, Outcome]] = []
         # On the fast path no earlier answers were read: a refusal may be a retry of a request
         # that succeeded (its order now recorded, its points now spent). Those are decided
         # again after reading their answers, so a retry still gets the original response.
         unsure: list[_Queued] = []
+        more_reads: list[_Queued] = []
         for item in items:
             try:
                 decided.append((item, batch.apply(item.request)))
             except decisions.MoreReads as more:
-                # Decided again in the next attempt, with the streams it named read too.
+                # Decided again with the streams it named read too: at once, as the same
+                # attempt (the cache still serves the streams it read already), the first
+                # time; as the next attempt should it ask again.
+                first = not item.request.also_reads
                 item.request = replace(item.request, also_reads=more.streams)
-                unsure.append(item)
+                (more_reads if first else unsure).append(item)
             except LedgerError as error:
                 if not read_answers and item.request.request_id:
                     unsure.append(item)
@@ -328,7 +340,7 @@ class Ledger:
                 else:
                     self.stats.duplicate_requests += 1
                 self._forget(stream_keys)
-                losers = [item for item, _ in decided] + unsure
+                losers = [item for item, _ in decided] + unsure + more_reads
                 if attempt >= MAX_ATTEMPTS:
                     _fail(losers, Conflict("the stream kept changing; retry the request"))
                     return
@@ -347,13 +359,15 @@ class Ledger:
                 # Unknown outcome (the connection may have dropped after the commit): forget
                 # what we think these streams hold; the retry reads the truth.
                 self._forget(stream_keys)
-                _fail([item for item, _ in decided] + unsure, error)
+                _fail([item for item, _ in decided] + unsure + more_reads, error)
                 return
         self.stats.events_appended += len(batch.events)
         self._remember(batch.slots)
         for item, outcome in decided:
             if not item.future.done():
                 item.future.set_result(outcome)
+        if more_reads:
+            await self._run(more_reads, attempt)
         if unsure:
             await self._run(unsure, attempt + 1)
 

@@ -41,8 +41,6 @@ def views_of(
         )
     for friend_key, entry in entries:
         views.append(
-            ReferralView(
-                True, ids.get(friend_key, ""), entry.status, entry.reason, entry.points
-            )
+            ReferralView(True, ids.get(friend_key, ""), entry.status, entry.reason, entry.points)
         )
     return views
