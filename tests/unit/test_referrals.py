@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from ledger.codec.requests import content_hash
 from ledger.domain import clock
 from ledger.domain.account import AccountState
 from ledger.domain.action_settings import CapPeriod
@@ -394,3 +395,12 @@ def test_bad_referral_settings_are_refused_naming_each() -> None:
         "program.referrals.minimum_purchases[1].currency_code",
         "program.referrals.minimum_purchases[1].amount_minor",
     ]
+
+
+def test_the_referrer_a_code_was_looked_up_to_is_not_part_of_the_request() -> None:
+    # A retry after the referrer was forgotten resolves the code to nobody: still the same
+    # request, so it gets its first answer rather than REQUEST_ID_REUSED.
+    target = Target(PROGRAM_ID, FRIEND)
+    first = content_hash(target, enrolment(self_referral=True))
+    assert content_hash(target, enrolment(referrer_key="")) == first
+    assert content_hash(target, enrolment(referral_code="ABCDEFGHJM")) != first
