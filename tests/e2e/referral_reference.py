@@ -12,7 +12,7 @@ REFERRER_POINTS = 300
 FRIEND_POINTS = 100
 MINIMUM_MINOR = 4_000
 """$40.00: the least a first purchase must amount to."""
-CAP_PER_MONTH = 3
+CAP_PER_MONTH = 2
 
 
 @dataclass
