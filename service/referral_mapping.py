@@ -3,7 +3,6 @@ Field names in errors are the proto's."""
 
 import hashlib
 import hmac
-import os
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -21,7 +20,7 @@ from service.action_mapping import period_of_proto, period_to_proto
 from service.names import parse_account
 
 FINGERPRINT_KEY_VARIABLE = "LEDGER_REFERRAL_FINGERPRINT_KEY"
-"""The secret that keys the hash of a fingerprint given at enrolment (README "Referrals")."""
+"""Where the server's settings (service/config.py) take the key from, named in refusals."""
 MAX_FINGERPRINT_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1_000
@@ -107,16 +106,15 @@ def _money(minimum: ReferralMinimum) -> pb.Money:
     )
 
 
-def enrolment(program_id: str, request: pb.EnrollMemberRequest) -> cmd.Enroll:
+def enrolment(program_id: str, request: pb.EnrollMemberRequest, key: str) -> cmd.Enroll:
     """The Enroll command of a request, its code read as typed and its fingerprint hashed
-    with the server's key (the raw fingerprint goes no further)."""
+    with the server's `key` (the raw fingerprint goes no further)."""
     fingerprint = ""
     if request.referral_fingerprint:
         if len(request.referral_fingerprint) > MAX_FINGERPRINT_LENGTH:
             raise InvalidArgument.of(
                 "referral_fingerprint", f"at most {MAX_FINGERPRINT_LENGTH} characters"
             )
-        key = os.environ.get(FINGERPRINT_KEY_VARIABLE, "")
         if not key:
             raise FailedPrecondition(
                 f"this server has no {FINGERPRINT_KEY_VARIABLE} to hash fingerprints with",

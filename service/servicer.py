@@ -104,8 +104,16 @@ def _result(outcome: Outcome, kind: type[_R]) -> _R:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger, directory: AccountDirectory, feed: EventFeed) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        directory: AccountDirectory,
+        feed: EventFeed,
+        *,
+        referral_fingerprint_key: str = "",
+    ) -> None:
         self._ledger = ledger
+        self._fingerprint_key = referral_fingerprint_key
         self._directory = directory
         self._feed = feed
 
@@ -185,7 +193,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.EnrollMemberRequest, context: Any
     ) -> pb.EnrollMemberResponse:
         program_id = parse_program(request.parent, "parent")
-        command = referral_mapping.enrolment(program_id, request)
+        command = referral_mapping.enrolment(program_id, request, self._fingerprint_key)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, request.member_id), command
         )

@@ -14,6 +14,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import T0, Api, FakeClock, request_id, unique
 from tests.e2e import referral_reference as ref
+from tests.e2e.referral_server import keyed_api
 
 SEED = 20261213
 REFERRERS = 60
@@ -188,9 +189,13 @@ class Year:
 
 @pytest.mark.timeout(900)
 async def test_a_year_of_referrals_equals_a_plain_reference(
-    api: Api, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    database_url: str, clock: FakeClock
 ) -> None:
-    monkeypatch.setenv("LEDGER_REFERRAL_FINGERPRINT_KEY", "the operator's secret")
+    async with keyed_api(database_url, clock) as api:
+        await _a_year(api, clock)
+
+
+async def _a_year(api: Api, clock: FakeClock) -> None:
     rng = random.Random(SEED)
     program_id = unique("refyear")
     await api.stub.CreateProgram(

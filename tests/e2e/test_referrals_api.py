@@ -12,6 +12,7 @@ from ledger import bootstrap
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, request_id, unique
 from tests.e2e.errors import failure
+from tests.e2e.referral_server import keyed_api
 
 WINDOW_DAYS = 14
 REFERRER_POINTS = 500
@@ -168,9 +169,13 @@ async def test_the_code_of_a_forgotten_member_names_nobody(api: Api) -> None:
 
 
 async def test_a_friend_with_the_referrers_fingerprint_is_a_self_referral(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    database_url: str, clock: FakeClock
 ) -> None:
-    monkeypatch.setenv("LEDGER_REFERRAL_FINGERPRINT_KEY", "a secret of the operator")
+    async with keyed_api(database_url, clock) as api:
+        await _self_referral(api)
+
+
+async def _self_referral(api: Api) -> None:
     program_id = await program_with(api, referring())
     referrer = await enrol(api, program_id, referral_fingerprint="Ann@example.com")
     friend = await enrol(
@@ -190,10 +195,7 @@ async def test_a_friend_with_the_referrers_fingerprint_is_a_self_referral(
     )
 
 
-async def test_a_fingerprint_without_a_server_key_is_refused(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("LEDGER_REFERRAL_FINGERPRINT_KEY", raising=False)
+async def test_a_fingerprint_without_a_server_key_is_refused(api: Api) -> None:
     program_id = await program_with(api, referring())
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await enrol(api, program_id, referral_fingerprint="ann@example.com")
