@@ -32,6 +32,7 @@ from benchmarks.audit_report import bench_audit_report
 from benchmarks.audit_report import probe as audit_report_probe
 from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
 from benchmarks.load import CHANNELS
+from benchmarks.referrals import bench_referral
 from benchmarks.telemetry import bench_telemetry
 from benchmarks.tiers import bench_tier_upgrade
 from ledger import bootstrap
@@ -617,6 +618,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures.append(
             bench_tier_upgrade(service, database_url, accounts, sizes, Figure, _accounts_file)
         )
+        _log("purchase completing a referral vs earn")
+        figures.append(bench_referral(database_url, sizes, Figure))
         _log("authentication")
         figures.append(bench_auth(server_url, sizes))
         _log("telemetry")

@@ -55,6 +55,7 @@ from ledger.projections.stage_view import (
     StageChangeEntry,
     StageReader,
 )
+from ledger.referral_views import ReferralView, views_of
 from ledger.requests import Request
 
 MAX_BATCH = 256
@@ -346,6 +347,7 @@ class Ledger:
         # log refuses a second purchase of an order like a stale version. Retries and streams
         # seen for the first time read state rows and answers first.
         assumed_new: set[OrderKey] = set()
+        kept: dict[StreamKey, Slot] = {}
         if attempt > 1:
             to_load = stream_keys
             orders = {key for needed in reads for key in needed.orders}
@@ -357,6 +359,10 @@ class Ledger:
                     if self._knows(key):
                         continue
                     (assumed_new if needed.new_order else orders).add(key)
+            # Kept now: while this batch reads, another shard's batch may lose a race and
+            # drop these streams from the cache, and a stream neither read nor cached would
+            # be decided as if it did not exist (a program: "no such program").
+            kept = {key: self._cache[key] for key in stream_keys if key not in to_load}
         loaded = Loaded({}, {}, {})
         self.stats.batches += 1
         self.stats.requests += len(items)
@@ -376,20 +382,27 @@ class Ledger:
             loaded.requests,
             {**{key: [] for key in assumed_new - orders}, **loaded.orders},
             self._now(),
-            self._cache if attempt == 1 else None,
+            # The newest copy, unless it went meanwhile.
+            {key: self._cache.get(key) or slot for key, slot in kept.items()}
+            if attempt == 1
+            else None,
         )
         decided: list[tuple[_Queued, Outcome]] = []
         # On the fast path no earlier answers were read: a refusal may be a retry of a request
         # that succeeded (its order now recorded, its points now spent). Those are decided
         # again after reading their answers, so a retry still gets the original response.
         unsure: list[_Queued] = []
+        more_reads: list[_Queued] = []
         for item in items:
             try:
                 decided.append((item, batch.apply(item.request)))
             except decisions.MoreReads as more:
-                # Decided again in the next attempt, with the streams it named read too.
+                # Decided again with the streams it named read too: at once, as the same
+                # attempt (the cache still serves the streams it read already), the first
+                # time; as the next attempt should it ask again.
+                first = not item.request.also_reads
                 item.request = replace(item.request, also_reads=more.streams)
-                unsure.append(item)
+                (more_reads if first else unsure).append(item)
             except LedgerError as error:
                 if not read_answers and item.request.request_id:
                     unsure.append(item)
@@ -404,7 +417,7 @@ class Ledger:
                 else:
                     self.stats.duplicate_requests += 1
                 self._forget(stream_keys)
-                losers = [item for item, _ in decided] + unsure
+                losers = [item for item, _ in decided] + unsure + more_reads
                 if attempt >= MAX_ATTEMPTS:
                     _fail(losers, Conflict("the stream kept changing; retry the request"))
                     return
@@ -423,7 +436,7 @@ class Ledger:
                 # Unknown outcome (the connection may have dropped after the commit): forget
                 # what we think these streams hold; the retry reads the truth.
                 self._forget(stream_keys)
-                _fail([item for item, _ in decided] + unsure, error)
+                _fail([item for item, _ in decided] + unsure + more_reads, error)
                 return
         self.stats.events_appended += len(batch.events)
         self.stats.replays += batch.replays
@@ -431,6 +444,8 @@ class Ledger:
         for item, outcome in decided:
             if not item.future.done():
                 item.future.set_result(outcome)
+        if more_reads:
+            await self._run(more_reads, attempt)
         if unsure:
             await self._run(unsure, attempt + 1)
 
@@ -576,6 +591,22 @@ class Ledger:
             self._members.drop(program_id, member_id)
             raise not_found(field_name)
         return key, state, row
+
+    async def list_referrals(
+        self, program_id: str, member_id: str, *, deadline: float | None = None
+    ) -> list[ReferralView]:
+        """Every referral of the member (README "Referrals"), at most 1 + the referrals one
+        account keeps (MAX_REFERRALS_PER_MEMBER); the caller pages them."""
+        _, state, _ = await self._account(program_id, member_id, "parent", deadline)
+        keys = {(program_id, key) for key in state.referrals}
+        if state.referral is not None and state.referral.referrer_key:
+            keys.add((program_id, state.referral.referrer_key))
+        ids = await self.log.member_ids(keys, deadline=deadline) if keys else {}
+        return views_of(
+            state.referral,
+            list(state.referrals.items()),
+            {key[1]: member for key, member in ids.items()},
+        )
 
     async def get_program(
         self, program_id: str, field_name: str, *, deadline: float | None = None

@@ -159,6 +159,7 @@ class MemberKeys:
             wanted,
             create=isinstance(command, _CREATES_ACCOUNTS),
             deadline=request.deadline,
+            fingerprint=command.fingerprint if isinstance(command, Enroll) else "",
         )
         if target.member_id not in found:
             raise not_found(command.account_field)
@@ -169,12 +170,35 @@ class MemberKeys:
             command = replace(
                 command, destination_member_id=found[command.destination_member_id][0]
             )
-        elif isinstance(command, _CREATES_ACCOUNTS):
+        elif isinstance(command, Enroll) and command.referral_code:
+            command = await self._referred(target.program_id, command, key, request.deadline)
+        elif isinstance(command, Enroll):
+            command = replace(command, member_id=key, fingerprint="")
+        elif isinstance(command, ImportHistory):
             command = replace(command, member_id=key)
         return Translation(
             _addressed(request, Target(target.program_id, key), command),
             {link[0]: member_id for member_id, link in found.items()},
             any(link[1] for link in found.values()),
+        )
+
+    async def _referred(
+        self, program_id: str, command: Enroll, key: str, deadline: float | None
+    ) -> Enroll:
+        """The enrolment with the referrer its code names (README "Referrals"): the
+        referrer's key ("" for a code nobody holds), and whether both gave one fingerprint.
+        The fingerprint itself stays in the member link only."""
+        found = await self._log.member_by_referral_code(
+            program_id, command.referral_code, deadline=deadline
+        )
+        referrer_key, referrer_fingerprint = found if found is not None else ("", "")
+        same = bool(command.fingerprint) and command.fingerprint == referrer_fingerprint
+        return replace(
+            command,
+            member_id=key,
+            fingerprint="",
+            referrer_key=referrer_key,
+            self_referral=same or referrer_key == key,
         )
 
     def answer(self, outcome: Outcome, translation: Translation) -> Outcome:
@@ -199,7 +223,13 @@ class MemberKeys:
         self._links.pop((program_id, member_id), None)
 
     async def _resolve(
-        self, program_id: str, member_ids: list[str], *, create: bool, deadline: float | None
+        self,
+        program_id: str,
+        member_ids: list[str],
+        *,
+        create: bool,
+        deadline: float | None,
+        fingerprint: str = "",
     ) -> dict[str, tuple[str, bool]]:
         """member id -> (key, came from the cache) for every linked (or, with `create`, newly
         linked) id."""
@@ -219,7 +249,12 @@ class MemberKeys:
                 unlinked = {m: new_member_key() for m in missing if m not in keys}
                 if not unlinked:
                     break
-                keys.update(await self._log.link_members(program_id, unlinked, deadline=deadline))
+                fingerprints = {member_id: fingerprint for member_id in unlinked if fingerprint}
+                keys.update(
+                    await self._log.link_members(
+                        program_id, unlinked, fingerprints=fingerprints, deadline=deadline
+                    )
+                )
         for member_id, key in keys.items():
             found[member_id] = (key, False)
             self._links[(program_id, member_id)] = key

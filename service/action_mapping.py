@@ -19,6 +19,15 @@ _PERIOD_FROM_PROTO = {
 _PERIOD_TO_PROTO = {period: number for number, period in _PERIOD_FROM_PROTO.items()}
 _PERIOD_BY_NAME = {period.value: number for period, number in _PERIOD_TO_PROTO.items()}
 
+
+def period_of_proto(value: "pb.CapPeriod.ValueType") -> CapPeriod | None:
+    return _PERIOD_FROM_PROTO.get(value)
+
+
+def period_to_proto(period: CapPeriod) -> "pb.CapPeriod.ValueType":
+    return _PERIOD_TO_PROTO[period]
+
+
 _REFUND_POLICY_FROM_PROTO = {
     pb.MILESTONE_REFUND_POLICY_UNSPECIFIED: MilestoneRefundPolicy.CLAW_BACK,
     pb.MILESTONE_REFUND_POLICY_CLAW_BACK: MilestoneRefundPolicy.CLAW_BACK,

@@ -54,6 +54,7 @@ RPC_SCOPES: dict[str, str] = {
     "CancelReservation": "redeem",
     "GetAccount": "read",
     "ListLedgerEntries": "read",
+    "ListReferrals": "read",
     "GetBalanceAsOf": "read",
     "StreamEvents": "read",
     "ImportHistory": "import",

@@ -275,7 +275,13 @@ CLIENT_CALLS: dict[str, ClientCall] = {
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
     "enroll": lambda stub, a, rid: stub.EnrollMember(
-        pb.EnrollMemberRequest(request_id=rid, parent=program_name(a.program), member_id=a.member),
+        pb.EnrollMemberRequest(
+            request_id=rid,
+            parent=program_name(a.program),
+            member_id=a.member,
+            referral_code=a.referral_code,
+            purchased_before=a.purchased_before,
+        ),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
     "purchase": lambda stub, a, rid: stub.RecordPurchase(
@@ -356,6 +362,14 @@ CLIENT_CALLS: dict[str, ClientCall] = {
     "entries": lambda stub, a, _: stub.ListLedgerEntries(
         pb.ListLedgerEntriesRequest(
             parent=account_name(a.program, a.member), page_size=a.page_size
+        ),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    ),
+    "referrals": lambda stub, a, _: stub.ListReferrals(
+        pb.ListReferralsRequest(
+            parent=account_name(a.program, a.member),
+            page_size=a.page_size,
+            page_token=a.page_token,
         ),
         timeout=CLIENT_TIMEOUT_SECONDS,
     ),
@@ -482,7 +496,14 @@ def _parser() -> argparse.ArgumentParser:
         program,
         ("--revision", {"type": int, "default": 0, "help": "a past revision (default: current)"}),
     )
-    client("enroll", "enroll a member", program, member)
+    client(
+        "enroll",
+        "enroll a member",
+        program,
+        member,
+        ("--referral-code", {"default": "", "help": "the code of the member who referred them"}),
+        ("--purchased-before", {"action": "store_true", "help": "they bought as a guest"}),
+    )
     client(
         "purchase",
         "record a purchase",
@@ -557,6 +578,14 @@ def _parser() -> argparse.ArgumentParser:
         program,
         member,
         ("--page-size", {"type": int, "default": 50}),
+    )
+    client(
+        "referrals",
+        "list a member's referrals: the one they enrolled with, then those made with their code",
+        program,
+        member,
+        ("--page-size", {"type": int, "default": 100}),
+        ("--page-token", {"default": ""}),
     )
     client(
         "forget",

@@ -141,6 +141,9 @@ class Settings:
     (README "Personal data"); at least 1."""
     log_member_ids: bool = False
     """Development only: let log lines show member ids and account names in the clear."""
+    referral_fingerprint_key: str = ""
+    """The secret keying the hash of a fingerprint given at enrolment (README "Referrals");
+    "": fingerprints are refused."""
     auth: str = "tokens"
     """"tokens": every call but health needs a known caller (service/auth.py); "none":
     anyone may call anything and the loyalty-actor header is taken as sent (development)."""
@@ -230,6 +233,7 @@ class Settings:
                 "LEDGER_ANSWER_RETENTION_DAYS", cls.answer_retention_days, 1, 3_650
             ),
             log_member_ids=read.flag("LEDGER_LOG_MEMBER_IDS", cls.log_member_ids),
+            referral_fingerprint_key=read.text("LEDGER_REFERRAL_FINGERPRINT_KEY", ""),
             max_streams=read.integer("LEDGER_MAX_STREAMS", cls.max_streams, 1, MAX_STREAMS),
             max_streams_per_caller=read.integer(
                 "LEDGER_MAX_STREAMS_PER_CALLER", cls.max_streams_per_caller, 1, MAX_STREAMS

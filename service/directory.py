@@ -9,9 +9,9 @@ import hashlib
 import json
 
 from ledger.application import Ledger
-from ledger.domain.decide import referral_code
 from ledger.domain.errors import InvalidArgument
 from ledger.domain.limits import MAX_ID_LENGTH
+from ledger.domain.referral_codes import referral_code
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping, stage_mapping

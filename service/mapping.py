@@ -21,7 +21,14 @@ from ledger.domain.settings import (
 from ledger.entries import Entry
 from ledger.outcomes import AccountView, ProgramView
 from loyalty.v1 import ledger_pb2 as pb
-from service import action_mapping, purchase_mapping, rewards, stage_mapping, tier_mapping
+from service import (
+    action_mapping,
+    purchase_mapping,
+    referral_mapping,
+    rewards,
+    stage_mapping,
+    tier_mapping,
+)
 from service.names import account_name, program_name
 
 _POLICY_FROM_PROTO = {
@@ -127,6 +134,7 @@ def program_settings(
     milestones = action_mapping.milestones_of(message, violations, prefix)
     milestone_refund_policy = action_mapping.refund_policy_of(message, violations, prefix)
     tiers = tier_mapping.tiers_of(message, violations, prefix)
+    referrals = referral_mapping.settings_of(message, violations, prefix)
     settings = ProgramSettings(
         display_name=message.display_name,
         earn_rates=tuple(
@@ -153,6 +161,7 @@ def program_settings(
         milestone_refund_policy=milestone_refund_policy,
         stage_settings=stage_mapping.stage_settings_of(message),
         tiers=tiers,
+        referrals=referrals,
     )
     if found is None and violations.items:
         # With the settings' own checks, so every bad setting is named at once.
@@ -203,6 +212,7 @@ def program(view: ProgramView) -> pb.Program:
     action_mapping.fill_program(message, settings)
     stage_mapping.fill_program(message, settings.stage_settings)
     tier_mapping.fill_program(message, settings.tiers)
+    referral_mapping.fill_program(message, settings.referrals)
     return message
 
 

@@ -191,7 +191,15 @@ async def start_server(
                 ),
             )
         )
-        add_ledger_service(LedgerServicer(ledger, AccountDirectory(ledger), feed), server)
+        add_ledger_service(
+            LedgerServicer(
+                ledger,
+                AccountDirectory(ledger),
+                feed,
+                referral_fingerprint_key=settings.referral_fingerprint_key,
+            ),
+            server,
+        )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of

@@ -30,7 +30,14 @@ from ledger.outcomes import Outcome
 from ledger.requests import Request, request_id_problem
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
-from service import account_reads, action_mapping, mapping, purchase_mapping, rewards
+from service import (
+    account_reads,
+    action_mapping,
+    mapping,
+    purchase_mapping,
+    referral_mapping,
+    rewards,
+)
 from service.auth import authenticated_actor
 from service.directory import AccountDirectory
 from service.errors import to_status
@@ -107,8 +114,16 @@ def _result(outcome: Outcome, kind: type[_R]) -> _R:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger, directory: AccountDirectory, feed: EventFeed) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        directory: AccountDirectory,
+        feed: EventFeed,
+        *,
+        referral_fingerprint_key: str = "",
+    ) -> None:
         self._ledger = ledger
+        self._fingerprint_key = referral_fingerprint_key
         self._directory = directory
         self._feed = feed
         self._statistics = ProgramStatisticsApi(ledger)
@@ -208,7 +223,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.EnrollMemberResponse:
         found = Violations()
         program_id = parse_program(request.parent, "parent", found)
-        command = cmd.Enroll(program_id, request.member_id)
+        command = referral_mapping.enrolment(program_id, request, self._fingerprint_key)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, request.member_id), command, found
         )
@@ -664,6 +679,14 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             await context.abort_with_status(to_status(error))
         finally:
             await changes.aclose()
+
+    # --- referrals ------------------------------------------------------------------------
+
+    @unary
+    async def ListReferrals(
+        self, request: pb.ListReferralsRequest, context: Any
+    ) -> pb.ListReferralsResponse:
+        return await referral_mapping.list_referrals(self._ledger, request, _deadline(context))
 
 
 def _page_token(token: str) -> int:

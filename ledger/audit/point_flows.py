@@ -10,9 +10,8 @@ A new event type that moves points and is missing here is not lost: its points g
 UNCLASSIFIED (a column of its own, and `unclassified_event_types` in the report), and
 tests/unit/test_point_flows.py fails until the type is given its line.
 
-Referral credits (issue 13): the referral engineer's event goes here as
-`"<EventType>": Flow(credit=ISSUED_REFERRAL),` after the merge; ISSUED_REFERRAL is already a
-column of the report (zero until then).
+Referral credits, the friend's and the referrer's, are issued_referral; their reversals
+(the qualifying order refunded) are clawed back, like a refunded purchase's points.
 """
 
 from dataclasses import dataclass
@@ -84,6 +83,10 @@ FLOWS: dict[str, Flow] = {
     "InactiveBalanceExpired": Flow(debit=EXPIRED),
     "PurchaseRefunded": Flow(debit=CLAWED_BACK),
     "MilestoneClawedBack": Flow(debit=CLAWED_BACK),
+    "ReferralCredited": Flow(credit=ISSUED_REFERRAL),
+    "ReferrerCredited": Flow(credit=ISSUED_REFERRAL),
+    "ReferralReversed": Flow(debit=CLAWED_BACK),
+    "ReferrerCreditReversed": Flow(debit=CLAWED_BACK),
     "PointsTransferredIn": Flow(credit=TRANSFERRED_IN),
     "PointsTransferredOut": Flow(debit=TRANSFERRED_OUT),
     "MemberEnrolled": NO_FLOW,
@@ -92,6 +95,11 @@ FLOWS: dict[str, Flow] = {
     "TierPeriodStarted": NO_FLOW,
     "TierChanged": NO_FLOW,
     "TierSpendRefunded": NO_FLOW,
+    "ReferralApplied": NO_FLOW,
+    "ReferralQualified": NO_FLOW,
+    "ReferralRefused": NO_FLOW,
+    "ReferralReceived": NO_FLOW,
+    "ReferralStatusChanged": NO_FLOW,
     "PendingPointsReleased": NO_FLOW,
     "PointsReserved": NO_FLOW,
     "RewardReserved": NO_FLOW,

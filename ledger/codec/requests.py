@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ledger.domain.commands import Command, TransferPoints
+from ledger.domain.commands import Command, Enroll, TransferPoints
 from ledger.domain.compat import ADDED_LATER
 from ledger.domain.decisions import Target
 
@@ -80,6 +80,10 @@ def content_json(document: Any) -> bytes:
 
 
 def content_document(target: Target, command: Command) -> dict[str, Any]:
+    if isinstance(command, Enroll) and (command.referrer_key or command.self_referral):
+        # What the ledger looked the code up to is not what was asked: a retry after the
+        # referrer was forgotten is still the same request (and gets its first answer).
+        command = dataclasses.replace(command, referrer_key="", self_referral=False)
     return {
         "command": type(command).__name__,
         "fields": command,

@@ -15,6 +15,7 @@ from ledger.domain.account import AccountState, Balances, Hold, PendingEarn
 from ledger.domain.action_counts import ActionCounts, PeriodCount
 from ledger.domain.kinds import ACCOUNT, KINDS, PROGRAM, REWARD_STOCK, Kind
 from ledger.domain.program import ProgramState
+from ledger.domain.referral_state import FriendReferral, ReferrerEntry
 from ledger.domain.rewards import StockState
 from ledger.domain.tier_state import TierStatus
 
@@ -76,6 +77,8 @@ def _encode_account(state: AccountState) -> JsonDict:
         data["milestones_reached"] = list(state.milestones_reached)
     if state.tier is not None:  # only members of programs with tiers
         data["tier"] = plain_data(state.tier)
+    if state.referral is not None or state.referrals:
+        data.update(referral_data(state))
     return data
 
 
@@ -131,7 +134,40 @@ def _decode_account(data: JsonDict) -> AccountState:
         milestones_reached=tuple(data.get("milestones_reached", ())),
         # Rows written before tiers, or of programs without them, hold none.
         tier=value_of(TierStatus, data["tier"], "tier") if "tier" in data else None,
+        # Rows written before referrals hold none.
+        referral=referral_of(data["referral"]) if "referral" in data else None,
+        referrals={entry[0]: ReferrerEntry(*entry[1:]) for entry in data.get("referrals", ())},
+        referral_credits=action_counts_of({"c": data["referral_credits"]})["c"]
+        if "referral_credits" in data
+        else ActionCounts(),
     )
+
+
+def referral_data(state: AccountState) -> JsonDict:
+    data: JsonDict = {}
+    if state.referral is not None:
+        referral = state.referral
+        data["referral"] = [
+            referral.referrer_key,
+            referral.status,
+            referral.reason,
+            referral.order_id,
+            referral.release_at,
+            referral.points,
+        ]
+    if state.referrals:
+        # A list, not an object: jsonb would sort an object's keys, and the referrals are
+        # listed in the order they were made.
+        data["referrals"] = [
+            [friend_key, entry.status, entry.reason, entry.points]
+            for friend_key, entry in state.referrals.items()
+        ]
+        data["referral_credits"] = action_counts_data({"c": state.referral_credits})["c"]
+    return data
+
+
+def referral_of(data: list[Any]) -> FriendReferral:
+    return FriendReferral(*data)
 
 
 _PERIODS = ("day", "week", "month", "year", "lifetime")

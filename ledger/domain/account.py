@@ -28,6 +28,15 @@ from ledger.domain.events import (
     PointsTransferredOut,
     PurchaseRecorded,
     PurchaseRefunded,
+    ReferralApplied,
+    ReferralCredited,
+    ReferralQualified,
+    ReferralReceived,
+    ReferralRefused,
+    ReferralReversed,
+    ReferralStatusChanged,
+    ReferrerCredited,
+    ReferrerCreditReversed,
     ReservationCommitted,
     ReservationReleased,
     RewardRedeemed,
@@ -37,6 +46,14 @@ from ledger.domain.events import (
     TierSpendRefunded,
 )
 from ledger.domain.frozen import replace
+from ledger.domain.referral_state import (
+    CREDITED,
+    QUALIFIED,
+    REFUSED,
+    REVERSED,
+    FriendReferral,
+    ReferrerEntry,
+)
 from ledger.domain.tier_state import TierStatus, evolve_tier
 
 
@@ -66,6 +83,9 @@ class Hold:
     """Set on a hold for a reward (RewardReserved), which commits whole into the reward."""
     stock_held: bool = False
     """A unit of the reward's stock is held with the points (its stock stream knows)."""
+
+
+NO_CREDITS = ActionCounts()
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,13 @@ class AccountState:
     tier: TierStatus | None = None
     """The member's tier and qualifying figure (tier_state.py); None until the member's
     first event under a program with tiers."""
+    referral: FriendReferral | None = None
+    """The referral this member enrolled with, if any (ledger/domain/referrals.py)."""
+    referrals: dict[str, ReferrerEntry] = field(default_factory=dict)
+    """Referrals made with this member's code, by friend key, oldest first; at most
+    MAX_REFERRALS_PER_MEMBER."""
+    referral_credits: ActionCounts = NO_CREDITS
+    """Referral credits earned per cap period (times and points), for the program's cap."""
 
     def check_invariants(self) -> None:
         b = self.balances
@@ -324,4 +351,70 @@ def evolve(state: AccountState, event: Event) -> AccountState:
             )
         case TierChanged() | TierSpendRefunded():
             return state  # folded above
+        case ReferralApplied() | ReferralQualified() | ReferralRefused() | ReferralReceived():
+            return _referral_noted(state, event)
+        case ReferralStatusChanged():
+            changed = ReferrerEntry(
+                event.status, event.reason, state.referrals[event.friend_key].points
+            )
+            return replace(state, referrals={**state.referrals, event.friend_key: changed})
+        case ReferralCredited():
+            assert state.referral is not None, "credit of no referral"
+            referral = replace(state.referral, status=CREDITED, points=event.points)
+            state = replace(state, referral=referral)
+            return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
+        case ReferrerCredited():
+            keys = PeriodKeys(event.day, event.week, event.month, event.year)
+            state = replace(
+                state,
+                referrals={
+                    **state.referrals,
+                    event.friend_key: ReferrerEntry(CREDITED, "", event.points),
+                },
+                referral_credits=state.referral_credits.plus(keys, event.points),
+            )
+            return _credit(state, _lot(event.expires_on, event.points), earned=event.points)
+        case ReferralReversed():
+            assert state.referral is not None, "reversal of no referral"
+            state = replace(
+                state,
+                referral=replace(state.referral, status=REVERSED, reason=event.reason),
+                balances=_bump(state.balances, lifetime_earned=-event.points_clawed_back),
+            )
+            return _debit(state, event.taken, event.negative_points)
+        case ReferrerCreditReversed():
+            taken_back = ReferrerEntry(
+                REVERSED, event.reason, state.referrals[event.friend_key].points
+            )
+            state = replace(
+                state,
+                referrals={**state.referrals, event.friend_key: taken_back},
+                balances=_bump(state.balances, lifetime_earned=-event.points_clawed_back),
+            )
+            return _debit(state, event.taken, event.negative_points)
     raise AssertionError(f"account streams do not hold {type(event).__name__}")
+
+
+def _referral_noted(state: AccountState, event: Event) -> AccountState:
+    """A referral's status, where no points move."""
+    match event:
+        case ReferralApplied():
+            referral = FriendReferral(event.referrer_key, event.status, event.reason)
+            return replace(state, referral=referral)
+        case ReferralQualified():
+            assert state.referral is not None, "qualifying purchase of no referral"
+            referral = replace(
+                state.referral,
+                status=QUALIFIED,
+                order_id=event.order_id,
+                release_at=event.release_at,
+            )
+            return replace(state, referral=referral)
+        case ReferralRefused():
+            assert state.referral is not None, "refusal of no referral"
+            referral = replace(state.referral, status=REFUSED, reason=event.reason)
+            return replace(state, referral=referral)
+        case ReferralReceived():
+            entry = ReferrerEntry(event.status, event.reason)
+            return replace(state, referrals={**state.referrals, event.friend_key: entry})
+    raise AssertionError(type(event).__name__)

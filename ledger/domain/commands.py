@@ -17,6 +17,7 @@ from ledger.domain.patterns import (
 )
 from ledger.domain.program_mask import check_mask, replaces_all
 from ledger.domain.purchase_rules import OrderLine, validate_lines
+from ledger.domain.referral_codes import FINGERPRINT_PATTERN, REFERRAL_CODE_PATTERN
 from ledger.domain.settings import ProgramSettings
 
 FIRST_PRINTABLE = 0x20
@@ -111,9 +112,28 @@ class Enroll(Command):
     account_field: ClassVar[str] = "parent"
     program_id: str
     member_id: str
+    referral_code: str = added_later("")
+    """The referrer's code the member enrolled with, normalized (referral_codes.py); ""
+    for none."""
+    purchased_before: bool = added_later(False)
+    """The storefront knows the member bought before enrolling (a guest checkout): a
+    referral is then refused (already_purchased)."""
+    fingerprint: str = added_later("")
+    """A keyed hash (hex) of an email or payment fingerprint, made by the service with its
+    LEDGER_REFERRAL_FINGERPRINT_KEY; kept only in the erasable member link, never in the log:
+    the ledger blanks it once it has compared it (`self_referral`)."""
+    referrer_key: str = added_later("")
+    """Set by the ledger when it looks the code up (ledger/members.py): the referrer's
+    member key ("" for a code that names nobody)."""
+    self_referral: bool = added_later(False)
+    """Set by the ledger: the fingerprint equals the referrer's."""
 
     def validate(self, violations: Violations) -> None:
         check_pattern(violations, "member_id", self.member_id, MEMBER_PATTERN)
+        if self.referral_code and not REFERRAL_CODE_PATTERN.fullmatch(self.referral_code):
+            violations.add("referral_code", f"must match {REFERRAL_CODE_PATTERN.pattern}")
+        if self.fingerprint and not FINGERPRINT_PATTERN.fullmatch(self.fingerprint):
+            violations.add("referral_fingerprint", "must be a keyed hash (64 hex digits)")
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,11 @@ Pure: no I/O and no clock; `now` is passed in. Raises a LedgerError when the com
 applied, and then nothing at all is appended.
 """
 
-import base64
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ledger.domain import actions, clock, inactivity, limits, milestones, rewards, tiers
+from ledger.domain import actions, clock, inactivity, limits, milestones, referrals, rewards, tiers
 from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, Hold, evolve
 from ledger.domain.commands import (
@@ -72,6 +70,7 @@ from ledger.domain.events import (
 from ledger.domain.expiry import points_expire_at
 from ledger.domain.orders import Order
 from ledger.domain.program import ProgramState
+from ledger.domain.referral_codes import referral_code
 from ledger.domain.results import (
     DONE,
     ActionResult,
@@ -86,15 +85,6 @@ from ledger.domain.results import (
     RewardResult,
 )
 from ledger.domain.settings import NegativeBalancePolicy
-
-
-def referral_code(program_id: str, member_key: str) -> str:
-    """Stable code derived from the account's stream key, so it needs no storage lookup to
-    issue. The key of a member enrolled since pseudonymous keys is random, so the code cannot
-    be computed from the member id; it is recorded in MemberEnrolled, never recomputed."""
-    digest = hashlib.sha256(f"{program_id}/{member_key}".encode()).digest()
-    return base64.b32encode(digest)[:10].decode()
-
 
 # --- account streams ------------------------------------------------------------------------
 
@@ -326,6 +316,10 @@ def next_due_at(state: AccountState) -> str | None:
         candidates.append(balance_due_at)
     if state.tier is not None and state.tier.review_at is not None and not state.forgotten:
         candidates.append(state.tier.review_at)
+    if state.referral is not None:
+        referral_due_at = referrals.due_at(state)
+        if referral_due_at is not None:
+            candidates.append(referral_due_at)
     return min(candidates, default=None)
 
 
@@ -380,10 +374,13 @@ def _decide_on_account(
             recorded = _purchase(program, command, now, orders.get(command.order_id))
             if state.tier is not None:
                 recorded = tiers.multiplied(recorded, state.tier)
+            purchase: list[Event] = [recorded]
+            if state.referral is not None:  # only members who enrolled with a code
+                purchase += referrals.qualified(state, program, recorded, now)
             if not program.settings.milestones:
-                return [recorded]  # most programs: no fold of the purchase to look at
+                return purchase  # most programs: no fold of the purchase to look at
             after = evolve(state, recorded)
-            return [recorded, *milestones.reached_by_purchase(after, program, recorded, now)]
+            return [*purchase, *milestones.reached_by_purchase(after, program, recorded, now)]
         case ConfirmOrder():
             return _confirm(state, command, orders.get(command.order_id))
         case RefundPurchase():

@@ -15,15 +15,18 @@ from typing import Protocol
 
 from ledger.domain import decide as accounts
 from ledger.domain import program as programs
-from ledger.domain.account import AccountState
+from ledger.domain import referrals
+from ledger.domain.account import AccountState, evolve
 from ledger.domain.commands import (
     CancelReservation,
     Command,
     CommitReservation,
     CreateProgram,
+    Enroll,
     ForgetMember,
     RecordPurchase,
     RedeemReward,
+    RefundPurchase,
     ReservePoints,
     TransferPoints,
     UpdateProgram,
@@ -126,6 +129,8 @@ def _reads(target: Target, command: Command) -> Reads:
     if isinstance(command, TransferPoints):
         destination = account_key(target.program_id, command.destination_member_id)
         return Reads((program, account, destination))
+    if isinstance(command, Enroll) and command.referrer_key:
+        return Reads((program, account, account_key(target.program_id, command.referrer_key)))
     order_id = accounts.order_named(command)
     if order_id is not None:
         return Reads(
@@ -167,6 +172,8 @@ def decide(
         order = streams.order(key)
         if order is not None:
             orders = {key[1]: order}
+    if source.referral is not None or (isinstance(command, Enroll) and command.referral_code):
+        return _decide_referral(command, streams, now, needed, source, program, orders)
     events = accounts.decide(source, program, command, now, orders)
     return Decision(((needed.streams[1], events),), accounts.result(command, events))
 
@@ -218,3 +225,73 @@ def _decide_reward(
     if stock_events:
         appends += ((stock_key, stock_events),)
     return Decision(appends, accounts.result(command, account_events))
+
+
+def _decide_referral(
+    command: Command,
+    streams: Streams,
+    now: datetime,
+    needed: Reads,
+    friend: AccountState,
+    program: ProgramState,
+    orders: Mapping[str, Order],
+) -> Decision:
+    """A command on the account of a member who enrolled with a code (or enrolls with one
+    now): the referrer's account is read too when the referral is applied, due to be
+    credited, or reversed by a refund, and both accounts' events are one decision."""
+    account = needed.streams[1]
+    friend_key = account[1]
+    if isinstance(command, Enroll):
+        events = accounts.decide(friend, program, command, now, orders)
+        referrer_stream = needed.streams[2] if command.referrer_key else None
+        referrer = _account(streams, referrer_stream) if referrer_stream else None
+        applied, received = referrals.applied(command, referrer, program, friend_key)
+        appends: tuple[tuple[StreamKey, Sequence[Event]], ...] = ((account, events + applied),)
+        if referrer_stream is not None and received:
+            appends += ((referrer_stream, received),)
+        return Decision(appends, accounts.result(command, events))
+    due = referrals.due(friend, now)
+    refund = isinstance(command, RefundPurchase) and referrals.reversal_named(
+        friend, program, command
+    )
+    if not (due or refund):
+        events = accounts.decide(friend, program, command, now, orders)
+        return Decision(((account, events),), accounts.result(command, events))
+    assert friend.referral is not None
+    referrer_stream = account_key(account[0], friend.referral.referrer_key)
+    if referrer_stream not in needed.streams:
+        raise MoreReads((referrer_stream,))
+    referrer = _account(streams, referrer_stream)
+    friend_events: list[Event] = []
+    referrer_events: list[Event] = []
+    if due:
+        referrer_events = accounts.housekeeping(referrer, now, program)
+        referrer = _folded(referrer, referrer_events)
+        credit, credit_referrer = referrals.credited(friend, referrer, program, now, friend_key)
+        friend_events += credit
+        referrer_events += credit_referrer
+        friend = _folded(friend, credit)
+        referrer = _folded(referrer, credit_referrer)
+    events = accounts.decide(friend, program, command, now, orders)
+    friend_events += events
+    if isinstance(command, RefundPurchase) and referrals.reversal_named(friend, program, command):
+        reversal, reversal_referrer = referrals.reversed_by_refund(
+            _folded(friend, events),
+            referrer,
+            program,
+            orders[command.order_id],
+            command,
+            friend_key,
+        )
+        friend_events += reversal
+        referrer_events += reversal_referrer
+    appends = ((account, friend_events),)
+    if referrer_events:
+        appends += ((referrer_stream, referrer_events),)
+    return Decision(appends, accounts.result(command, events))
+
+
+def _folded(state: AccountState, events: Sequence[Event]) -> AccountState:
+    for event in events:
+        state = evolve(state, event)
+    return state

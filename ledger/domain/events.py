@@ -548,6 +548,137 @@ class TierSpendRefunded(Event):
     currency_code: str
 
 
+# --- referrals (ledger/domain/referrals.py): the friend's stream, then the referrer's --------
+
+
+@dataclass(frozen=True)
+class ReferralApplied(Event):
+    """The member enrolled with a referral code (friend's stream): `status` pending, or
+    refused with `reason`. `referrer_key` is empty when the code named no member (or one
+    forgotten). Holds keys only, never the code or anything personal."""
+
+    event_type: ClassVar[str] = "ReferralApplied"
+    referrer_key: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReferralQualified(Event):
+    """The friend's first purchase of at least the program's minimum: the referral is
+    credited once `release_at` (the end of its return window) has passed, unless the order
+    is refunded first."""
+
+    event_type: ClassVar[str] = "ReferralQualified"
+    order_id: str
+    release_at: str
+
+
+@dataclass(frozen=True)
+class ReferralCredited(Event):
+    """The referral's credit (friend's stream): `points` for the friend (0 when the program
+    gives friends nothing), in one decision with the referrer's ReferrerCredited."""
+
+    event_type: ClassVar[str] = "ReferralCredited"
+    referrer_key: str
+    order_id: str
+    points: int
+    expires_on: str | None
+    program_revision: int
+
+    @property
+    def points_delta(self) -> int:
+        return self.points
+
+
+@dataclass(frozen=True)
+class ReferralRefused(Event):
+    """The pending referral was refused when it came to be credited (friend's stream):
+    `reason` referrer_cap_reached, referrals_disabled or referrer_forgotten."""
+
+    event_type: ClassVar[str] = "ReferralRefused"
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReferralReversed(Event):
+    """The qualifying order was refunded (friend's stream): inside the window nothing had
+    been credited (all zero); after it, the friend's credit taken back as a refund's points
+    are (`taken` from lots, `negative_points` below zero when allowed, the rest not
+    recovered)."""
+
+    event_type: ClassVar[str] = "ReferralReversed"
+    order_id: str
+    reason: str
+    points_clawed_back: int
+    taken: Lots
+    negative_points: int
+    points_not_recovered: int
+
+    @property
+    def points_delta(self) -> int:
+        return -self.points_clawed_back
+
+
+@dataclass(frozen=True)
+class ReferralReceived(Event):
+    """A friend enrolled with this member's code (referrer's stream): `status` pending, or
+    refused with `reason`."""
+
+    event_type: ClassVar[str] = "ReferralReceived"
+    friend_key: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReferrerCredited(Event):
+    """The referrer's credit for `friend_key`'s qualifying order, counted under the cap
+    periods it fell in (program's time zone), like an action's."""
+
+    event_type: ClassVar[str] = "ReferrerCredited"
+    friend_key: str
+    points: int
+    expires_on: str | None
+    program_revision: int
+    day: str
+    week: str
+    month: str
+    year: str
+
+    @property
+    def points_delta(self) -> int:
+        return self.points
+
+
+@dataclass(frozen=True)
+class ReferralStatusChanged(Event):
+    """A referral of this referrer was refused or reversed without points moving here."""
+
+    event_type: ClassVar[str] = "ReferralStatusChanged"
+    friend_key: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReferrerCreditReversed(Event):
+    """The friend's qualifying order was refunded after the credit and the program reverses
+    credits: taken back like ReferralReversed. The credit still counts toward the cap."""
+
+    event_type: ClassVar[str] = "ReferrerCreditReversed"
+    friend_key: str
+    reason: str
+    points_clawed_back: int
+    taken: Lots
+    negative_points: int
+    points_not_recovered: int
+
+    @property
+    def points_delta(self) -> int:
+        return -self.points_clawed_back
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
@@ -583,5 +714,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TierPeriodStarted,
         TierChanged,
         TierSpendRefunded,
+        ReferralApplied,
+        ReferralQualified,
+        ReferralCredited,
+        ReferralRefused,
+        ReferralReversed,
+        ReferralReceived,
+        ReferrerCredited,
+        ReferralStatusChanged,
+        ReferrerCreditReversed,
     )
 }

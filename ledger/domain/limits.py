@@ -60,3 +60,8 @@ MAX_MILESTONES: Final = 100
 """Milestones one program defines; an account remembers each it reached."""
 MAX_MILESTONE_ORDER_COUNT: Final = 1_000_000
 MAX_BONUS_POINTS: Final = MAX_POINTS_PER_COMMAND
+MAX_REFERRAL_POINTS: Final = 1_000_000
+"""Points one referral credit gives the referrer, or the friend, at most."""
+MAX_REFERRALS_PER_MEMBER: Final = 10_000
+"""Referrals one member's account lists (and keeps in its state) at most; an enrolment with
+the code of a member who has this many records a refused referral (referrer_limit)."""

@@ -23,6 +23,7 @@ from ledger.domain.purchase_rules import (
     PointsRounding,
     validate_rules,
 )
+from ledger.domain.referral_settings import ReferralSettings, validate_referrals
 from ledger.domain.stage_settings import StageSettings
 from ledger.domain.tier_settings import TierSettings, validate_tiers
 
@@ -113,6 +114,8 @@ class ProgramSettings:
     """Thresholds of the loyalty stages (stage_settings.py); their defaults before them."""
     tiers: TierSettings = added_later(TierSettings())
     """The tier ladder and its rules (tier_settings.py, tiers.py); none before tiers."""
+    referrals: ReferralSettings = added_later(ReferralSettings())
+    """Referral credits (referral_settings.py); off in programs stored before them."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -176,6 +179,8 @@ class ProgramSettings:
         validate_rewards(violations, self.rewards, prefix)
         validate_point_values(violations, self.point_values, prefix)
         self.stage_settings.validate(violations, prefix)
+        earning = frozenset(rate.currency_code for rate in self.earn_rates)
+        validate_referrals(self.referrals, earning, violations, prefix)
 
 
 def _validate_expiry(settings: ProgramSettings, violations: Violations, prefix: str) -> None:

@@ -70,22 +70,21 @@ SIGNAL_OF_TYPE: dict[str, Signal] = {
     "PointsRedeemed": Signal.REDEMPTION,
     "RewardRedeemed": Signal.REDEMPTION,
     "ReservationCommitted": Signal.REDEMPTION,
+    "ReferrerCredited": Signal.REFERRAL,
 }
 """Event types whose signal needs nothing from their data (so a projection need not decode
-them). A refund takes no stage back: the member did buy."""
+them). A refund takes no stage back: the member did buy. A referrer is credited once their
+friend's qualifying purchase has passed its return window (ledger/domain/referrals.py): the
+referral that makes the referrer affective."""
 
 TYPES_READ_FOR_SIGNALS: frozenset[str] = frozenset(
     {FeedbackRecorded.event_type, ActionRecorded.event_type}
 )
-"""Event types `signal_of` must see decoded. A referral credit's type joins them."""
+"""Event types `signal_of` must see decoded."""
 
 
 def signal_of(event: Event, settings: StageSettings) -> Signal | None:
-    """The signal of a decoded event of TYPES_READ_FOR_SIGNALS, if it gives one.
-
-    Referrals plug in here: the event that credits a referrer for a friend's qualifying
-    purchase returns Signal.REFERRAL (and its type joins TYPES_READ_FOR_SIGNALS, or
-    SIGNAL_OF_TYPE when its data need not be read)."""
+    """The signal of a decoded event of TYPES_READ_FOR_SIGNALS, if it gives one."""
     match event:
         case FeedbackRecorded():
             return Signal.PROMOTER if is_promoter(event.nps_score) else None

@@ -22,6 +22,7 @@ from ledger.domain import clock
 from ledger.domain.account import Balances
 from ledger.domain.errors import Conflict
 from ledger.domain.kinds import StreamKey
+from ledger.domain.referral_codes import referral_code
 from ledger.eventlog.errors import DuplicateRequest, StoreTimeout
 from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import MAX_READ_BATCH, RECORDS_ORDER
@@ -52,6 +53,8 @@ class InMemoryEventLog:
         self._requests: dict[RequestKey, RequestRow] = {}
         self._orders: dict[OrderKey, list[EventRecord]] = {}
         self._members: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._fingerprints: dict[tuple[str, str], str] = {}
+        """(program, member key) -> keyed fingerprint ("" for none), erased with the link."""
         """(program_id, member_id) -> (member key, linked at)"""
         self._commits = 0
         self.appends = 0
@@ -142,6 +145,7 @@ class InMemoryEventLog:
                 write.recorded_at,
             )
         for program_id, member_key in commit.erasures:
+            self._fingerprints.pop((program_id, member_key), None)
             for link, (linked_key, _) in list(self._members.items()):
                 if link[0] == program_id and linked_key == member_key:
                     del self._members[link]
@@ -159,15 +163,30 @@ class InMemoryEventLog:
         }
 
     async def link_members(
-        self, program_id: str, proposed: Mapping[str, str], *, deadline: float | None = None
+        self,
+        program_id: str,
+        proposed: Mapping[str, str],
+        *,
+        fingerprints: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, str]:
         await _turn(deadline)
         taken = {(link[0], key) for link, (key, _) in self._members.items()}
         for member_id, key in proposed.items():
             if (program_id, member_id) not in self._members and (program_id, key) not in taken:
                 self._members[(program_id, member_id)] = (key, datetime.now(UTC))
+                self._fingerprints[(program_id, key)] = (fingerprints or {}).get(member_id, "")
                 taken.add((program_id, key))
         return await self.member_keys(program_id, proposed)
+
+    async def member_by_referral_code(
+        self, program_id: str, code: str, *, deadline: float | None = None
+    ) -> tuple[str, str] | None:
+        await _turn(deadline)
+        for link, (key, _) in self._members.items():
+            if link[0] == program_id and referral_code(program_id, key) == code:
+                return key, self._fingerprints.get((program_id, key), "")
+        return None
 
     async def member_ids(
         self, keys: Collection[StreamKey], *, deadline: float | None = None

@@ -71,10 +71,23 @@ class EventLog(Protocol):
         ...
 
     async def link_members(
-        self, program_id: str, proposed: Mapping[str, str], *, deadline: float | None = None
+        self,
+        program_id: str,
+        proposed: Mapping[str, str],
+        *,
+        fingerprints: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, str]:
-        """Links each member id to its proposed key unless it is linked already; returns the
-        key every id has now (an id whose proposed key was taken is left out)."""
+        """Links each member id to its proposed key (and the referral code derived from it,
+        with the id's keyed fingerprint from `fingerprints`, if any) unless it is linked
+        already; returns the key every id has now (an id whose proposed key or code was
+        taken is left out)."""
+        ...
+
+    async def member_by_referral_code(
+        self, program_id: str, code: str, *, deadline: float | None = None
+    ) -> tuple[str, str] | None:
+        """(key, keyed fingerprint or "") of the member the code names; None for nobody."""
         ...
 
     async def member_ids(

@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from ledger.codec.batch import append_document
 from ledger.domain.account import Balances
 from ledger.domain.kinds import StreamKey
+from ledger.domain.referral_codes import referral_code
 from ledger.eventlog.errors import StoreTimeout
 from ledger.eventlog.horizon import ReadHorizon
 from ledger.eventlog.port import MAX_READ_BATCH
@@ -181,8 +182,14 @@ class PostgresEventLog:
             return {row[0]: row[1] for row in await cursor.fetchall()}
 
     async def link_members(
-        self, program_id: str, proposed: Mapping[str, str], *, deadline: float | None = None
+        self,
+        program_id: str,
+        proposed: Mapping[str, str],
+        *,
+        fingerprints: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, str]:
+        fingerprints = fingerprints or {}
         async with _within(deadline), self._pool.connection() as connection:
             cursor = await connection.execute(
                 query("link_members"),
@@ -190,6 +197,8 @@ class PostgresEventLog:
                     "program_id": program_id,
                     "member_ids": list(proposed),
                     "member_keys": list(proposed.values()),
+                    "referral_codes": [referral_code(program_id, key) for key in proposed.values()],
+                    "fingerprints": [fingerprints.get(member_id, "") for member_id in proposed],
                 },
             )
             linked = {row[0]: row[1] for row in await cursor.fetchall()}
@@ -200,6 +209,17 @@ class PostgresEventLog:
                 )
                 linked.update({row[0]: row[1] for row in await cursor.fetchall()})
         return linked
+
+    async def member_by_referral_code(
+        self, program_id: str, code: str, *, deadline: float | None = None
+    ) -> tuple[str, str] | None:
+        async with _within(deadline), self._pool.connection() as connection:
+            cursor = await connection.execute(
+                query("member_by_referral_code"),
+                {"program_id": program_id, "referral_code": code},
+            )
+            row = await cursor.fetchone()
+        return None if row is None else (row[0], row[1])
 
     async def member_ids(
         self, keys: Collection[StreamKey], *, deadline: float | None = None

@@ -566,6 +566,7 @@ async def test_the_mutation_list_covers_every_mutating_rpc() -> None:
         "BatchGetAccounts",
         "StreamStageChanges",
         "GetProgramStatistics",
+        "ListReferrals",
         # Idempotent by nature (forgetting twice is forgetting once): it takes no request id.
         "ForgetMember",
     }
@@ -601,6 +602,7 @@ async def test_a_malformed_account_name_is_refused(s: Setup, name: NameOf) -> No
     await s.invalid(
         lambda: s.stub.ListLedgerEntries(pb.ListLedgerEntriesRequest(parent=name(s))), "parent"
     )
+    await s.invalid(lambda: s.stub.ListReferrals(pb.ListReferralsRequest(parent=name(s))), "parent")
     await s.invalid(
         lambda: s.stub.GetBalanceAsOf(
             pb.GetBalanceAsOfRequest(name=name(s), as_of_time=stamp(int(T0.timestamp())))

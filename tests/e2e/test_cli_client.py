@@ -154,3 +154,31 @@ async def test_account_commands_adjust_transfer_hold_confirm_and_read_the_past(
     assert confirmed.points_released == 40
     assert confirmed.account.balances.available == 700 + 40
     assert (past.balances.available, past.balances.pending) == (1_000, 40)
+
+
+async def test_a_friend_enrolled_with_a_code_is_listed_among_the_referrers_referrals(
+    api: Api, terminal: Terminal
+) -> None:
+    program_id = await create_program(
+        api.stub,
+        referrals=pb.ReferralSettings(enabled=True, referrer_points=100),
+    )
+    referrer = await terminal.run(pb.EnrollMemberResponse, "enroll", program_id, "ann-1")
+    code = referrer.account.referral_code
+    await terminal.run(
+        pb.EnrollMemberResponse, "enroll", program_id, "bob-1", "--referral-code", code.lower()
+    )
+    await terminal.run(
+        pb.EnrollMemberResponse,
+        "enroll",
+        program_id,
+        "cat-1",
+        "--referral-code",
+        code,
+        "--purchased-before",
+    )
+    listed = await terminal.run(pb.ListReferralsResponse, "referrals", program_id, "ann-1")
+    assert [(r.other_member_id, r.status, r.reason) for r in listed.referrals] == [
+        ("bob-1", pb.REFERRAL_STATUS_PENDING, pb.REFERRAL_REASON_UNSPECIFIED),
+        ("cat-1", pb.REFERRAL_STATUS_REFUSED, pb.REFERRAL_REASON_ALREADY_PURCHASED),
+    ]

@@ -17,7 +17,7 @@ from ledger.domain import clock
 from ledger.domain.account import AccountState, evolve
 from ledger.domain.catalogue import Benefit, BenefitKind, PointValue, Reward
 from ledger.domain.commands import Command
-from ledger.domain.decide import decide, decide_reward, referral_code
+from ledger.domain.decide import decide, decide_reward
 from ledger.domain.errors import InvalidArgument
 from ledger.domain.events import (
     Event,
@@ -30,6 +30,7 @@ from ledger.domain.frozen import replace
 from ledger.domain.orders import Order, evolve_order, order_id_of
 from ledger.domain.program import ProgramState
 from ledger.domain.purchase_rules import RuleApplication, RuleKind, earn_rate_rule_id
+from ledger.domain.referral_codes import referral_code
 from ledger.domain.rewards import StockState, evolve_stock
 from ledger.domain.settings import EarnRate, NegativeBalancePolicy, ProgramSettings
 
