@@ -28,6 +28,7 @@ BOUND = timedelta(milliseconds=400)
 CATCH_UP_SECONDS = 20.0
 LOAD_SECONDS = 3.0
 PAUSE_SECONDS = 1.0
+EARNERS = 16
 
 
 def _now() -> datetime:
@@ -176,8 +177,8 @@ async def test_under_load_no_read_is_older_than_the_bound_even_while_replay_paus
     ledgers: tuple[Ledger, Ledger], replica: ReplicaInstance
 ) -> None:
     """Every read shows at least every earn acknowledged more than BOUND before it began,
-    while earns from another process run for LOAD_SECONDS and the replica stops replaying
-    for PAUSE_SECONDS in the middle."""
+    while EARNERS callers of another process earn for LOAD_SECONDS, each on an account of
+    its own, and the replica stops replaying for PAUSE_SECONDS in the middle."""
     writer, reader = ledgers
     program, member = await _member(writer)
     await _caught_up(reader)
@@ -185,9 +186,11 @@ async def test_under_load_no_read_is_older_than_the_bound_even_while_replay_paus
     seen: list[tuple[float, int]] = []
     stop_at = time.monotonic() + LOAD_SECONDS
 
-    async def earn() -> None:
+    async def earn(account: str) -> None:
         while time.monotonic() < stop_at:
-            acknowledged.append((time.monotonic(), await _earn(writer, program, member, 1)))
+            points = await _earn(writer, program, account, 1)
+            if account == member:
+                acknowledged.append((time.monotonic(), points))
 
     async def read() -> None:
         while time.monotonic() < stop_at:
@@ -202,7 +205,13 @@ async def test_under_load_no_read_is_older_than_the_bound_even_while_replay_paus
         await asyncio.sleep(PAUSE_SECONDS)
         await asyncio.to_thread(_replay, replica, "resume")
 
-    await asyncio.gather(earn(), read(), pause_in_the_middle())
+    # Like the earn benchmark: many callers at once, on many accounts (one of them read).
+    others = [f"m-{number}" for number in range(2, EARNERS + 1)]
+    for other in others:
+        await writer.execute(Request(Target(program, other), Enroll(program, other), request_id()))
+    await asyncio.gather(
+        *(earn(account) for account in [member, *others]), read(), pause_in_the_middle()
+    )
 
     bound = BOUND.total_seconds()
     for began, available in seen:
