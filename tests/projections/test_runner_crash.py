@@ -12,7 +12,7 @@ import json
 import os
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from ledger.projections.streams import is_account_stream
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id, unique
 from tests.integration.ledgers import new_program, running_ledger
+from tests.integration.log_v1 import fresh_database
 from tests.projections.helpers import (
     ROOT,
     RunnerProcess,
@@ -158,13 +159,23 @@ async def _purchases(ledger: Ledger, program_id: str, seed: int) -> int:
     return PURCHASES
 
 
+@pytest.fixture
+def own_database(server_url: str) -> Iterator[str]:
+    """A database of this test's own: the views hold every program of their database."""
+    with fresh_database(server_url, "crash") as url:
+        yield url
+
+
 @pytest.mark.fault
 async def test_views_after_crashes_equal_a_rebuild_from_scratch_row_for_row(
-    database_url: str, clock: FakeClock, tmp_path: Path
+    own_database: str, clock: FakeClock, tmp_path: Path
 ) -> None:
     # The runner processes move members to lapsed by their own (wall) clock: events dated
-    # months before it would lapse every member at whatever page a sweep happens to follow,
-    # which a crash moves. Dated now, nobody lapses, and the views must match row for row.
+    # months before it would lapse members at whatever page a sweep happens to follow, which
+    # a crash moves. So the test has a database of its own (other tests' events are dated
+    # 2026-03-01) and dates its events now: nobody lapses, and the views must match row for
+    # row.
+    database_url = own_database
     clock.current = datetime.now(UTC)
     # The orders go through a ledger (and a pool) of their own, beside the imports'; pools
     # larger than the imports need, as a shared machine's slow moments want them.
