@@ -89,8 +89,9 @@ PROGRAM_STATISTICS = Projection(
     name="program_statistics",
     apply_package="ledger.store",
     apply_path="queries/program_statistics_apply.sql",
-    description="per program, period and currency: customers, orders, revenue and points",
-    parts=("marks", "buyers", "programs"),
+    description="per program, period and currency: customers, orders, revenue, points,"
+    " survey answers and referrals; per program: members per tier",
+    parts=("marks", "buyers", "programs", "tiers"),
     prelude_path="queries/program_statistics_prelude.sql",
 )
 
