@@ -82,7 +82,7 @@ MEMBER_STAGES = Projection(
     apply_path="",
     description="per account: loyalty stage and its history (ledger/domain/stages.py)",
     folded=True,
-    companions=("member_stage_changes", "member_stage_programs"),
+    companions=("member_stage_changes", "member_stage_programs", "member_stage_counts"),
 )
 
 PROGRAM_STATISTICS = Projection(

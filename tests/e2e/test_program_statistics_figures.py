@@ -5,6 +5,7 @@ enrolments with a code, the purchases and tier changes), never from the service'
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from ledger.domain.stage_settings import DEFAULT_LAPSED_AFTER_DAYS
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, create_program, enroll, request_id
 from tests.e2e.test_referrals_api import WINDOW_DAYS, buy, enrol, program_with, referring
@@ -166,4 +167,14 @@ async def test_members_per_tier_and_per_stage_are_the_members_holding_each_now(
     assert [(entry.stage, entry.members) for entry in got.members_per_stage] == [
         (pb.LOYALTY_STAGE_ENROLLED, len(spends) - buyers),
         (pb.LOYALTY_STAGE_COGNITIVE, buyers),
+    ]
+
+    # The buyers lapse with no event of theirs; a new member's enrolment wakes the stage view.
+    clock.advance(days=DEFAULT_LAPSED_AFTER_DAYS + 1)
+    await enroll(api.stub, program_id)
+    await wait_caught_up(database_url, "member_stages")
+    later = await statistics(api, program_id, "")
+    assert [(entry.stage, entry.members) for entry in later.members_per_stage] == [
+        (pb.LOYALTY_STAGE_ENROLLED, len(spends) - buyers + 1),
+        (pb.LOYALTY_STAGE_LAPSED, buyers),
     ]
