@@ -9,13 +9,16 @@ from ledger.currency import NANOS_PER_UNIT, minor_unit_exponent
 from ledger.domain.errors import InvalidArgument
 from ledger.projections.program_statistics import (
     CurrencyFigures,
+    FeedbackFigures,
     PeriodKind,
+    ReferralFigures,
     StatisticsQuery,
     period_containing,
 )
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping
 from service.names import parse_program
+from service.stage_mapping import STAGE_TO_PROTO
 
 PERIODS: dict[int, PeriodKind] = {
     pb.STATISTICS_PERIOD_DAY: PeriodKind.DAY,
@@ -69,6 +72,27 @@ def currency_statistics(figures: CurrencyFigures) -> pb.CurrencyStatistics:
     )
 
 
+def feedback_statistics(figures: FeedbackFigures) -> pb.FeedbackStatistics:
+    return pb.FeedbackStatistics(
+        promoters=figures.promoters,
+        passives=figures.passives,
+        detractors=figures.detractors,
+        nps=float(figures.nps),
+        ces_answers=figures.ces_count,
+        ces_average=float(figures.ces_average),
+        csat_answers=figures.csat_count,
+        csat_average=float(figures.csat_average),
+    )
+
+
+def referral_statistics(figures: ReferralFigures) -> pb.ReferralStatistics:
+    return pb.ReferralStatistics(
+        started=figures.started,
+        credited=figures.credited,
+        conversion=float(figures.conversion),
+    )
+
+
 class ProgramStatisticsApi:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
@@ -89,6 +113,7 @@ class ProgramStatisticsApi:
         figures = await self._ledger.program_statistics(
             StatisticsQuery(program_id, kind, first, last)
         )
+        stages = await self._ledger.members_per_stage(program_id)
         statistics = pb.ProgramStatistics(
             program=request.program,
             period=request.period,
@@ -102,6 +127,17 @@ class ProgramStatisticsApi:
                 expired=figures.points.expired,
                 outstanding=figures.points.outstanding,
             ),
+            feedback=feedback_statistics(figures.feedback),
+            referrals=referral_statistics(figures.referrals),
+            members_per_tier=[
+                pb.TierMembers(tier=tier, members=members)
+                for tier, members in figures.members_per_tier
+            ],
+            members_per_stage=[
+                pb.StageMembers(stage=value, members=stages[stage])
+                for stage, value in STAGE_TO_PROTO.items()
+                if stages.get(stage)
+            ],
         )
         if figures.data_time is not None:
             statistics.data_time.CopyFrom(mapping.timestamp(figures.data_time))

@@ -82,15 +82,16 @@ MEMBER_STAGES = Projection(
     apply_path="",
     description="per account: loyalty stage and its history (ledger/domain/stages.py)",
     folded=True,
-    companions=("member_stage_changes", "member_stage_programs"),
+    companions=("member_stage_changes", "member_stage_programs", "member_stage_counts"),
 )
 
 PROGRAM_STATISTICS = Projection(
     name="program_statistics",
     apply_package="ledger.store",
     apply_path="queries/program_statistics_apply.sql",
-    description="per program, period and currency: customers, orders, revenue and points",
-    parts=("marks", "buyers", "programs"),
+    description="per program, period and currency: customers, orders, revenue, points,"
+    " survey answers and referrals; per program: members per tier",
+    parts=("marks", "buyers", "programs", "tiers"),
     prelude_path="queries/program_statistics_prelude.sql",
 )
 

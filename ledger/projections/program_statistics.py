@@ -40,7 +40,27 @@ And the period's points, over every account of the program:
 - outstanding: the points members hold at the end of the period (available, pending and
   held; an account below zero counts as none), as finance's liability counts them.
 
-A ratio of a period without customers (or orders) is 0.
+And the period's survey answers and referrals, over every account of the program:
+
+- promoters, passives, detractors: answers (FeedbackRecorded) recorded in the period with an
+  NPS score of 9-10, 7-8 and 0-6; an answer without an NPS score counts in none.
+- NPS = 100 x (promoters - detractors) / (promoters + passives + detractors): % promoters
+  less % detractors, from -100 to 100.
+- CES average: the mean of the CES scores (1-7) given in the period; CSAT average: the mean
+  of the CSAT scores (1-5). Each over the answers that gave that score.
+- referrals started: enrolments with a referral code accepted in the period (ReferralApplied
+  with status pending; refused codes are not referrals).
+- referrals credited: referral credits recorded in the period (ReferralCredited, once the
+  friend's qualifying purchase has passed its return window), whenever the referral started.
+- referral conversion = referrals credited / referrals started, both of the period: a flow
+  ratio, not a cohort's (credits lag their starts by the purchase and its return window, so
+  a month's conversion can exceed 1 when earlier referrals convert in it).
+
+A ratio of a period without customers (or orders, answers, referrals started) is 0.
+
+Not of the period but of now (as of data_time): members per tier, the accounts whose latest
+tier change (TierChanged) put them in each tier; members below the lowest tier are not
+counted, nor tiers without members.
 
 Adding a figure counted from events: a column of ledger.program_statistics (a migration), one
 branch of `contributions` in program_statistics_prelude.sql, its sum in `totals` and the apply
@@ -133,6 +153,43 @@ class PointsFigures:
 
 
 @dataclass(frozen=True)
+class FeedbackFigures:
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    ces_sum: int = 0
+    ces_count: int = 0
+    csat_sum: int = 0
+    csat_count: int = 0
+
+    @property
+    def nps_answers(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+    @property
+    def nps(self) -> Fraction:
+        return _ratio(100 * (self.promoters - self.detractors), self.nps_answers)
+
+    @property
+    def ces_average(self) -> Fraction:
+        return _ratio(self.ces_sum, self.ces_count)
+
+    @property
+    def csat_average(self) -> Fraction:
+        return _ratio(self.csat_sum, self.csat_count)
+
+
+@dataclass(frozen=True)
+class ReferralFigures:
+    started: int = 0
+    credited: int = 0
+
+    @property
+    def conversion(self) -> Fraction:
+        return _ratio(self.credited, self.started)
+
+
+@dataclass(frozen=True)
 class StatisticsQuery:
     program_id: str
     kind: PeriodKind
@@ -151,6 +208,10 @@ class ProgramFigures:
     points: PointsFigures
     data_time: datetime | None
     """recorded_at of the newest event the figures include (None: none applied yet)."""
+    feedback: FeedbackFigures = FeedbackFigures()
+    referrals: ReferralFigures = ReferralFigures()
+    members_per_tier: tuple[tuple[str, int], ...] = ()
+    """(tier, members) of the tiers holding members now, by tier name."""
 
 
 class StatisticsReader(Protocol):

@@ -236,7 +236,11 @@ class _SlotStatements:
 
     def __init__(self, slot: str) -> None:
         tables = dict(
-            zip(("stages", "changes", "programs"), MEMBER_STAGES.tables(slot), strict=True)
+            zip(
+                ("stages", "changes", "programs", "counts"),
+                MEMBER_STAGES.tables(slot),
+                strict=True,
+            )
         )
         names = {name: sql.Identifier("ledger", table) for name, table in tables.items()}
 

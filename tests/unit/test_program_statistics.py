@@ -9,8 +9,16 @@ from importlib import resources
 import pytest
 
 from ledger.domain.events import EVENT_TYPES
+from ledger.domain.feedback import PROMOTER_LOWEST_NPS
+from ledger.domain.referral_state import PENDING
 from ledger.projections.catalog import PROGRAM_STATISTICS
-from ledger.projections.program_statistics import CurrencyFigures, PeriodKind, period_containing
+from ledger.projections.program_statistics import (
+    CurrencyFigures,
+    FeedbackFigures,
+    PeriodKind,
+    ReferralFigures,
+    period_containing,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,5 +70,37 @@ def test_every_event_type_the_projection_counts_by_name_is_one_the_ledger_record
         for path in (PROGRAM_STATISTICS.prelude_path, PROGRAM_STATISTICS.apply_path)
     )
     named = set(re.findall(r"'([A-Z][a-z]+[A-Z][A-Za-z]+)'", text))
-    assert named >= {"PurchaseRecorded", "PurchaseRefunded", "ProgramCreated"}
+    assert named >= {
+        "PurchaseRecorded",
+        "PurchaseRefunded",
+        "ProgramCreated",
+        "FeedbackRecorded",
+        "TierChanged",
+        "ReferralApplied",
+        "ReferralCredited",
+    }
     assert named <= set(EVENT_TYPES), named - set(EVENT_TYPES)
+
+
+def test_nps_is_percent_promoters_less_percent_detractors_and_averages_count_given_scores() -> None:
+    figures = FeedbackFigures(
+        promoters=5, passives=3, detractors=2, ces_sum=17, ces_count=4, csat_sum=9, csat_count=2
+    )
+    assert figures.nps == Fraction(100 * 5, 10) - Fraction(100 * 2, 10) == 30
+    assert (figures.ces_average, figures.csat_average) == (Fraction(17, 4), Fraction(9, 2))
+    assert FeedbackFigures(detractors=3).nps == -100
+    nothing = FeedbackFigures()
+    assert nothing.nps == nothing.ces_average == nothing.csat_average == 0
+
+
+def test_referral_conversion_is_credited_over_started_and_zero_without_started() -> None:
+    assert ReferralFigures(started=4, credited=3).conversion == Fraction(3, 4)
+    assert ReferralFigures(started=1, credited=2).conversion == 2
+    assert ReferralFigures(credited=2).conversion == 0
+
+
+def test_the_sql_counts_the_domains_promoter_band_and_pending_referrals() -> None:
+    package = resources.files(PROGRAM_STATISTICS.apply_package)
+    prelude = package.joinpath(PROGRAM_STATISTICS.prelude_path).read_text("utf-8")
+    assert f"(a.nps >= {PROMOTER_LOWEST_NPS})::int" in prelude
+    assert f"m.data ->> 'status' = '{PENDING}'" in prelude

@@ -167,31 +167,74 @@ day_ends AS MATERIALIZED (
     FROM running AS r
     ORDER BY r.program_id, r.day, r.n DESC
 ),
+-- The survey answers and referrals of the page, counted on the program's row ('') of
+-- their day (scores absent from an answer count in no figure of theirs). NPS bands as in
+-- ledger/domain/feedback.py: promoters 9-10, passives 7-8, detractors 0-6.
+answers AS MATERIALIZED (
+    SELECT m.program_id, m.day,
+        (m.data ->> 'nps_score')::int AS nps, (m.data ->> 'ces_score')::int AS ces,
+        (m.data ->> 'csat_score')::int AS csat
+    FROM moved AS m
+    WHERE m.event_type = 'FeedbackRecorded'
+),
+-- Members per tier: +1 to the tier a TierChanged went to, -1 to the one it left ("", no
+-- tier, is not counted). Every tier named gets its row, even at a net 0.
+tiers_written AS (
+    INSERT INTO {tiers} AS t (program_id, tier, members)
+    SELECT c.program_id, c.tier, sum(c.delta)
+    FROM moved AS m
+    CROSS JOIN LATERAL (
+        VALUES (m.program_id, m.data ->> 'to_tier', 1),
+            (m.program_id, m.data ->> 'from_tier', -1)
+    ) AS c (program_id, tier, delta)
+    WHERE m.event_type = 'TierChanged' AND c.tier <> ''
+    GROUP BY c.program_id, c.tier
+    ON CONFLICT (program_id, tier) DO UPDATE SET members = t.members + excluded.members
+),
 contributions AS (
     SELECT p.program_id, p.currency_code, p.day,
         0 AS customers, (p.ordinal = 1)::int AS new_customers, 0 AS repeat_customers,
         1 AS orders, p.amount_minor AS gross_revenue_minor, 0 AS refunds, 0 AS refunded_minor,
         0 AS points_issued, 0 AS points_redeemed, 0 AS points_expired,
-        NULL::bigint AS points_outstanding, NULL::"char" AS only_kind, NULL::date AS only_start
+        NULL::bigint AS points_outstanding, NULL::"char" AS only_kind, NULL::date AS only_start,
+        0 AS promoters, 0 AS passives, 0 AS detractors, 0 AS ces_sum, 0 AS ces_count,
+        0 AS csat_sum, 0 AS csat_count, 0 AS referrals_started, 0 AS referrals_credited
     FROM purchases AS p
     UNION ALL
     SELECT r.program_id, r.currency_code, r.day, 0, 0, 0, 0, 0, 1, r.amount_minor, 0, 0, 0,
-        NULL, NULL, NULL
+        NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM refunds AS r
     UNION ALL
     -- A marker counts in its own period only.
     SELECT k.program_id, k.currency_code, k.period_start, (k.mark = 'c')::int, 0,
-        (k.mark = 'r')::int, 0, 0, 0, 0, 0, 0, 0, NULL, k.period_kind, k.period_start
+        (k.mark = 'r')::int, 0, 0, 0, 0, 0, 0, 0, NULL, k.period_kind, k.period_start,
+        0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM new_marks AS k
     UNION ALL
     SELECT m.program_id, '', m.day, 0, 0, 0, 0, 0, 0, 0, m.issued, m.redeemed, m.expired,
-        NULL, NULL, NULL
+        NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM moved AS m
     WHERE m.issued <> 0 OR m.redeemed <> 0 OR m.expired <> 0
     UNION ALL
     -- The outstanding total is set on the day's points row only.
-    SELECT d.program_id, '', d.day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, d.outstanding, 'd', d.day
+    SELECT d.program_id, '', d.day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, d.outstanding, 'd', d.day,
+        0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM day_ends AS d
+    UNION ALL
+    SELECT a.program_id, '', a.day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL,
+        (a.nps >= 9)::int, (a.nps BETWEEN 7 AND 8)::int, (a.nps <= 6)::int,
+        coalesce(a.ces, 0), (a.ces IS NOT NULL)::int,
+        coalesce(a.csat, 0), (a.csat IS NOT NULL)::int, 0, 0
+    FROM answers AS a
+    UNION ALL
+    -- A referral starts when a friend's enrolment with a code is accepted (pending), and
+    -- converts when its credit is recorded on the friend's account.
+    SELECT m.program_id, '', m.day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL,
+        0, 0, 0, 0, 0, 0, 0,
+        (m.event_type = 'ReferralApplied')::int, (m.event_type = 'ReferralCredited')::int
+    FROM moved AS m
+    WHERE (m.event_type = 'ReferralApplied' AND m.data ->> 'status' = 'pending')
+        OR m.event_type = 'ReferralCredited'
 ),
 -- Each contribution in the five periods of its day (a marker or an outstanding total in its
 -- own), summed per row.
@@ -203,7 +246,12 @@ totals AS MATERIALIZED (
         sum(c.refunded_minor) AS refunded_minor, sum(c.points_issued) AS points_issued,
         sum(c.points_redeemed) AS points_redeemed, sum(c.points_expired) AS points_expired,
         -- One day_ends row at most per day row: its total, or NULL.
-        max(c.points_outstanding) AS points_outstanding
+        max(c.points_outstanding) AS points_outstanding,
+        sum(c.promoters) AS promoters, sum(c.passives) AS passives,
+        sum(c.detractors) AS detractors, sum(c.ces_sum) AS ces_sum,
+        sum(c.ces_count) AS ces_count, sum(c.csat_sum) AS csat_sum,
+        sum(c.csat_count) AS csat_count, sum(c.referrals_started) AS referrals_started,
+        sum(c.referrals_credited) AS referrals_credited
     FROM contributions AS c
     CROSS JOIN LATERAL (
         SELECT v.kind, v.start
