@@ -1,0 +1,141 @@
+"""Tiers in the views other services read, through the real channel on the test's fixed clock:
+ListAccounts' `tier` filter answers exactly the members in a tier and shows each one's tier,
+a tier the program does not have is refused naming the filter.
+
+The views are projections a moment behind the log: each test waits for the server's own
+runner to catch up, as test_list_accounts.py does."""
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+
+from loyalty.v1 import ledger_pb2 as pb
+from tests.conftest import Api, create_program, enroll, request_id
+from tests.e2e.errors import failure, rich_status
+from tests.projections.helpers import wait_caught_up
+
+TIERS = pb.TierSettings(
+    levels=[
+        pb.Tier(name="silver", threshold=400),
+        pb.Tier(name="gold", threshold=1_500, earn_multiplier_percent=150),
+        pb.Tier(name="platinum", threshold=4_000, earn_multiplier_percent=200),
+    ],
+    basis=pb.TIER_BASIS_POINTS_EARNED,
+    window=pb.TIER_WINDOW_ROLLING_MONTHS,
+    window_months=12,
+    downgrade=pb.TIER_DOWNGRADE_ONE_TIER,
+)
+
+
+async def tiered_program(api: Api, **settings: object) -> str:
+    return await create_program(api.stub, tiers=TIERS, **settings)
+
+
+async def earn_points(api: Api, account: str, points: int) -> None:
+    await api.stub.EarnPoints(
+        pb.EarnPointsRequest(
+            request_id=request_id(), account=account, points=points, reason="campaign"
+        )
+    )
+
+
+async def change_tier(api: Api, account: str, tier: str) -> None:
+    await api.stub.ChangeTier(
+        pb.ChangeTierRequest(
+            request_id=request_id(), account=account, tier=tier, reason_code="goodwill"
+        )
+    )
+
+
+def violations(error: grpc.aio.AioRpcError) -> list[str]:
+    """What each field violation of a refusal says."""
+    said = []
+    for detail in rich_status(error).details:
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            said += [violation.description for violation in bad_request.field_violations]
+    return said
+
+
+async def listed(api: Api, program_id: str, filter_text: str) -> dict[str, str]:
+    """Account name to the tier name ListAccounts shows, for every account the filter passes."""
+    page = await api.stub.ListAccounts(
+        pb.ListAccountsRequest(parent=f"programs/{program_id}", filter=filter_text)
+    )
+    assert not page.next_page_token
+    return {account.name: account.tier.tier for account in page.accounts}
+
+
+async def test_the_tier_filter_lists_exactly_the_members_in_the_tier(
+    api: Api, database_url: str
+) -> None:
+    # Given members upgraded to gold, to silver, none, one changed down by hand, one up
+    program_id = await tiered_program(api)
+    gold = [await enroll(api.stub, program_id) for _ in range(2)]
+    for account in gold:
+        await earn_points(api, account, 2_000)
+    silver = await enroll(api.stub, program_id)
+    await earn_points(api, silver, 500)
+    newcomer = await enroll(api.stub, program_id)
+    demoted = await enroll(api.stub, program_id)
+    await earn_points(api, demoted, 2_000)
+    await change_tier(api, demoted, "")
+    promoted = await enroll(api.stub, program_id)
+    await earn_points(api, promoted, 2_000)
+    await change_tier(api, promoted, "platinum")
+    await wait_caught_up(database_url, "member_directory")
+
+    # When ListAccounts is asked for each tier, Then it answers exactly the members in it
+    assert await listed(api, program_id, 'tier = "gold"') == dict.fromkeys(gold, "gold")
+    assert await listed(api, program_id, 'tier = "silver"') == {silver: "silver"}
+    assert await listed(api, program_id, 'tier = "platinum"') == {promoted: "platinum"}
+    assert await listed(api, program_id, 'tier = "gold" AND available >= 2000') == dict.fromkeys(
+        gold, "gold"
+    )
+    # And "" is the members below the lowest tier, whether they ever had one or not
+    assert await listed(api, program_id, 'tier = ""') == {newcomer: "", demoted: ""}
+    # And unfiltered, every account shows its tier
+    assert await listed(api, program_id, "") == {
+        **dict.fromkeys(gold, "gold"),
+        silver: "silver",
+        newcomer: "",
+        demoted: "",
+        promoted: "platinum",
+    }
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "problem"),
+    [
+        ('tier = "diamond"', "'diamond' is not one of the program's"),
+        ('tier = "Gold"', "'Gold' is not one of the program's"),
+        ("tier = gold", "tier takes a name in double quotes"),
+        ('tier > "gold"', "tier takes only ="),
+        ('tier = "gold" AND tier = "silver"', "tier may be compared once"),
+    ],
+)
+async def test_a_bad_tier_filter_is_refused_naming_the_filter(
+    api: Api, filter_text: str, problem: str
+) -> None:
+    program_id = await tiered_program(api)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.stub.ListAccounts(
+            pb.ListAccountsRequest(parent=f"programs/{program_id}", filter=filter_text)
+        )
+    assert failure(refused.value) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_FILTER",
+        ["filter"],
+    )
+    (said,) = violations(refused.value)
+    assert problem in said
+
+
+async def test_a_program_without_tiers_takes_only_the_empty_tier(api: Api) -> None:
+    program_id = await create_program(api.stub)
+    await enroll(api.stub, program_id)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.stub.ListAccounts(
+            pb.ListAccountsRequest(parent=f"programs/{program_id}", filter='tier = "gold"')
+        )
+    assert failure(refused.value)[2] == ["filter"]
