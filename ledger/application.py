@@ -51,8 +51,8 @@ from ledger.projections.program_statistics import (
 )
 from ledger.projections.stage_view import (
     ChangePosition,
+    FeedChange,
     MemberStageRow,
-    StageChangeEntry,
     StageReader,
 )
 from ledger.referral_views import ReferralView, views_of
@@ -564,9 +564,9 @@ class Ledger:
 
     async def stage_changes(
         self, program_id: str, after: ChangePosition, limit: int
-    ) -> list[StageChangeEntry]:
-        """A page of the program's stage change feed after `after` (a projection a moment
-        behind the log)."""
+    ) -> list[FeedChange]:
+        """A page of the program's change feed (stage and tier changes) after `after` (a
+        projection a moment behind the log)."""
         if self._stages is None:
             raise StoreUnavailable("this ledger keeps no stage view")
         return await self._stages.changes_after(program_id, after, limit)

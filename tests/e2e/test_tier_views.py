@@ -1,16 +1,23 @@
 """Tiers in the views other services read, through the real channel on the test's fixed clock:
-ListAccounts' `tier` filter answers exactly the members in a tier and shows each one's tier,
-a tier the program does not have is refused naming the filter.
+StreamStageChanges serves tier and stage changes in one order, resumable from any position it
+gave and the same after a rebuild of the view; ListAccounts' `tier` filter answers exactly the
+members in a tier and shows each one's tier, a tier the program does not have is refused
+naming the filter.
 
 The views are projections a moment behind the log: each test waits for the server's own
 runner to catch up, as test_list_accounts.py does."""
+
+import io
+from datetime import timedelta
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 
+from ledger.projections.catalog import MEMBER_STAGES
+from ledger.projections.workers import rebuild_projection
 from loyalty.v1 import ledger_pb2 as pb
-from tests.conftest import Api, create_program, enroll, request_id
+from tests.conftest import T0, Api, FakeClock, create_program, enroll, request_id
 from tests.e2e.errors import failure, rich_status
 from tests.projections.helpers import wait_caught_up
 
@@ -45,6 +52,91 @@ async def change_tier(api: Api, account: str, tier: str) -> None:
             request_id=request_id(), account=account, tier=tier, reason_code="goodwill"
         )
     )
+
+
+S = pb.LoyaltyStage
+
+
+async def buy(api: Api, account: str) -> None:
+    await api.stub.RecordPurchase(
+        pb.RecordPurchaseRequest(
+            request_id=request_id(),
+            account=account,
+            order_id=request_id(),
+            amount=pb.Money(currency_code="USD", units=20),
+        )
+    )
+
+
+async def feed(api: Api, program_id: str, after: str = "") -> list[pb.StreamStageChangesResponse]:
+    call = api.stub.StreamStageChanges(
+        pb.StreamStageChangesRequest(
+            program=f"programs/{program_id}", after_position=after, catch_up_only=True
+        )
+    )
+    return [change async for change in call]
+
+
+def told(change: pb.StreamStageChangesResponse) -> tuple[object, ...]:
+    """What a change says, whichever kind it is."""
+    if change.WhichOneof("change") == "tier_change":
+        tier = change.tier_change
+        return ("tier", tier.from_tier, tier.to_tier, tier.reason, tier.qualifying_figure)
+    stage = change.stage_change
+    return ("stage", stage.from_stage, stage.to_stage)
+
+
+async def test_the_feed_serves_tier_and_stage_changes_in_one_resumable_order(
+    api: Api, clock: FakeClock, database_url: str
+) -> None:
+    # Given a member of a tiered program who buys, is upgraded, buys again, is moved up by hand
+    program_id = await tiered_program(api)
+    other = await enroll(api.stub, program_id)
+    account = await enroll(api.stub, program_id)
+    clock.current = T0 + timedelta(days=1)
+    await buy(api, account)
+    clock.current = T0 + timedelta(days=2)
+    await earn_points(api, account, 2_000)
+    await earn_points(api, other, 500)
+    clock.current = T0 + timedelta(days=3)
+    await buy(api, account)
+    clock.current = T0 + timedelta(days=4)
+    await change_tier(api, account, "platinum")
+    await wait_caught_up(database_url, "member_stages")
+
+    # When the whole feed is read
+    changes = await feed(api, program_id)
+    mine = [change for change in changes if change.account == account]
+
+    # Then the member's stage and tier changes come in the order they happened
+    assert [told(change) for change in mine] == [
+        ("stage", S.LOYALTY_STAGE_ENROLLED, S.LOYALTY_STAGE_COGNITIVE),
+        ("tier", "", "gold", "qualified", 2_020),
+        ("stage", S.LOYALTY_STAGE_COGNITIVE, S.LOYALTY_STAGE_CONATIVE),
+        ("tier", "gold", "platinum", "manual", 2_050),
+    ]
+    assert [change.change_time.ToDatetime() for change in mine] == [
+        (T0 + timedelta(days=day)).replace(tzinfo=None) for day in (1, 2, 3, 4)
+    ]
+    assert [change.cause_event_type for change in mine] == [
+        "PurchaseRecorded",
+        "TierChanged",
+        "PurchaseRecorded",
+        "TierChanged",
+    ]
+    assert [told(change) for change in changes if change.account == other] == [
+        ("tier", "", "silver", "qualified", 500)
+    ]
+    # And resuming after any position it gave skips nothing and repeats nothing
+    for index, change in enumerate(changes):
+        resumed = await feed(api, program_id, after=change.position)
+        assert [c.position for c in resumed] == [c.position for c in changes[index + 1 :]]
+
+    # When the stage view is rebuilt from the log
+    result = await rebuild_projection(database_url, MEMBER_STAGES, io.StringIO(), now=clock)
+    assert result.events > 0
+    # Then the feed is the same, change for change and position for position
+    assert await feed(api, program_id) == changes
 
 
 def violations(error: grpc.aio.AioRpcError) -> list[str]:
