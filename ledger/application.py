@@ -563,13 +563,17 @@ class Ledger:
         )
 
     async def stage_changes(
-        self, program_id: str, after: ChangePosition, limit: int
+        self,
+        program_id: str,
+        after: ChangePosition,
+        limit: int,
+        kinds: frozenset[str] | None = None,
     ) -> list[FeedChange]:
-        """A page of the program's change feed (stage and tier changes) after `after` (a
-        projection a moment behind the log)."""
+        """A page of the program's change feed (stage and tier changes, or only `kinds`) after
+        `after` (a projection a moment behind the log)."""
         if self._stages is None:
             raise StoreUnavailable("this ledger keeps no stage view")
-        return await self._stages.changes_after(program_id, after, limit)
+        return await self._stages.changes_after(program_id, after, limit, kinds)
 
     async def members_per_stage(self, program_id: str) -> dict[Stage, int]:
         """How many of the program's members are in each stage now (stages with none are

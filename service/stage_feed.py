@@ -47,6 +47,26 @@ def parse_position(text: str) -> ChangePosition:
     return position
 
 
+KIND_OF_PROTO = {pb.CHANGE_KIND_STAGE: "stage", pb.CHANGE_KIND_TIER: "tier"}
+
+
+def parse_kinds(kinds: list[pb.ChangeKind.ValueType]) -> frozenset[str] | None:
+    """The kinds asked for; None for every kind (an empty list)."""
+    if not kinds:
+        return None
+    seen: set[str] = set()
+    for index, kind in enumerate(kinds):
+        name = KIND_OF_PROTO.get(kind)
+        if name is None:
+            raise InvalidArgument.of(
+                f"kinds[{index}]", "must be CHANGE_KIND_STAGE or CHANGE_KIND_TIER"
+            )
+        if name in seen:
+            raise InvalidArgument.of(f"kinds[{index}]", "each kind at most once")
+        seen.add(name)
+    return frozenset(seen)
+
+
 def _message(entry: FeedChange) -> pb.StreamStageChangesResponse:
     message = pb.StreamStageChangesResponse(
         position=entry.position.encode(),
@@ -80,9 +100,10 @@ async def stage_changes(
     """Runs until the caller cancels (or, with catch_up_only, until caught up)."""
     program_id = parse_program(request.program, "program")
     position = parse_position(request.after_position)
+    kinds = parse_kinds(list(request.kinds))
     await ledger.get_program(program_id, "program")
     while True:
-        changes = await ledger.stage_changes(program_id, position, MAX_CHANGES_PER_READ)
+        changes = await ledger.stage_changes(program_id, position, MAX_CHANGES_PER_READ, kinds)
         for entry in changes:
             yield _message(entry)
             position = entry.position

@@ -88,6 +88,8 @@ class TierChangeEntry:
 
 FeedChange = StageChangeEntry | TierChangeEntry
 """One change of the feed, of either kind."""
+FEED_KINDS = frozenset({"stage", "tier"})
+"""The kinds of change the feed holds, as its readers name them."""
 
 
 class StageReader(Protocol):
@@ -101,9 +103,14 @@ class StageReader(Protocol):
         ...
 
     async def changes_after(
-        self, program_id: str, after: ChangePosition, limit: int
+        self,
+        program_id: str,
+        after: ChangePosition,
+        limit: int,
+        kinds: frozenset[str] | None = None,
     ) -> list[FeedChange]:
-        """Stage and tier changes of the program after `after`, in feed order."""
+        """Stage and tier changes of the program after `after`, in feed order; only those of
+        `kinds` (some of FEED_KINDS) if given."""
         ...
 
     async def members_per_stage(self, program_id: str) -> dict[Stage, int]: ...

@@ -7,6 +7,7 @@ from psycopg_pool import AsyncConnectionPool
 from ledger.domain.stages import Stage
 from ledger.eventlog.records import Position, StreamRow
 from ledger.projections.stage_view import (
+    FEED_KINDS,
     MAX_ACCOUNTS_PER_READ,
     MAX_CHANGES_PER_READ,
     ChangePosition,
@@ -52,9 +53,14 @@ class PostgresStageReader:
         }
 
     async def changes_after(
-        self, program_id: str, after: ChangePosition, limit: int
+        self,
+        program_id: str,
+        after: ChangePosition,
+        limit: int,
+        kinds: frozenset[str] | None = None,
     ) -> list[FeedChange]:
         assert 1 <= limit <= MAX_CHANGES_PER_READ
+        assert kinds is None or kinds <= FEED_KINDS, kinds
         rows = await self._fetch(
             "stage_changes_after",
             {
@@ -63,6 +69,7 @@ class PostgresStageReader:
                 "after_position": after.at.position,
                 "after_ordinal": after.ordinal,
                 "limit": limit,
+                "kinds": None if kinds is None else sorted(kinds),
             },
         )
         return [_change(row) for row in rows]

@@ -68,10 +68,15 @@ async def buy(api: Api, account: str) -> None:
     )
 
 
-async def feed(api: Api, program_id: str, after: str = "") -> list[pb.StreamStageChangesResponse]:
+async def feed(
+    api: Api, program_id: str, after: str = "", kinds: tuple[pb.ChangeKind.ValueType, ...] = ()
+) -> list[pb.StreamStageChangesResponse]:
     call = api.stub.StreamStageChanges(
         pb.StreamStageChangesRequest(
-            program=f"programs/{program_id}", after_position=after, catch_up_only=True
+            program=f"programs/{program_id}",
+            after_position=after,
+            catch_up_only=True,
+            kinds=kinds,
         )
     )
     return [change async for change in call]
@@ -132,11 +137,38 @@ async def test_the_feed_serves_tier_and_stage_changes_in_one_resumable_order(
         resumed = await feed(api, program_id, after=change.position)
         assert [c.position for c in resumed] == [c.position for c in changes[index + 1 :]]
 
+    # And a caller asking for one kind gets those changes alone, at the same positions
+    for kind, name in (
+        (pb.CHANGE_KIND_TIER, "tier_change"),
+        (pb.CHANGE_KIND_STAGE, "stage_change"),
+    ):
+        only = [change for change in changes if change.WhichOneof("change") == name]
+        assert await feed(api, program_id, kinds=(kind,)) == only
+        assert await feed(api, program_id, after=only[0].position, kinds=(kind,)) == only[1:]
+    assert await feed(api, program_id, kinds=(pb.CHANGE_KIND_TIER, pb.CHANGE_KIND_STAGE)) == changes
+
     # When the stage view is rebuilt from the log
     result = await rebuild_projection(database_url, MEMBER_STAGES, io.StringIO(), now=clock)
     assert result.events > 0
     # Then the feed is the same, change for change and position for position
     assert await feed(api, program_id) == changes
+
+
+@pytest.mark.parametrize(
+    ("kinds", "field"),
+    [
+        ((pb.CHANGE_KIND_UNSPECIFIED,), "kinds[0]"),
+        ((pb.CHANGE_KIND_TIER, 7), "kinds[1]"),
+        ((pb.CHANGE_KIND_TIER, pb.CHANGE_KIND_STAGE, pb.CHANGE_KIND_TIER), "kinds[2]"),
+    ],
+)
+async def test_a_bad_kind_of_change_is_refused_naming_it(
+    api: Api, kinds: tuple[pb.ChangeKind.ValueType, ...], field: str
+) -> None:
+    program_id = await tiered_program(api)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await feed(api, program_id, kinds=kinds)
+    assert failure(refused.value)[::2] == (grpc.StatusCode.INVALID_ARGUMENT, [field])
 
 
 def violations(error: grpc.aio.AioRpcError) -> list[str]:
