@@ -2,17 +2,21 @@
 StreamStageChanges serves tier and stage changes in one order, resumable from any position it
 gave and the same after a rebuild of the view; ListAccounts' `tier` filter answers exactly the
 members in a tier and shows each one's tier, a tier the program does not have is refused
-naming the filter.
+naming the filter. The migrations that brought the tiers to the views fill a slot live before
+them as the runners fill it.
 
 The views are projections a moment behind the log: each test waits for the server's own
 runner to catch up, as test_list_accounts.py does."""
 
 import io
 from datetime import timedelta
+from importlib import resources
 
 import grpc
+import psycopg
 import pytest
 from google.rpc import error_details_pb2
+from psycopg import sql
 
 from ledger.projections.catalog import MEMBER_STAGES
 from ledger.projections.workers import rebuild_projection
@@ -263,3 +267,81 @@ async def test_a_program_without_tiers_takes_only_the_empty_tier(api: Api) -> No
             pb.ListAccountsRequest(parent=f"programs/{program_id}", filter='tier = "gold"')
         )
     assert failure(refused.value)[2] == ["filter"]
+
+
+def _migration_statement(file: str, starts: str) -> str:
+    """The one statement of a migration that starts with `starts` (statements end a line)."""
+    text = resources.files("ledger.store").joinpath("migrations", file).read_text("utf-8")
+    found = [
+        statement
+        for statement in text.split(";\n")
+        if "\n".join(line for line in statement.splitlines() if not line.startswith("--"))
+        .strip()
+        .startswith(starts)
+    ]
+    assert len(found) == 1, (file, starts)
+    return found[0]
+
+
+async def test_the_migrations_fill_a_live_slot_as_the_runners_do(
+    api: Api, database_url: str
+) -> None:
+    # Given tier changes the runners have applied to both views
+    program_id = await tiered_program(api)
+    accounts = [await enroll(api.stub, program_id) for _ in range(5)]
+    for index, account in enumerate(accounts):
+        await earn_points(api, account, 500 * (index + 1))
+    await change_tier(api, accounts[0], "platinum")
+    await change_tier(api, accounts[4], "")
+    await wait_caught_up(database_url, "member_directory")
+    await wait_caught_up(database_url, "member_stages")
+    changes = sql.SQL(
+        "SELECT program_id, member_key, at_transaction::text, at_position, ordinal, change_time,"
+        " cause_event_id, cause_event_type, from_tier, to_tier, tier_reason, qualifying_figure"
+        " FROM ledger.{} WHERE kind = 'tier' AND program_id = %s ORDER BY 1, 2, 3, 4"
+    )
+    tiers = sql.SQL(
+        "SELECT program_id, member_key, tier FROM ledger.{} WHERE program_id = %s ORDER BY 1, 2"
+    )
+    with psycopg.connect(database_url) as connection:
+        slots: dict[str, str] = dict(
+            connection.execute(
+                "SELECT projection, slot FROM ledger.projection_checkpoints WHERE live"
+            ).fetchall()
+        )
+        stages = sql.Identifier(f"member_stage_changes_{slots['member_stages']}")
+        directory = sql.Identifier(f"member_directory_{slots['member_directory']}")
+
+        def rows() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+            return (
+                connection.execute(changes.format(stages), [program_id]).fetchall(),
+                connection.execute(tiers.format(directory), [program_id]).fetchall(),
+            )
+
+        applied = rows()
+        # When the slots lose what the runners recorded and the migrations fill them instead
+        connection.execute(sql.SQL("DELETE FROM ledger.{} WHERE kind = 'tier'").format(stages))
+        connection.execute(sql.SQL("UPDATE ledger.{} SET tier = NULL").format(directory))
+        connection.execute(
+            _migration_statement(
+                "0073_tier_change_feed.sql",
+                f"INSERT INTO ledger.member_stage_changes_{slots['member_stages']} ",
+            )
+        )
+        connection.execute(
+            _migration_statement(
+                "0072_directory_tiers.sql",
+                f"UPDATE ledger.member_directory_{slots['member_directory']} ",
+            )
+        )
+        migrated = rows()
+        connection.rollback()
+    # Then they hold the same rows
+    assert len(applied[0]) == 7
+    assert {row[2] for row in applied[1] if row[0] == program_id} == {
+        "platinum",
+        "gold",
+        "silver",
+        "",
+    }
+    assert migrated == applied
