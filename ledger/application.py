@@ -51,8 +51,8 @@ from ledger.projections.program_statistics import (
 )
 from ledger.projections.stage_view import (
     ChangePosition,
+    FeedChange,
     MemberStageRow,
-    StageChangeEntry,
     StageReader,
 )
 from ledger.referral_views import ReferralView, views_of
@@ -563,13 +563,17 @@ class Ledger:
         )
 
     async def stage_changes(
-        self, program_id: str, after: ChangePosition, limit: int
-    ) -> list[StageChangeEntry]:
-        """A page of the program's stage change feed after `after` (a projection a moment
-        behind the log)."""
+        self,
+        program_id: str,
+        after: ChangePosition,
+        limit: int,
+        kinds: frozenset[str] | None = None,
+    ) -> list[FeedChange]:
+        """A page of the program's change feed (stage and tier changes, or only `kinds`) after
+        `after` (a projection a moment behind the log)."""
         if self._stages is None:
             raise StoreUnavailable("this ledger keeps no stage view")
-        return await self._stages.changes_after(program_id, after, limit)
+        return await self._stages.changes_after(program_id, after, limit, kinds)
 
     async def members_per_stage(self, program_id: str) -> dict[Stage, int]:
         """How many of the program's members are in each stage now (stages with none are

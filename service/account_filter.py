@@ -5,8 +5,9 @@
     OPERATOR   := "=" | "<" | "<=" | ">" | ">="
 
 Integer fields take an integer; time fields an RFC 3339 timestamp in double quotes; text
-fields (`stage`; a tier joins them through TEXT_FIELDS) take `=` and one of their values in
-double quotes, once per filter. Each
+fields (`stage`, `tier`) take `=` and one value in double quotes, once per filter: `stage`
+one of its fixed values, `tier` any name here (the service then checks it against the
+program's tiers, `check_names`) or "" for members below the lowest tier. Each
 comparison becomes an inclusive bound (`available > 5` is `available >= 6`), and the bounds
 of one field are intersected, so the whole filter is a pair of bounds per field: parameters
 of one fixed query, never SQL text. Timestamps finer than the directory's microseconds keep
@@ -18,7 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 from ledger.domain.errors import InvalidArgument
-from ledger.projections.member_directory import INTEGER_FIELDS, TEXT_FIELDS, TIME_FIELDS, Bounds
+from ledger.projections.member_directory import (
+    INTEGER_FIELDS,
+    NAME_FIELDS,
+    TEXT_FIELDS,
+    TIME_FIELDS,
+    Bounds,
+)
 
 MAX_FILTER_LENGTH = 1_000
 MAX_COMPARISONS = 20
@@ -109,8 +116,8 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
         where = f"at offset {tokens[0].at}" if tokens else "at the end"
         raise _bad(f"expected a field name {where}")
     name = tokens[0]
-    if name.text not in (*INTEGER_FIELDS, *TIME_FIELDS, *TEXT_FIELDS):
-        known = ", ".join((*INTEGER_FIELDS, *TIME_FIELDS, *TEXT_FIELDS))
+    if name.text not in (*INTEGER_FIELDS, *TIME_FIELDS, *TEXT_FIELDS, *NAME_FIELDS):
+        known = ", ".join((*INTEGER_FIELDS, *TIME_FIELDS, *TEXT_FIELDS, *NAME_FIELDS))
         raise _bad(f"unknown field {name.text!r}; fields: {known}")
     if len(tokens) < 2 or tokens[1].kind != "operator":  # noqa: PLR2004
         raise _bad(f"expected an operator ({' '.join(_OPERATORS)}) after {name.text!r}")
@@ -120,7 +127,7 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
     if len(tokens) < 3:  # noqa: PLR2004
         raise _bad(f"expected a value after {name.text} {operator.text}")
     value = tokens[2]
-    if name.text in TEXT_FIELDS:
+    if name.text in TEXT_FIELDS or name.text in NAME_FIELDS:
         _text(name.text, operator, value, result)
     elif name.text in INTEGER_FIELDS:
         number = _integer(name.text, value)
@@ -135,12 +142,16 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
 
 
 def _text(name: str, operator: _Token, value: _Token, result: AccountFilter) -> None:
-    allowed = TEXT_FIELDS[name]
     if operator.text != "=":
         raise _bad(f"{name} takes only = (at offset {operator.at})")
-    if value.kind != "string" or value.text not in allowed:
+    if name in NAME_FIELDS:
+        if value.kind != "string":
+            raise _bad(
+                f"{name} takes a name in double quotes; found {value.text!r} at offset {value.at}"
+            )
+    elif value.kind != "string" or value.text not in TEXT_FIELDS[name]:
         raise _bad(
-            f"{name} takes one of {', '.join(sorted(allowed))} in double quotes;"
+            f"{name} takes one of {', '.join(sorted(TEXT_FIELDS[name]))} in double quotes;"
             f" found {value.text!r} at offset {value.at}"
         )
     if name in result.texts:
@@ -209,3 +220,12 @@ def _time_bounds(
         "<": (None, before),
         "<=": (None, moment),
     }[operator]
+
+
+def check_names(texts: dict[str, str], names: dict[str, tuple[str, ...]]) -> None:
+    """Refuses a name field's value that is not one of the program's names for it (or "")."""
+    for name, known in names.items():
+        value = texts.get(name)
+        if value is not None and value and value not in known:
+            listed = ", ".join(repr(item) for item in ("", *known))
+            raise _bad(f"{name} {value!r} is not one of the program's: {listed}")

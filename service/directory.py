@@ -15,7 +15,7 @@ from ledger.domain.referral_codes import referral_code
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping, stage_mapping
-from service.account_filter import parse_filter
+from service.account_filter import check_names, parse_filter
 from service.names import account_name, parse_program
 
 DEFAULT_PAGE_SIZE = 100
@@ -79,6 +79,9 @@ def _account(program_id: str, entry: DirectoryEntry) -> pb.Account:
     if entry.last_activity_time is not None:
         message.last_activity_time.CopyFrom(mapping.timestamp(entry.last_activity_time))
     stage_mapping.fill_stage(message, entry.stage, entry.stage_time)
+    if entry.tier is not None:
+        # Only the name: the directory keeps no terms, perks or figures (GetAccount has them).
+        message.tier.tier = entry.tier
     return message
 
 
@@ -96,7 +99,9 @@ class AccountDirectory:
         bounds = parse_filter(request.filter)
         fingerprint = _fingerprint(request.parent, request.filter)
         after = decode_token(request.page_token, fingerprint)
-        await self._ledger.get_program(program_id, "parent")
+        program = await self._ledger.get_program(program_id, "parent")
+        tiers = tuple(tier.name for tier in program.state.settings.tiers.levels)
+        check_names(bounds.texts, {"tier": tiers})
         entries = await self._ledger.list_accounts(
             DirectoryQuery(
                 program_id, after, page_size + 1, bounds.integers, bounds.times, bounds.texts

@@ -1,9 +1,11 @@
-"""StreamStageChanges: a program's loyalty stage changes from a position, catch-up then live.
+"""StreamStageChanges: a program's loyalty stage and tier changes from a position, catch-up
+then live.
 
 The changes come from the stage view's history (ledger/projections/stage_view.py), in feed
 order: the global position of the event that made each change (a lapse: the view's
-checkpoint when its sweep found it), then an ordinal. Live, the feed looks for new changes
-every POLL_SECONDS; a caller resumes with the last position it received.
+checkpoint when its sweep found it; a tier change: its TierChanged event), then an ordinal.
+Live, the feed looks for new changes every POLL_SECONDS; a caller resumes with the last
+position it received.
 """
 
 import asyncio
@@ -11,7 +13,12 @@ from collections.abc import AsyncGenerator
 
 from ledger.application import Ledger
 from ledger.domain.errors import InvalidArgument
-from ledger.projections.stage_view import MAX_CHANGES_PER_READ, ChangePosition, StageChangeEntry
+from ledger.projections.stage_view import (
+    MAX_CHANGES_PER_READ,
+    ChangePosition,
+    FeedChange,
+    StageChangeEntry,
+)
 from loyalty.v1 import ledger_pb2 as pb
 from service.names import account_name, parse_program
 from service.stage_mapping import STAGE_TO_PROTO
@@ -40,17 +47,49 @@ def parse_position(text: str) -> ChangePosition:
     return position
 
 
-def _message(entry: StageChangeEntry) -> pb.StreamStageChangesResponse:
+KIND_OF_PROTO = {pb.CHANGE_KIND_STAGE: "stage", pb.CHANGE_KIND_TIER: "tier"}
+
+
+def parse_kinds(kinds: list[pb.ChangeKind.ValueType]) -> frozenset[str] | None:
+    """The kinds asked for; None for every kind (an empty list)."""
+    if not kinds:
+        return None
+    seen: set[str] = set()
+    for index, kind in enumerate(kinds):
+        name = KIND_OF_PROTO.get(kind)
+        if name is None:
+            raise InvalidArgument.of(
+                f"kinds[{index}]", "must be CHANGE_KIND_STAGE or CHANGE_KIND_TIER"
+            )
+        if name in seen:
+            raise InvalidArgument.of(f"kinds[{index}]", "each kind at most once")
+        seen.add(name)
+    return frozenset(seen)
+
+
+def _message(entry: FeedChange) -> pb.StreamStageChangesResponse:
     message = pb.StreamStageChangesResponse(
         position=entry.position.encode(),
         account="" if entry.member_id is None else account_name(entry.program_id, entry.member_id),
         member_key=entry.member_key,
         cause_event_id=entry.cause_event_id or "",
         cause_event_type=entry.cause_event_type,
-        stage_change=pb.StageChange(
-            from_stage=STAGE_TO_PROTO[entry.from_stage], to_stage=STAGE_TO_PROTO[entry.to_stage]
-        ),
     )
+    if isinstance(entry, StageChangeEntry):
+        message.stage_change.CopyFrom(
+            pb.StageChange(
+                from_stage=STAGE_TO_PROTO[entry.from_stage], to_stage=STAGE_TO_PROTO[entry.to_stage]
+            )
+        )
+    else:
+        message.tier_change.CopyFrom(
+            pb.TierChange(
+                from_tier=entry.from_tier,
+                to_tier=entry.to_tier,
+                reason=entry.reason,
+                qualifying_figure=entry.qualifying_figure,
+            )
+        )
     message.change_time.FromDatetime(entry.change_time)
     return message
 
@@ -61,9 +100,10 @@ async def stage_changes(
     """Runs until the caller cancels (or, with catch_up_only, until caught up)."""
     program_id = parse_program(request.program, "program")
     position = parse_position(request.after_position)
+    kinds = parse_kinds(list(request.kinds))
     await ledger.get_program(program_id, "program")
     while True:
-        changes = await ledger.stage_changes(program_id, position, MAX_CHANGES_PER_READ)
+        changes = await ledger.stage_changes(program_id, position, MAX_CHANGES_PER_READ, kinds)
         for entry in changes:
             yield _message(entry)
             position = entry.position

@@ -2,9 +2,10 @@
 
 The directory holds, per account, the state after the account's latest event: balances and
 stream version (copied from the log, which stores the balances after every event), the
-enrolment time (its first event) and the last activity time (its latest event not appended
-by the housekeeping sweep). It lags the log by as long as its runner takes to apply what was
-appended: it is eventually consistent.
+enrolment time (its first event), the last activity time (its latest event not appended
+by the housekeeping sweep) and the tier (the `to_tier` of its latest TierChanged). It lags
+the log by as long as its runner takes to apply what was appended: it is eventually
+consistent.
 """
 
 from dataclasses import dataclass, field
@@ -30,8 +31,11 @@ TIME_FIELDS = ("enroll_time", "last_activity_time")
 """Fields a query may bound by instants."""
 TEXT_FIELDS: dict[str, frozenset[str]] = {"stage": frozenset(stage.value for stage in Stage)}
 """Fields a query may match exactly, with the values each may take. `stage` is read from
-the loyalty stage view (ledger/projections/stage_view.py) beside the directory; a tier
-joins here the same way, read from wherever the tiers keep it."""
+the loyalty stage view (ledger/projections/stage_view.py) beside the directory."""
+NAME_FIELDS = ("tier",)
+"""Fields a query may match exactly against a name the program defines (its tiers): which
+names are valid depends on the program, so the caller checks them against it. "" matches
+the members below the lowest tier, also those never in a tier."""
 MAX_LIMIT = 1_001
 """Rows one query returns at most (a page of 1,000 and one more, to tell if more follow)."""
 
@@ -67,14 +71,16 @@ class DirectoryQuery:
     """By field name, one of TIME_FIELDS. An account without a last activity time matches
     no bound on it."""
     texts: dict[str, str] = field(default_factory=dict)
-    """By field name, one of TEXT_FIELDS: the value it must equal. An account the stage view
-    has not applied yet matches no stage."""
+    """By field name, one of TEXT_FIELDS or NAME_FIELDS: the value it must equal. An account
+    the stage view has not applied yet matches no stage."""
 
     def __post_init__(self) -> None:
         assert 1 <= self.limit <= MAX_LIMIT, self.limit
         assert set(self.integers) <= set(INTEGER_FIELDS), self.integers
         assert set(self.times) <= set(TIME_FIELDS), self.times
-        assert all(value in TEXT_FIELDS[name] for name, value in self.texts.items()), self
+        assert all(
+            name in NAME_FIELDS or value in TEXT_FIELDS[name] for name, value in self.texts.items()
+        ), self
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ class DirectoryEntry:
     stage: Stage | None = None
     """From the stage view; None while it has not applied the account."""
     stage_time: datetime | None = None
+    tier: str | None = None
+    """The tier's name ("" below the lowest tier); None before the account's first tier
+    change."""
 
 
 class DirectoryReader(Protocol):

@@ -1,5 +1,6 @@
-"""The loyalty stage view as its readers see it: each account's stage, the feed of changes,
-and the count of members per stage.
+"""The loyalty stage view as its readers see it: each account's stage, the feed of changes
+(of stage, and of tier: each TierChanged of the log, recorded by the same fold so that both
+kinds share one order), and the count of members per stage.
 
 Kept by its projection runner (ledger/store/stage_pages.py) a moment behind the log: it is
 eventually consistent, as the member directory is.
@@ -64,6 +65,33 @@ class StageChangeEntry:
     cause_event_type: str
 
 
+@dataclass(frozen=True)
+class TierChangeEntry:
+    """A TierChanged of the log, as the change feed serves it."""
+
+    position: ChangePosition
+    program_id: str
+    member_key: str
+    member_id: str | None
+    """None for a member forgotten since: known by key only."""
+    from_tier: str
+    """"" below the lowest tier."""
+    to_tier: str
+    reason: str
+    """The TierChanged `reason`: qualified, term_ended, renewed, manual or program_changed."""
+    qualifying_figure: int
+    change_time: datetime
+    cause_event_id: str
+    """The TierChanged event itself."""
+    cause_event_type: str
+
+
+FeedChange = StageChangeEntry | TierChangeEntry
+"""One change of the feed, of either kind."""
+FEED_KINDS = frozenset({"stage", "tier"})
+"""The kinds of change the feed holds, as its readers name them."""
+
+
 class StageReader(Protocol):
     """Where the stage view is read from (ledger/store/stage_reader.py on PostgreSQL)."""
 
@@ -75,7 +103,14 @@ class StageReader(Protocol):
         ...
 
     async def changes_after(
-        self, program_id: str, after: ChangePosition, limit: int
-    ) -> list[StageChangeEntry]: ...
+        self,
+        program_id: str,
+        after: ChangePosition,
+        limit: int,
+        kinds: frozenset[str] | None = None,
+    ) -> list[FeedChange]:
+        """Stage and tier changes of the program after `after`, in feed order; only those of
+        `kinds` (some of FEED_KINDS) if given."""
+        ...
 
     async def members_per_stage(self, program_id: str) -> dict[Stage, int]: ...

@@ -9,6 +9,7 @@ from ledger.domain.account import Balances
 from ledger.domain.stages import Stage
 from ledger.projections.member_directory import (
     INTEGER_FIELDS,
+    NAME_FIELDS,
     TEXT_FIELDS,
     TIME_FIELDS,
     DirectoryEntry,
@@ -30,7 +31,7 @@ def directory_parameters(request: DirectoryQuery) -> dict[str, Any]:
             bound = bounds.get(name)
             parameters[f"min_{name}"] = bound.lowest if bound else None
             parameters[f"max_{name}"] = bound.highest if bound else None
-    for name in TEXT_FIELDS:
+    for name in (*TEXT_FIELDS, *NAME_FIELDS):
         parameters[name] = request.texts.get(name)
     return parameters
 
@@ -58,6 +59,7 @@ class MemberDirectory:
                 balances=Balances(*row[5:11]),
                 stage=None if row[11] is None else Stage(row[11]),
                 stage_time=row[12],
+                tier=row[13],
             )
             for row in rows
         ]

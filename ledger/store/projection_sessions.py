@@ -20,6 +20,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg import errors as pg_errors
 
+from ledger.domain.events import TierChanged
 from ledger.eventlog.records import Position
 from ledger.projections.catalog import SLOTS, Projection
 from ledger.projections.ports import Page, SlotStatus
@@ -152,6 +153,7 @@ class PageStatements:
             "limit": limit,
             "non_account_prefix": non_account_prefix(),
             "housekeeping_commands": list(HOUSEKEEPING_COMMANDS),
+            "tier_changed_type": TierChanged.event_type,
         }
         lost = False
         async with connection.transaction():

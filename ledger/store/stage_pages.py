@@ -27,7 +27,13 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from ledger.codec import events as event_codec
-from ledger.domain.events import EVENT_TYPES, MemberEnrolled, ProgramCreated, ProgramUpdated
+from ledger.domain.events import (
+    EVENT_TYPES,
+    MemberEnrolled,
+    ProgramCreated,
+    ProgramUpdated,
+    TierChanged,
+)
 from ledger.domain.stage_settings import StageSettings
 from ledger.domain.stages import (
     SIGNAL_OF_TYPE,
@@ -47,11 +53,15 @@ from ledger.projections.streams import non_account_prefix
 from ledger.store.sql import query
 
 PROGRAM_EVENT_TYPES = (ProgramCreated.event_type, ProgramUpdated.event_type)
-READ_TYPES = sorted({*TYPES_READ_FOR_SIGNALS, *PROGRAM_EVENT_TYPES})
+READ_TYPES = sorted({*TYPES_READ_FOR_SIGNALS, *PROGRAM_EVENT_TYPES, TierChanged.event_type})
 """Types whose data a page fetches; every other event is seen by its type alone."""
 LAPSE_ORDINAL_BASE = 1_000_000
 """Lapses the sweep finds are ordered after every change an event makes at the same position
 (an event makes two at most)."""
+TIER_CHANGE_ORDINAL = 2
+"""A tier change is recorded at its TierChanged event's position with this ordinal: after the
+two stage changes an event could make (none for TierChanged today), before any lapse.
+0075_tier_change_feed.sql backfills with the same number."""
 MAX_LAPSES_PER_PAGE = 5_000
 """Members one sweep lapses at most; when it lapses that many, the page says "look again
 soon" (held_back), and the next page lapses more."""
@@ -77,6 +87,10 @@ class _Fold:
     changes: list[tuple[Key, Position, int, StageChange, str | None, str]] = field(
         default_factory=list
     )
+    tier_changes: list[tuple[Key, Position, str, datetime, TierChanged]] = field(
+        default_factory=list
+    )
+    """(member, position, event id, recorded at, event): the feed's tier changes."""
 
 
 class StagePages:
@@ -205,6 +219,12 @@ def _fold_row(fold: _Fold, row: Any) -> None:
         fold.programs_changed.add(program_id)
         return
     key = (program_id, stream_id)
+    if event_type == TierChanged.event_type and not stream_id.startswith(non_account_prefix()):
+        tier_change = event_codec.decode(event_type, schema_version, data)
+        assert isinstance(tier_change, TierChanged)
+        position = Position(int(row[7]), row[8])
+        fold.tier_changes.append((key, position, event_id, recorded_at, tier_change))
+        return
     if stream_id.startswith(non_account_prefix()) or not _touches_member(event_type):
         return
     if event_type == MemberEnrolled.event_type:
@@ -250,6 +270,7 @@ class _SlotStatements:
         self.members_load = compose("stage_members_load")
         self.members_save = compose("stage_members_save")
         self.changes_insert = compose("stage_changes_insert")
+        self.tier_changes_insert = compose("stage_tier_changes_insert")
         self.programs_load = compose("stage_programs_load")
         self.programs_save = compose("stage_programs_save")
         self.lapse_sweep = compose("stage_lapse_sweep")
@@ -307,6 +328,10 @@ async def _save(connection: AsyncConnection[Any], statements: _SlotStatements, f
             )
     if fold.changes:
         await connection.execute(statements.changes_insert, _changes_columns(fold.changes))
+    if fold.tier_changes:
+        await connection.execute(
+            statements.tier_changes_insert, _tier_changes_columns(fold.tier_changes)
+        )
 
 
 def _member_row(key: Key, fold: _Fold) -> dict[str, Any]:
@@ -340,6 +365,25 @@ def _changes_columns(
         "to_stages": [change.to_stage.value for *_, change, _, _ in changes],
         "cause_event_ids": [cause_id for *_, cause_id, _ in changes],
         "cause_event_types": [cause_type for *_, cause_type in changes],
+    }
+
+
+def _tier_changes_columns(
+    changes: list[tuple[Key, Position, str, datetime, TierChanged]],
+) -> dict[str, Any]:
+    return {
+        "program_ids": [key[0] for key, *_ in changes],
+        "member_keys": [key[1] for key, *_ in changes],
+        "at_transactions": [str(position.transaction_id) for _, position, *_ in changes],
+        "at_positions": [position.position for _, position, *_ in changes],
+        "ordinal": TIER_CHANGE_ORDINAL,
+        "change_times": [recorded_at for *_, recorded_at, _ in changes],
+        "cause_event_ids": [event_id for _, _, event_id, *_ in changes],
+        "cause_event_type": TierChanged.event_type,
+        "from_tiers": [event.from_tier for *_, event in changes],
+        "to_tiers": [event.to_tier for *_, event in changes],
+        "reasons": [event.reason for *_, event in changes],
+        "qualifying_figures": [event.qualifying_figure for *_, event in changes],
     }
 
 

@@ -11,7 +11,7 @@
 -- same way (NULL until that view has applied the account).
 SELECT m.member_id, d.member_key, d.version, d.enroll_time, d.last_activity_time,
     d.points_available, d.points_pending, d.points_held, d.points_lifetime_earned,
-    d.points_lifetime_redeemed, d.points_expired, s.stage, s.stage_time
+    d.points_lifetime_redeemed, d.points_expired, s.stage, s.stage_time, d.tier
 FROM ledger.members AS m
 CROSS JOIN LATERAL (
     SELECT a.*
@@ -60,5 +60,7 @@ WHERE m.program_id = %(program_id)s
     AND (%(min_last_activity_time)s::timestamptz IS NULL OR d.last_activity_time >= %(min_last_activity_time)s::timestamptz)
     AND (%(max_last_activity_time)s::timestamptz IS NULL OR d.last_activity_time <= %(max_last_activity_time)s::timestamptz)
     AND (%(stage)s::text IS NULL OR s.stage = %(stage)s::text)
+    -- "" asks for the members below the lowest tier: those never in one, too.
+    AND (%(tier)s::text IS NULL OR coalesce(d.tier, '') = %(tier)s::text)
 ORDER BY m.member_id
 LIMIT %(limit)s
