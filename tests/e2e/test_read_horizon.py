@@ -65,7 +65,16 @@ async def test_a_transaction_open_in_another_database_holds_readers_back_until_i
         program_id = await create_program(stub)
         program = f"programs/{program_id}"
         account = await enroll(stub, program_id)
-        start = (await stream_all(stub, program))[-1].position
+        # The enrolment may show in the feed a moment after it is acknowledged (a projection
+        # page's transaction holds the horizon while it runs): start after it, once visible.
+        entries: list[pb.StreamEventsResponse] = []
+        for _ in range(100):
+            entries = await stream_all(stub, program)
+            if any(entry.entry.account == account for entry in entries):
+                break
+            await asyncio.sleep(0.05)
+        assert any(entry.entry.account == account for entry in entries), "enrolment never seen"
+        start = entries[-1].position
         follower = Subscriber(stub, pb.StreamEventsRequest(program=program, after_position=start))
         await wait_until(lambda: running.feed.live_subscribers == 1, 10, "the follower is live")
 
