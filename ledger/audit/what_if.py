@@ -1,0 +1,239 @@
+"""What-if replay: a program's recorded purchases and actions of a period [start, end), rerun
+under a proposed program revision, writing nothing; per member and in total, the points
+recorded against the points the revision would have given, per kind, and what the
+difference is worth at the program's point values.
+
+It rides on the audit's replay (ledger/audit/replay.py: one exported snapshot, key ranges,
+the chains verified on the way), as one event accumulator; memory holds one line of figures
+per member who earned in the period, never the events. The points are the domain's
+(ledger/domain/what_if.py): the member's recorded state before each event is the one the
+revision runs on, so tier moves, milestones and referral credits are not simulated.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Self
+
+from ledger.audit.fold import Unreplayable, new_fold, program_stream_id
+from ledger.audit.liability import NANOS_PER_UNIT
+from ledger.audit.program_calendar import parse, spell
+from ledger.audit.replay import replay
+from ledger.audit.report import AccumulatorFactory, ReplayedStream
+from ledger.domain.account import AccountState
+from ledger.domain.errors import NotFound, Violations
+from ledger.domain.events import ActionRecorded, PurchaseRecorded
+from ledger.domain.kinds import member_of
+from ledger.domain.program import ProgramState
+from ledger.domain.settings import ProgramSettings
+from ledger.domain.what_if import action_points, purchase_points
+from ledger.store.audit_reader import EventRow, ExportedSnapshot
+
+KINDS = ("purchase", "action")
+
+Proposal = ProgramSettings | int
+"""Proposed settings, or the number of one of the program's own revisions to rerun under."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    program_id: str
+    proposed: ProgramState
+    start: str
+    """First instant of the period, spelled as the log's recorded_at (UTC)."""
+    end: str
+    """First instant after the period."""
+    point_values: tuple[tuple[str, int], ...]
+    """The program's current point values: currency -> nanos of its major unit per point."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Points recorded and points the revision would have given, per kind, in KINDS order."""
+
+    recorded: tuple[int, ...]
+    simulated: tuple[int, ...]
+
+    @property
+    def recorded_total(self) -> int:
+        return sum(self.recorded)
+
+    @property
+    def simulated_total(self) -> int:
+        return sum(self.simulated)
+
+    @property
+    def difference(self) -> int:
+        return self.simulated_total - self.recorded_total
+
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        return {
+            kind: (self.recorded[index], self.simulated[index]) for index, kind in enumerate(KINDS)
+        }
+
+
+class WhatIfFigures:
+    """The event accumulator: per member key, [recorded, simulated] per kind, flat."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.members: dict[str, list[int]] = {}
+        self.events = 0
+        """Purchases and actions of the period rerun."""
+        self._stream: tuple[str, str] | None = None
+        self._before: AccountState = AccountState()
+
+    def add_event(self, stream: ReplayedStream, row: EventRow) -> None:
+        key = (stream.program_id, stream.stream_id)
+        before = self._before if key == self._stream else AccountState()
+        state = stream.fold.state
+        self._stream = key
+        self._before = state if isinstance(state, AccountState) else AccountState()
+        plan = self.plan
+        if stream.program_id != plan.program_id or not plan.start <= row.recorded_at < plan.end:
+            return
+        event = stream.fold.event
+        match event:
+            case PurchaseRecorded():
+                kind = 0
+                simulated = purchase_points(plan.proposed, before, event)
+            case ActionRecorded():
+                kind = 1
+                simulated = action_points(plan.proposed, before, event, parse(row.recorded_at))
+            case _:
+                return
+        member = member_of(stream.stream_id)
+        assert member is not None, stream.stream_id
+        line = self.members.get(member)
+        if line is None:
+            line = self.members[member] = [0] * (2 * len(KINDS))
+        line[2 * kind] += event.points
+        line[2 * kind + 1] += simulated
+        self.events += 1
+
+    def merge(self, other: Self) -> None:
+        self.events += other.events
+        for member, theirs in other.members.items():
+            mine = self.members.setdefault(member, [0] * (2 * len(KINDS)))
+            for index, value in enumerate(theirs):
+                mine[index] += value
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    program_id: str
+    start: datetime
+    end: datetime
+    proposed_revision: int | None
+    """The program's revision rerun under, or None for proposed settings."""
+    events: int
+    total: Figures
+    members: tuple[tuple[str, Figures], ...]
+    """Per member key (the log's pseudonymous stream id), in key order."""
+    point_values: tuple[tuple[str, int], ...]
+    """The program's current point values: currency -> nanos of its major unit per point."""
+
+    def liability_difference(self) -> dict[str, Decimal]:
+        """What the points the revision would have given beyond those recorded are worth per
+        currency (negative: fewer), were none of them redeemed or expired."""
+        return {
+            currency: self.total.difference * nanos / NANOS_PER_UNIT
+            for currency, nanos in self.point_values
+        }
+
+
+def what_if(
+    conninfo: str,
+    program_id: str,
+    proposal: Proposal,
+    start: datetime,
+    end: datetime,
+    *,
+    workers: int = 1,
+) -> WhatIfReport:
+    """Reruns the program's purchases and actions recorded in [start, end) under `proposal`.
+    Raises InvalidArgument for bad settings (every bad one named) or an empty period, and
+    NotFound for a program the log does not hold or a revision it does not have."""
+    if isinstance(proposal, ProgramSettings):
+        violations = Violations()
+        proposal.validate(violations)
+        violations.raise_if_any()
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        violations = Violations()
+        violations.add("to", "the period must end after it starts (both with an offset)")
+        violations.raise_if_any()
+    result = replay(
+        conninfo,
+        program_id,
+        workers=workers,
+        planned=partial(_plan, program_id, proposal, spell(start), spell(end)),
+    )
+    figures = result.get(WhatIfFigures)
+    members = tuple((member, _figures(line)) for member, line in sorted(figures.members.items()))
+    kinds = range(len(KINDS))
+    recorded = tuple(sum(each.recorded[index] for _, each in members) for index in kinds)
+    simulated = tuple(sum(each.simulated[index] for _, each in members) for index in kinds)
+    plan = figures.plan
+    return WhatIfReport(
+        program_id,
+        start,
+        end,
+        plan.proposed.revision if isinstance(proposal, int) else None,
+        figures.events,
+        Figures(recorded, simulated),
+        members,
+        plan.point_values,
+    )
+
+
+def _figures(line: list[int]) -> Figures:
+    return Figures(tuple(line[0::2]), tuple(line[1::2]))
+
+
+def _plan(
+    program_id: str,
+    proposal: Proposal,
+    start: str,
+    end: str,
+    snapshot: ExportedSnapshot,
+) -> Iterable[AccumulatorFactory]:
+    revisions = _revisions(snapshot.program_stream_events(program_id, program_stream_id()))
+    if not revisions:
+        raise NotFound(
+            f"no such program: {program_id!r}", field_name="program", reason="PROGRAM_NOT_FOUND"
+        )
+    current = revisions[-1]
+    values = tuple(
+        sorted((value.currency_code, value.nanos_per_point) for value in current.point_values)
+    )
+    if isinstance(proposal, int):
+        if not 1 <= proposal <= len(revisions):
+            raise NotFound(
+                f"the program is at revision {len(revisions)}",
+                field_name="revision",
+                reason="REVISION_NOT_FOUND",
+            )
+        proposed = ProgramState(proposal, program_id, revisions[proposal - 1])
+    else:
+        proposed = ProgramState(len(revisions) + 1, program_id, proposal)
+    plan = Plan(program_id, proposed, start, end, values)
+    return [partial(WhatIfFigures, plan)]
+
+
+def _revisions(rows: list[EventRow]) -> list[ProgramSettings]:
+    """Each revision's settings, folded by the domain; the replay reports a row that does not
+    fold, so the revisions stop before it."""
+    if not rows:
+        return []
+    fold = new_fold(rows[0].stream_id)
+    settings: list[ProgramSettings] = []
+    for row in rows:
+        try:
+            fold.fold(row)
+        except Unreplayable:
+            break  # the replay reports it, naming the event
+        assert isinstance(fold.state, ProgramState)
+        settings.append(fold.state.settings)
+    return settings
