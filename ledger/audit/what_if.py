@@ -12,7 +12,7 @@ revision runs on, so tier moves, milestones and referral credits are not simulat
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from functools import partial
 from typing import Self
@@ -35,6 +35,8 @@ KINDS = ("purchase", "action")
 
 Proposal = ProgramSettings | int
 """Proposed settings, or the number of one of the program's own revisions to rerun under."""
+Moment = date | datetime
+"""An instant (with its offset), or a day: its start in the program's time zone."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,10 @@ class WhatIfFigures:
 @dataclass(frozen=True)
 class WhatIfReport:
     program_id: str
-    start: datetime
-    end: datetime
+    start: str
+    """The period's first instant (UTC, as the log spells recorded_at)."""
+    end: str
+    """The first instant after the period."""
     proposed_revision: int | None
     """The program's revision rerun under, or None for proposed settings."""
     events: int
@@ -148,27 +152,27 @@ def what_if(
     conninfo: str,
     program_id: str,
     proposal: Proposal,
-    start: datetime,
-    end: datetime,
+    start: Moment,
+    end: Moment,
     *,
     workers: int = 1,
 ) -> WhatIfReport:
     """Reruns the program's purchases and actions recorded in [start, end) under `proposal`.
-    Raises InvalidArgument for bad settings (every bad one named) or an empty period, and
-    NotFound for a program the log does not hold or a revision it does not have."""
+    Raises InvalidArgument for bad settings (every bad one named) or a period that is empty
+    or an instant without its offset, and NotFound for a program the log does not hold or a
+    revision it does not have."""
+    violations = Violations()
     if isinstance(proposal, ProgramSettings):
-        violations = Violations()
         proposal.validate(violations)
-        violations.raise_if_any()
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        violations = Violations()
-        violations.add("to", "the period must end after it starts (both with an offset)")
-        violations.raise_if_any()
+    for name, moment in (("from", start), ("to", end)):
+        if isinstance(moment, datetime) and moment.tzinfo is None:
+            violations.add(name, "an instant needs its offset (Z or +hh:mm)")
+    violations.raise_if_any()
     result = replay(
         conninfo,
         program_id,
         workers=workers,
-        planned=partial(_plan, program_id, proposal, spell(start), spell(end)),
+        planned=partial(_plan, program_id, proposal, start, end),
     )
     figures = result.get(WhatIfFigures)
     members = tuple((member, _figures(line)) for member, line in sorted(figures.members.items()))
@@ -178,8 +182,8 @@ def what_if(
     plan = figures.plan
     return WhatIfReport(
         program_id,
-        start,
-        end,
+        plan.start,
+        plan.end,
         plan.proposed.revision if isinstance(proposal, int) else None,
         figures.events,
         Figures(recorded, simulated),
@@ -195,8 +199,8 @@ def _figures(line: list[int]) -> Figures:
 def _plan(
     program_id: str,
     proposal: Proposal,
-    start: str,
-    end: str,
+    start: Moment,
+    end: Moment,
     snapshot: ExportedSnapshot,
 ) -> Iterable[AccumulatorFactory]:
     revisions = _revisions(snapshot.program_stream_events(program_id, program_stream_id()))
@@ -218,8 +222,20 @@ def _plan(
         proposed = ProgramState(proposal, program_id, revisions[proposal - 1])
     else:
         proposed = ProgramState(len(revisions) + 1, program_id, proposal)
-    plan = Plan(program_id, proposed, start, end, values)
+    zone = current.zone
+    first, after = _instant(start, zone), _instant(end, zone)
+    if after <= first:
+        violations = Violations()
+        violations.add("to", f"the period must end after it starts ({first})")
+        violations.raise_if_any()
+    plan = Plan(program_id, proposed, first, after, values)
     return [partial(WhatIfFigures, plan)]
+
+
+def _instant(moment: Moment, zone: tzinfo) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, time(), zone)
+    return spell(moment)
 
 
 def _revisions(rows: list[EventRow]) -> list[ProgramSettings]:

@@ -2,7 +2,7 @@
 on a log written through the ledger, against figures the test tallies from what it did."""
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -114,6 +114,13 @@ async def test_the_recorded_revision_rerun_differs_for_no_member(
         assert report.total.recorded == (25 + 120 + 7 + 26, 100)
         assert report.total.difference == 0
         assert report.liability_difference() == {"USD": Decimal(0)}
+    # Days are the program's (UTC here): 2 March up to, not including, 5 March.
+    by_days = what_if(database_url, program_id, SETTINGS, date(2026, 3, 2), date(2026, 3, 5))
+    assert (by_days.start, by_days.end) == (
+        "2026-03-02T00:00:00.000000Z",
+        "2026-03-05T00:00:00.000000Z",
+    )
+    assert by_days.members == report.members
 
 
 async def test_a_doubled_earn_rate_gives_double_the_purchase_points(
