@@ -66,7 +66,7 @@ class Log:
         )
 
 
-async def _log(database_url: str, clock: FakeClock) -> tuple[str, Log, list[str]]:
+async def what_if_log(database_url: str, clock: FakeClock) -> tuple[str, Log, list[str]]:
     async with running_ledger(database_url, clock) as ledger:
         program_id = await new_program(ledger, **{name: getattr(SETTINGS, name) for name in _SET})
         log = Log(ledger, clock, program_id)
@@ -95,7 +95,7 @@ _SET = ("multipliers", "actions", "point_values")
 async def test_the_recorded_revision_rerun_differs_for_no_member(
     database_url: str, clock: FakeClock
 ) -> None:
-    program_id, log, members = await _log(database_url, clock)
+    program_id, log, members = await what_if_log(database_url, clock)
 
     for proposal in (SETTINGS, 1):
         report = what_if(database_url, program_id, proposal, START, END)
@@ -126,7 +126,7 @@ async def test_the_recorded_revision_rerun_differs_for_no_member(
 async def test_a_doubled_earn_rate_gives_double_the_purchase_points(
     database_url: str, clock: FakeClock
 ) -> None:
-    program_id, log, members = await _log(database_url, clock)
+    program_id, log, members = await what_if_log(database_url, clock)
     doubled = replace(SETTINGS, earn_rates=(EarnRate("USD", 2),))
 
     report = what_if(database_url, program_id, doubled, START, END)
@@ -148,7 +148,7 @@ async def test_a_doubled_earn_rate_gives_double_the_purchase_points(
 async def test_action_rules_rerun_with_the_recorded_caps(
     database_url: str, clock: FakeClock
 ) -> None:
-    program_id, _, _ = await _log(database_url, clock)
+    program_id, _, _ = await what_if_log(database_url, clock)
     richer = replace(SETTINGS, actions=(replace(SETTINGS.actions[0], points=80),))
 
     report = what_if(database_url, program_id, richer, START, END)
@@ -161,7 +161,7 @@ async def test_action_rules_rerun_with_the_recorded_caps(
 async def test_a_revision_of_the_program_is_rerun_by_its_number(
     database_url: str, clock: FakeClock
 ) -> None:
-    program_id, _, _ = await _log(database_url, clock)
+    program_id, _, _ = await what_if_log(database_url, clock)
     async with running_ledger(database_url, clock) as ledger:
         update = UpdateProgram(replace(SETTINGS, multipliers=()))
         await ledger.execute(Request(Target(program_id), update, request_id()))
@@ -178,7 +178,7 @@ async def test_a_revision_of_the_program_is_rerun_by_its_number(
 async def test_bad_proposals_are_refused_naming_what_is_wrong(
     database_url: str, clock: FakeClock
 ) -> None:
-    program_id, _, _ = await _log(database_url, clock)
+    program_id, _, _ = await what_if_log(database_url, clock)
     bad = replace(SETTINGS, earn_rates=(EarnRate("USD", -1),))
 
     with pytest.raises(InvalidArgument) as refused:
