@@ -114,6 +114,8 @@ async def test_the_recorded_revision_rerun_differs_for_no_member(
         assert report.total.recorded == (25 + 120 + 7 + 26, 100)
         assert report.total.difference == 0
         assert report.liability_difference() == {"USD": Decimal(0)}
+    # Key ranges taken by several processes give the same figures as one.
+    assert what_if(database_url, program_id, 1, START, END, workers=2) == report
     # Days are the program's (UTC here): 2 March up to, not including, 5 March.
     by_days = what_if(database_url, program_id, SETTINGS, date(2026, 3, 2), date(2026, 3, 5))
     assert (by_days.start, by_days.end) == (

@@ -53,6 +53,23 @@ async def test_proposed_settings_from_the_apis_program_json(
     assert {row["member"] for row in report["members"]} == {"<member>"}
     assert not any(member in done.stdout for member in members)
 
+    table = _what_if(database_url, *_period(program_id), "--settings", str(proposed))
+
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[1].split("\t") == [
+        "member_key",
+        "member",
+        "purchase_recorded",
+        "purchase_proposed",
+        "action_recorded",
+        "action_proposed",
+        "difference",
+    ]
+    assert lines[-2].split("\t") == ["total", "", "178", "210", "100", "0", "-68"]
+    assert lines[-1] == "liability difference: -0.68 USD"
+    assert not any(member in table.stdout for member in members)
+
     named = _what_if(
         database_url, *_period(program_id), "--revision", "1", "--json", "--member-ids"
     )
