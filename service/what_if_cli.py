@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from ledger import bootstrap
-from ledger.audit.what_if import KINDS, Figures, Proposal, WhatIfReport, what_if
+from ledger.audit.what_if import KINDS, Figures, Proposal, TierLine, WhatIfReport, what_if
 from ledger.domain.errors import InvalidArgument, NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping
@@ -141,6 +141,8 @@ def _figures(figures: Figures) -> dict[str, Any]:
 
 
 def as_json(report: WhatIfReport, ids: dict[str, str]) -> dict[str, Any]:
+    tiers = dict(report.tiers)
+    moves = report.tier_moves()
     return {
         "program_id": report.program_id,
         "from": report.start,
@@ -152,11 +154,34 @@ def as_json(report: WhatIfReport, ids: dict[str, str]) -> dict[str, Any]:
             "liability_difference": {
                 currency: str(amount) for currency, amount in report.liability_difference().items()
             },
+            "tier_moves": {"recorded": moves[0], "proposed": moves[1]},
+            "members_per_tier": {
+                tier: {"recorded": recorded, "proposed": proposed}
+                for tier, (recorded, proposed) in report.members_per_tier().items()
+            },
         },
         "members": [
-            {"member_key": key, "member": ids.get(key, REDACTED), **_figures(figures)}
+            {
+                "member_key": key,
+                "member": ids.get(key, REDACTED),
+                **_figures(figures),
+                **_tier(tiers.get(key)),
+            }
             for key, figures in report.members
         ],
+    }
+
+
+def _tier(line: TierLine | None) -> dict[str, Any]:
+    if line is None:
+        return {}
+    return {
+        "tier": {
+            "recorded": line.recorded,
+            "proposed": line.proposed,
+            "moves_recorded": line.recorded_moves,
+            "moves_proposed": line.proposed_moves,
+        }
     }
 
 
@@ -171,10 +196,22 @@ def as_table(report: WhatIfReport, ids: dict[str, str]) -> Iterable[str]:
     for kind in KINDS:
         header += [f"{kind}_recorded", f"{kind}_proposed"]
     header += ["difference"]
+    tiers = dict(report.tiers)
+    if tiers:
+        header += ["tier_recorded", "tier_proposed"]
     yield "\t".join(header)
     for key, figures in report.members:
-        yield "\t".join([key, ids.get(key, REDACTED), *_cells(figures)])
+        row = [key, ids.get(key, REDACTED), *_cells(figures)]
+        if tiers:
+            line = tiers.get(key)
+            row += [line.recorded, line.proposed] if line is not None else ["", ""]
+        yield "\t".join(row)
     yield "\t".join(["total", "", *_cells(report.total)])
+    if tiers:
+        recorded, proposed = report.tier_moves()
+        yield f"tier moves: {recorded} recorded, {proposed} proposed"
+        for tier, (recorded, proposed) in report.members_per_tier().items():
+            yield f"members in {tier or '(no tier)'}: {recorded} recorded, {proposed} proposed"
     for currency, amount in report.liability_difference().items():
         yield f"liability difference: {amount} {currency}"
 

@@ -5,9 +5,9 @@ difference is worth at the program's point values.
 
 It rides on the audit's replay (ledger/audit/replay.py: one exported snapshot, key ranges,
 the chains verified on the way), as one event accumulator; memory holds one line of figures
-per member who earned in the period, never the events. The points are the domain's
-(ledger/domain/what_if.py): the member's recorded state before each event is the one the
-revision runs on, so tier moves, milestones and referral credits are not simulated.
+per member who earned in the period, never the events. The points and the tiers are the domain's
+(ledger/domain/what_if.py): each event is rerun on the member's recorded state before it,
+with the tier the proposal gives the member; milestones and referral credits are not rerun.
 """
 
 from collections.abc import Iterable
@@ -24,11 +24,10 @@ from ledger.audit.replay import replay
 from ledger.audit.report import AccumulatorFactory, ReplayedStream
 from ledger.domain.account import AccountState
 from ledger.domain.errors import NotFound, Violations
-from ledger.domain.events import ActionRecorded, PurchaseRecorded
-from ledger.domain.kinds import member_of
+from ledger.domain.events import ActionRecorded, PurchaseRecorded, TierChanged
 from ledger.domain.program import ProgramState
 from ledger.domain.settings import ProgramSettings
-from ledger.domain.what_if import action_points, purchase_points
+from ledger.domain.what_if import TierRun
 from ledger.store.audit_reader import EventRow, ExportedSnapshot
 
 KINDS = ("purchase", "action")
@@ -82,36 +81,57 @@ class WhatIfFigures:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.members: dict[str, list[int]] = {}
+        self.tiers: dict[str, TierLine] = {}
+        """Per member key of a program with tiers (recorded or proposed)."""
         self.events = 0
         """Purchases and actions of the period rerun."""
         self._stream: tuple[str, str] | None = None
         self._before: AccountState = AccountState()
+        self._run: TierRun | None = None
+        """The stream's member's tier under the proposal, from its first event in the period."""
 
     def add_event(self, stream: ReplayedStream, row: EventRow) -> None:
         key = (stream.program_id, stream.stream_id)
-        before = self._before if key == self._stream else AccountState()
+        if key != self._stream:
+            self._stream, self._before, self._run = key, AccountState(), None
+        before = self._before
         state = stream.fold.state
-        self._stream = key
-        self._before = state if isinstance(state, AccountState) else AccountState()
+        if not isinstance(state, AccountState):
+            return  # the program's own stream, a reward's stock
+        self._before = state
         plan = self.plan
         if stream.program_id != plan.program_id or not plan.start <= row.recorded_at < plan.end:
             return
         event = stream.fold.event
+        assert event is not None
+        member = stream.stream_id
+        run = self._run
+        if run is None:
+            run = self._run = TierRun(before.tier)
+        now = parse(row.recorded_at)
         match event:
             case PurchaseRecorded():
-                kind = 0
-                simulated = purchase_points(plan.proposed, before, event)
+                self._add(member, 0, event.points, run.purchase(plan.proposed, before, event, now))
             case ActionRecorded():
-                kind = 1
-                simulated = action_points(plan.proposed, before, event, parse(row.recorded_at))
+                self._add(member, 1, event.points, run.action(plan.proposed, before, event, now))
             case _:
-                return
-        member = member_of(stream.stream_id)
-        assert member is not None, stream.stream_id
+                run.other(plan.proposed, before, event, now)
+        if state.tier is None and run.status is None:
+            return
+        line = self.tiers.get(member)
+        if line is None:
+            line = self.tiers[member] = TierLine()
+        line.recorded = "" if state.tier is None else state.tier.tier
+        line.proposed = run.tier
+        line.proposed_moves = run.moves
+        if isinstance(event, TierChanged) and event.from_tier != event.to_tier:
+            line.recorded_moves += 1
+
+    def _add(self, member: str, kind: int, recorded: int, simulated: int) -> None:
         line = self.members.get(member)
         if line is None:
             line = self.members[member] = [0] * (2 * len(KINDS))
-        line[2 * kind] += event.points
+        line[2 * kind] += recorded
         line[2 * kind + 1] += simulated
         self.events += 1
 
@@ -121,6 +141,33 @@ class WhatIfFigures:
             mine = self.members.setdefault(member, [0] * (2 * len(KINDS)))
             for index, value in enumerate(theirs):
                 mine[index] += value
+        # A stream is read whole by one worker: its member's tier line is in one part only.
+        self.tiers.update(other.tiers)
+
+
+class TierLine:
+    """A member's tier at its last event of the period and its tier moves (changes of tier,
+    not renewals) in the period: recorded, and under the proposal."""
+
+    __slots__ = ("proposed", "proposed_moves", "recorded", "recorded_moves")
+
+    def __init__(self) -> None:
+        self.recorded = ""
+        self.proposed = ""
+        self.recorded_moves = 0
+        self.proposed_moves = 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TierLine) and self.as_tuple() == other.as_tuple()
+
+    def __hash__(self) -> int:
+        return hash(self.as_tuple())
+
+    def __repr__(self) -> str:
+        return f"TierLine{self.as_tuple()}"
+
+    def as_tuple(self) -> tuple[str, str, int, int]:
+        return (self.recorded, self.proposed, self.recorded_moves, self.proposed_moves)
 
 
 @dataclass(frozen=True)
@@ -138,6 +185,26 @@ class WhatIfReport:
     """Per member key (the log's pseudonymous stream id), in key order."""
     point_values: tuple[tuple[str, int], ...]
     """The program's current point values: currency -> nanos of its major unit per point."""
+    tiers: tuple[tuple[str, "TierLine"], ...] = ()
+    """Per member key, of members with a tier recorded or proposed, in key order."""
+
+    def tier_moves(self) -> tuple[int, int]:
+        """Changes of tier in the period (renewals are none): recorded, proposed."""
+        return (
+            sum(line.recorded_moves for _, line in self.tiers),
+            sum(line.proposed_moves for _, line in self.tiers),
+        )
+
+    def members_per_tier(self) -> dict[str, tuple[int, int]]:
+        """Per tier ("" below the lowest), the members in it at their last event of the
+        period: recorded, proposed."""
+        counts: dict[str, tuple[int, int]] = {}
+        for _, line in self.tiers:
+            recorded = counts.get(line.recorded, (0, 0))
+            counts[line.recorded] = (recorded[0] + 1, recorded[1])
+            proposed = counts.get(line.proposed, (0, 0))
+            counts[line.proposed] = (proposed[0], proposed[1] + 1)
+        return dict(sorted(counts.items()))
 
     def liability_difference(self) -> dict[str, Decimal]:
         """What the points the revision would have given beyond those recorded are worth per
@@ -175,6 +242,9 @@ def what_if(
         planned=partial(_plan, program_id, proposal, start, end),
     )
     figures = result.get(WhatIfFigures)
+    # A member with tier events in the period and no purchase nor action earns nothing.
+    for member in figures.tiers:
+        figures.members.setdefault(member, [0] * (2 * len(KINDS)))
     members = tuple((member, _figures(line)) for member, line in sorted(figures.members.items()))
     kinds = range(len(KINDS))
     recorded = tuple(sum(each.recorded[index] for _, each in members) for index in kinds)
@@ -189,6 +259,7 @@ def what_if(
         Figures(recorded, simulated),
         members,
         plan.point_values,
+        tuple(sorted(figures.tiers.items())),
     )
 
 

@@ -2,9 +2,9 @@
 program revision), by the same rules decide applies, for finance's what-if replay
 (ledger/audit/what_if.py). Nothing here appends: it answers points only.
 
-The member's state is the one recorded before the event: caps count the actions recorded,
-and a purchase's tier multiplier is the tier the member held then (tier moves are not
-simulated).
+The member's state is the one recorded before the event: caps count the actions recorded.
+Its tier is the one the proposal's rules give it through the period (TierRun), from the one
+recorded at the period's start.
 """
 
 from dataclasses import replace
@@ -16,8 +16,15 @@ from ledger.domain.actions import record_action
 from ledger.domain.commands import RecordAction
 from ledger.domain.earning import purchase_earning
 from ledger.domain.errors import FailedPrecondition
-from ledger.domain.events import ActionRecorded, PurchaseRecorded
+from ledger.domain.events import (
+    ActionRecorded,
+    Event,
+    PurchaseRecorded,
+    TierChanged,
+    TierPeriodStarted,
+)
 from ledger.domain.program import ProgramState
+from ledger.domain.tier_state import TierStatus, evolve_tier
 
 
 def purchase_points(program: ProgramState, before: AccountState, recorded: PurchaseRecorded) -> int:
@@ -53,3 +60,76 @@ def action_points(
         return record_action(before, program, command, now).points
     except FailedPrecondition:
         return 0
+
+
+class TierRun:
+    """One member's tier under the proposal, through the period: started from the recorded
+    status at the member's first event of the period, then moved only by the proposal's rules
+    (the recorded tier events are the recorded rules', so they are left out, but an admin's
+    manual change is kept). Tier moves are changes of tier, renewals are not."""
+
+    __slots__ = ("moves", "status")
+
+    def __init__(self, status: TierStatus | None) -> None:
+        self.status = status
+        self.moves = 0
+
+    @property
+    def tier(self) -> str:
+        return "" if self.status is None else self.status.tier
+
+    def purchase(
+        self, program: ProgramState, before: AccountState, recorded: PurchaseRecorded, now: datetime
+    ) -> int:
+        """The purchase's points under `program` at the member's simulated tier."""
+        state = self._due(program, before, now)
+        points = purchase_points(program, state, recorded)
+        self._earned(program, state, replace(recorded, points=points), now)
+        return points
+
+    def action(
+        self, program: ProgramState, before: AccountState, recorded: ActionRecorded, now: datetime
+    ) -> int:
+        state = self._due(program, before, now)
+        points = action_points(program, state, recorded, now)
+        self._earned(program, state, replace(recorded, points=points), now)
+        return points
+
+    def other(
+        self, program: ProgramState, before: AccountState, recorded: Event, now: datetime
+    ) -> None:
+        """Any other recorded event: its share of the qualifying figure (a bonus, a refund)."""
+        self._due(program, before, now)
+        match recorded:
+            case TierChanged(reason=tiers.MANUAL):
+                self._apply(recorded)
+            case TierChanged() | TierPeriodStarted():
+                pass
+            case _:
+                self._apply(recorded)
+
+    def _due(self, program: ProgramState, before: AccountState, now: datetime) -> AccountState:
+        """What the proposal's rules do before a command at `now` (a new period, a review,
+        its own tiers applied) and the member's state with the simulated status."""
+        state = replace(before, tier=self.status)
+        if before.forgotten or (self.status is None and not program.settings.tiers.levels):
+            return state
+        due = tiers.before_command(state, program, now)
+        for event in due:
+            self._apply(event)
+        return replace(before, tier=self.status) if due else state
+
+    def _earned(
+        self, program: ProgramState, state: AccountState, simulated: Event, now: datetime
+    ) -> None:
+        upgrade = tiers.upgraded(state, [simulated], program, now)
+        self._apply(simulated)
+        for event in upgrade:
+            self._apply(event)
+
+    def _apply(self, event: Event) -> None:
+        if self.status is None and not isinstance(event, TierPeriodStarted):
+            return  # no tier figure to count into
+        if isinstance(event, TierChanged) and event.from_tier != event.to_tier:
+            self.moves += 1
+        self.status = evolve_tier(self.status, event)

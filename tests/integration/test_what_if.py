@@ -16,6 +16,7 @@ from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
 from ledger.domain.purchase_rules import EarnMultiplier, LineKind, OrderLine
 from ledger.domain.settings import EarnRate, ProgramSettings
+from ledger.domain.tier_settings import Tier, TierSettings
 from ledger.requests import Request
 from tests.conftest import FakeClock, request_id, unique
 from tests.integration.ledgers import member_key, new_member, new_program, running_ledger
@@ -195,3 +196,63 @@ async def test_bad_proposals_are_refused_naming_what_is_wrong(
     with pytest.raises(NotFound) as no_program:
         what_if(database_url, unique("prog"), SETTINGS, START, END)
     assert no_program.value.reason == "PROGRAM_NOT_FOUND"
+
+
+TIERED = ProgramSettings(
+    earn_rates=(EarnRate("USD", 1),),
+    tiers=TierSettings(
+        levels=(Tier("silver", 100), Tier("gold", 300, earn_multiplier_percent=150))
+    ),
+)
+
+
+async def tiered_log(database_url: str, clock: FakeClock) -> tuple[str, str, str]:
+    """Alice reaches silver in the period at 1 point a dollar; Bob stays below."""
+    async with running_ledger(database_url, clock) as ledger:
+        program_id = await new_program(ledger, tiers=TIERED.tiers)
+        log = Log(ledger, clock, program_id)
+        alice, bob = [await new_member(ledger, program_id) for _ in range(2)]
+        await log.buy(alice, _line("a0", "books", 90), in_period=False)
+        clock.current = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        await log.buy(alice, _line("a1", "books", 20))  # 110: silver
+        await log.buy(alice, _line("a2", "books", 100))
+        await log.buy(alice, _line("a3", "books", 10))
+        await log.buy(bob, _line("b1", "books", 50))
+    return program_id, alice, bob
+
+
+async def test_tier_moves_under_the_recorded_tiers_are_the_recorded_ones(
+    database_url: str, clock: FakeClock
+) -> None:
+    program_id, alice, _ = await tiered_log(database_url, clock)
+
+    report = what_if(database_url, program_id, TIERED, START, END)
+
+    assert report.total.difference == 0
+    assert report.tier_moves() == (1, 1)
+    assert report.members_per_tier() == {"": (1, 1), "silver": (1, 1)}
+    tiers = dict(report.tiers)
+    assert tiers[member_key(database_url, program_id, alice)].as_tuple() == (
+        "silver",
+        "silver",
+        1,
+        1,
+    )
+
+
+async def test_a_doubled_rate_moves_members_up_sooner_and_their_tier_multiplies(
+    database_url: str, clock: FakeClock
+) -> None:
+    program_id, alice, bob = await tiered_log(database_url, clock)
+    doubled = replace(TIERED, earn_rates=(EarnRate("USD", 2),))
+
+    report = what_if(database_url, program_id, doubled, START, END)
+
+    by_member = dict(report.members)
+    # Alice: 40 (130: silver), 200 (330: gold), then 20 more half as much again in gold.
+    alice_figures = by_member[member_key(database_url, program_id, alice)]
+    assert alice_figures.by_kind()["purchase"] == (20 + 100 + 10, 40 + 200 + 30)
+    bob_figures = by_member[member_key(database_url, program_id, bob)]
+    assert bob_figures.by_kind()["purchase"] == (50, 100)  # 100: silver
+    assert report.tier_moves() == (1, 3)
+    assert report.members_per_tier() == {"": (1, 0), "gold": (0, 1), "silver": (1, 1)}

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.conftest import FakeClock
 from tests.integration.ledgers import member_key
-from tests.integration.test_what_if import what_if_log
+from tests.integration.test_what_if import tiered_log, what_if_log
 
 
 def _what_if(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -99,3 +99,28 @@ async def test_a_bad_proposal_is_refused_naming_the_field(
         "program.earn_rates[0].points"
     ]
     assert done.stdout == ""
+
+
+async def test_tier_moves_and_members_per_tier_are_reported(
+    database_url: str, clock: FakeClock
+) -> None:
+    program_id, alice, _ = await tiered_log(database_url, clock)
+
+    done = _what_if(database_url, *_period(program_id), "--revision", "1", "--json")
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["total"]["tier_moves"] == {"recorded": 1, "proposed": 1}
+    assert report["total"]["members_per_tier"] == {
+        "": {"recorded": 1, "proposed": 1},
+        "silver": {"recorded": 1, "proposed": 1},
+    }
+    rows = {row["member_key"]: row for row in report["members"]}
+    assert rows[member_key(database_url, program_id, alice)]["tier"] == {
+        "recorded": "silver",
+        "proposed": "silver",
+        "moves_recorded": 1,
+        "moves_proposed": 1,
+    }
+    table = _what_if(database_url, *_period(program_id), "--revision", "1")
+    assert "tier moves: 1 recorded, 1 proposed" in table.stdout.splitlines()
