@@ -82,6 +82,8 @@ class TierRun:
         self, program: ProgramState, before: AccountState, recorded: PurchaseRecorded, now: datetime
     ) -> int:
         """The purchase's points under `program` at the member's simulated tier."""
+        if self._untiered(program):
+            return purchase_points(program, before, recorded)
         state = self._due(program, before, now)
         points = purchase_points(program, state, recorded)
         self._earned(program, state, replace(recorded, points=points), now)
@@ -90,6 +92,8 @@ class TierRun:
     def action(
         self, program: ProgramState, before: AccountState, recorded: ActionRecorded, now: datetime
     ) -> int:
+        if self._untiered(program):
+            return action_points(program, before, recorded, now)
         state = self._due(program, before, now)
         points = action_points(program, state, recorded, now)
         self._earned(program, state, replace(recorded, points=points), now)
@@ -99,6 +103,8 @@ class TierRun:
         self, program: ProgramState, before: AccountState, recorded: Event, now: datetime
     ) -> None:
         """Any other recorded event: its share of the qualifying figure (a bonus, a refund)."""
+        if self._untiered(program):
+            return
         self._due(program, before, now)
         match recorded:
             case TierChanged(reason=tiers.MANUAL):
@@ -108,16 +114,20 @@ class TierRun:
             case _:
                 self._apply(recorded)
 
+    def _untiered(self, program: ProgramState) -> bool:
+        # Most programs: no tier recorded nor proposed, nothing to rerun but the points.
+        return self.status is None and not program.settings.tiers.levels
+
     def _due(self, program: ProgramState, before: AccountState, now: datetime) -> AccountState:
         """What the proposal's rules do before a command at `now` (a new period, a review,
         its own tiers applied) and the member's state with the simulated status."""
-        state = replace(before, tier=self.status)
-        if before.forgotten or (self.status is None and not program.settings.tiers.levels):
+        state = _with_tier(before, self.status)
+        if before.forgotten:
             return state
         due = tiers.before_command(state, program, now)
         for event in due:
             self._apply(event)
-        return replace(before, tier=self.status) if due else state
+        return _with_tier(before, self.status) if due else state
 
     def _earned(
         self, program: ProgramState, state: AccountState, simulated: Event, now: datetime
@@ -133,3 +143,8 @@ class TierRun:
         if isinstance(event, TierChanged) and event.from_tier != event.to_tier:
             self.moves += 1
         self.status = evolve_tier(self.status, event)
+
+
+def _with_tier(state: AccountState, status: TierStatus | None) -> AccountState:
+    # Most programs have no tiers: the state is then taken as it is, not copied per event.
+    return state if state.tier is status else replace(state, tier=status)
