@@ -19,10 +19,11 @@ from typing import Self
 
 from ledger.audit.fold import Unreplayable, new_fold, program_stream_id
 from ledger.audit.liability import NANOS_PER_UNIT
-from ledger.audit.program_calendar import parse, spell
+from ledger.audit.program_calendar import spell
 from ledger.audit.replay import replay
 from ledger.audit.report import AccumulatorFactory, ReplayedStream
 from ledger.domain.account import AccountState
+from ledger.domain.clock import parse_instant
 from ledger.domain.errors import NotFound, Violations
 from ledger.domain.events import ActionRecorded, PurchaseRecorded, TierChanged
 from ledger.domain.program import ProgramState
@@ -108,7 +109,7 @@ class WhatIfFigures:
         run = self._run
         if run is None:
             run = self._run = TierRun(before.tier)
-        now = parse(row.recorded_at)
+        now = parse_instant(row.recorded_at)  # fromisoformat: C, unlike strptime
         match event:
             case PurchaseRecorded():
                 self._add(member, 0, event.points, run.purchase(plan.proposed, before, event, now))
