@@ -25,6 +25,7 @@ from benchmarks import (
     program_statistics,
     projections,
     seed,
+    what_if,
 )
 from benchmarks.accounts import bench_batch_get, bench_get_account, build_stage_view
 from benchmarks.actions import bench_action
@@ -658,6 +659,11 @@ def run(sizes: Sizes) -> list[Figure]:
     figures += [
         Figure(**figure)
         for figure in checkpoints.figures(server_url, sizes.log_events // 5, sizes.repeats)
+    ]
+    _log("what-if replay")
+    figures += [
+        Figure(**figure)
+        for figure in what_if.figures(server_url, sizes.log_events // 10, sizes.repeats)
     ]
     return figures
 

@@ -1,0 +1,327 @@
+"""What-if replay: a program's recorded purchases and actions of a period [start, end), rerun
+under a proposed program revision, writing nothing; per member and in total, the points
+recorded against the points the revision would have given, per kind, and what the
+difference is worth at the program's point values.
+
+It rides on the audit's replay (ledger/audit/replay.py: one exported snapshot, key ranges,
+the chains verified on the way), as one event accumulator; memory holds one line of figures
+per member who earned in the period, never the events. The points and the tiers are the domain's
+(ledger/domain/what_if.py): each event is rerun on the member's recorded state before it,
+with the tier the proposal gives the member; milestones and referral credits are not rerun.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, tzinfo
+from decimal import Decimal
+from functools import partial
+from typing import Self
+
+from ledger.audit.fold import Unreplayable, new_fold, program_stream_id
+from ledger.audit.liability import NANOS_PER_UNIT
+from ledger.audit.program_calendar import spell
+from ledger.audit.replay import replay
+from ledger.audit.report import AccumulatorFactory, ReplayedStream
+from ledger.domain.account import AccountState
+from ledger.domain.clock import parse_instant
+from ledger.domain.errors import NotFound, Violations
+from ledger.domain.events import ActionRecorded, PurchaseRecorded, TierChanged
+from ledger.domain.program import ProgramState
+from ledger.domain.settings import ProgramSettings
+from ledger.domain.what_if import TierRun
+from ledger.store.audit_reader import EventRow, ExportedSnapshot
+
+KINDS = ("purchase", "action")
+
+Proposal = ProgramSettings | int
+"""Proposed settings, or the number of one of the program's own revisions to rerun under."""
+Moment = date | datetime
+"""An instant (with its offset), or a day: its start in the program's time zone."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    program_id: str
+    proposed: ProgramState
+    start: str
+    """First instant of the period, spelled as the log's recorded_at (UTC)."""
+    end: str
+    """First instant after the period."""
+    point_values: tuple[tuple[str, int], ...]
+    """The program's current point values: currency -> nanos of its major unit per point."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Points recorded and points the revision would have given, per kind, in KINDS order."""
+
+    recorded: tuple[int, ...]
+    simulated: tuple[int, ...]
+
+    @property
+    def recorded_total(self) -> int:
+        return sum(self.recorded)
+
+    @property
+    def simulated_total(self) -> int:
+        return sum(self.simulated)
+
+    @property
+    def difference(self) -> int:
+        return self.simulated_total - self.recorded_total
+
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        return {
+            kind: (self.recorded[index], self.simulated[index]) for index, kind in enumerate(KINDS)
+        }
+
+
+class WhatIfFigures:
+    """The event accumulator: per member key, [recorded, simulated] per kind, flat."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.members: dict[str, list[int]] = {}
+        self.tiers: dict[str, TierLine] = {}
+        """Per member key of a program with tiers (recorded or proposed)."""
+        self.events = 0
+        """Purchases and actions of the period rerun."""
+        self._stream: tuple[str, str] | None = None
+        self._before: AccountState = AccountState()
+        self._run: TierRun | None = None
+        """The stream's member's tier under the proposal, from its first event in the period."""
+
+    def add_event(self, stream: ReplayedStream, row: EventRow) -> None:
+        key = (stream.program_id, stream.stream_id)
+        if key != self._stream:
+            self._stream, self._before, self._run = key, AccountState(), None
+        before = self._before
+        state = stream.fold.state
+        if not isinstance(state, AccountState):
+            return  # the program's own stream, a reward's stock
+        self._before = state
+        plan = self.plan
+        if stream.program_id != plan.program_id or not plan.start <= row.recorded_at < plan.end:
+            return
+        event = stream.fold.event
+        assert event is not None
+        member = stream.stream_id
+        run = self._run
+        if run is None:
+            run = self._run = TierRun(before.tier)
+        now = parse_instant(row.recorded_at)  # fromisoformat: C, unlike strptime
+        match event:
+            case PurchaseRecorded():
+                self._add(member, 0, event.points, run.purchase(plan.proposed, before, event, now))
+            case ActionRecorded():
+                self._add(member, 1, event.points, run.action(plan.proposed, before, event, now))
+            case _:
+                run.other(plan.proposed, before, event, now)
+        if state.tier is None and run.status is None:
+            return
+        line = self.tiers.get(member)
+        if line is None:
+            line = self.tiers[member] = TierLine()
+        line.recorded = "" if state.tier is None else state.tier.tier
+        line.proposed = run.tier
+        line.proposed_moves = run.moves
+        if isinstance(event, TierChanged) and event.from_tier != event.to_tier:
+            line.recorded_moves += 1
+
+    def _add(self, member: str, kind: int, recorded: int, simulated: int) -> None:
+        line = self.members.get(member)
+        if line is None:
+            line = self.members[member] = [0] * (2 * len(KINDS))
+        line[2 * kind] += recorded
+        line[2 * kind + 1] += simulated
+        self.events += 1
+
+    def merge(self, other: Self) -> None:
+        self.events += other.events
+        for member, theirs in other.members.items():
+            mine = self.members.setdefault(member, [0] * (2 * len(KINDS)))
+            for index, value in enumerate(theirs):
+                mine[index] += value
+        # A stream is read whole by one worker: its member's tier line is in one part only.
+        self.tiers.update(other.tiers)
+
+
+class TierLine:
+    """A member's tier at its last event of the period and its tier moves (changes of tier,
+    not renewals) in the period: recorded, and under the proposal."""
+
+    __slots__ = ("proposed", "proposed_moves", "recorded", "recorded_moves")
+
+    def __init__(self) -> None:
+        self.recorded = ""
+        self.proposed = ""
+        self.recorded_moves = 0
+        self.proposed_moves = 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TierLine) and self.as_tuple() == other.as_tuple()
+
+    def __hash__(self) -> int:
+        return hash(self.as_tuple())
+
+    def __repr__(self) -> str:
+        return f"TierLine{self.as_tuple()}"
+
+    def as_tuple(self) -> tuple[str, str, int, int]:
+        return (self.recorded, self.proposed, self.recorded_moves, self.proposed_moves)
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    program_id: str
+    start: str
+    """The period's first instant (UTC, as the log spells recorded_at)."""
+    end: str
+    """The first instant after the period."""
+    proposed_revision: int | None
+    """The program's revision rerun under, or None for proposed settings."""
+    events: int
+    total: Figures
+    members: tuple[tuple[str, Figures], ...]
+    """Per member key (the log's pseudonymous stream id), in key order."""
+    point_values: tuple[tuple[str, int], ...]
+    """The program's current point values: currency -> nanos of its major unit per point."""
+    tiers: tuple[tuple[str, "TierLine"], ...] = ()
+    """Per member key, of members with a tier recorded or proposed, in key order."""
+
+    def tier_moves(self) -> tuple[int, int]:
+        """Changes of tier in the period (renewals are none): recorded, proposed."""
+        return (
+            sum(line.recorded_moves for _, line in self.tiers),
+            sum(line.proposed_moves for _, line in self.tiers),
+        )
+
+    def members_per_tier(self) -> dict[str, tuple[int, int]]:
+        """Per tier ("" below the lowest), the members in it at their last event of the
+        period: recorded, proposed."""
+        counts: dict[str, tuple[int, int]] = {}
+        for _, line in self.tiers:
+            recorded = counts.get(line.recorded, (0, 0))
+            counts[line.recorded] = (recorded[0] + 1, recorded[1])
+            proposed = counts.get(line.proposed, (0, 0))
+            counts[line.proposed] = (proposed[0], proposed[1] + 1)
+        return dict(sorted(counts.items()))
+
+    def liability_difference(self) -> dict[str, Decimal]:
+        """What the points the revision would have given beyond those recorded are worth per
+        currency (negative: fewer), were none of them redeemed or expired."""
+        return {
+            currency: self.total.difference * nanos / NANOS_PER_UNIT
+            for currency, nanos in self.point_values
+        }
+
+
+def what_if(
+    conninfo: str,
+    program_id: str,
+    proposal: Proposal,
+    start: Moment,
+    end: Moment,
+    *,
+    workers: int = 1,
+) -> WhatIfReport:
+    """Reruns the program's purchases and actions recorded in [start, end) under `proposal`.
+    Raises InvalidArgument for bad settings (every bad one named) or a period that is empty
+    or an instant without its offset, and NotFound for a program the log does not hold or a
+    revision it does not have."""
+    violations = Violations()
+    if isinstance(proposal, ProgramSettings):
+        proposal.validate(violations)
+    for name, moment in (("from", start), ("to", end)):
+        if isinstance(moment, datetime) and moment.tzinfo is None:
+            violations.add(name, "an instant needs its offset (Z or +hh:mm)")
+    violations.raise_if_any()
+    result = replay(
+        conninfo,
+        program_id,
+        workers=workers,
+        planned=partial(_plan, program_id, proposal, start, end),
+    )
+    figures = result.get(WhatIfFigures)
+    # A member with tier events in the period and no purchase nor action earns nothing.
+    for member in figures.tiers:
+        figures.members.setdefault(member, [0] * (2 * len(KINDS)))
+    members = tuple((member, _figures(line)) for member, line in sorted(figures.members.items()))
+    kinds = range(len(KINDS))
+    recorded = tuple(sum(each.recorded[index] for _, each in members) for index in kinds)
+    simulated = tuple(sum(each.simulated[index] for _, each in members) for index in kinds)
+    plan = figures.plan
+    return WhatIfReport(
+        program_id,
+        plan.start,
+        plan.end,
+        plan.proposed.revision if isinstance(proposal, int) else None,
+        figures.events,
+        Figures(recorded, simulated),
+        members,
+        plan.point_values,
+        tuple(sorted(figures.tiers.items())),
+    )
+
+
+def _figures(line: list[int]) -> Figures:
+    return Figures(tuple(line[0::2]), tuple(line[1::2]))
+
+
+def _plan(
+    program_id: str,
+    proposal: Proposal,
+    start: Moment,
+    end: Moment,
+    snapshot: ExportedSnapshot,
+) -> Iterable[AccumulatorFactory]:
+    revisions = _revisions(snapshot.program_stream_events(program_id, program_stream_id()))
+    if not revisions:
+        raise NotFound(
+            f"no such program: {program_id!r}", field_name="program", reason="PROGRAM_NOT_FOUND"
+        )
+    current = revisions[-1]
+    values = tuple(
+        sorted((value.currency_code, value.nanos_per_point) for value in current.point_values)
+    )
+    if isinstance(proposal, int):
+        if not 1 <= proposal <= len(revisions):
+            raise NotFound(
+                f"the program is at revision {len(revisions)}",
+                field_name="revision",
+                reason="REVISION_NOT_FOUND",
+            )
+        proposed = ProgramState(proposal, program_id, revisions[proposal - 1])
+    else:
+        proposed = ProgramState(len(revisions) + 1, program_id, proposal)
+    zone = current.zone
+    first, after = _instant(start, zone), _instant(end, zone)
+    if after <= first:
+        violations = Violations()
+        violations.add("to", f"the period must end after it starts ({first})")
+        violations.raise_if_any()
+    plan = Plan(program_id, proposed, first, after, values)
+    return [partial(WhatIfFigures, plan)]
+
+
+def _instant(moment: Moment, zone: tzinfo) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, time(), zone)
+    return spell(moment)
+
+
+def _revisions(rows: list[EventRow]) -> list[ProgramSettings]:
+    """Each revision's settings, folded by the domain; the replay reports a row that does not
+    fold, so the revisions stop before it."""
+    if not rows:
+        return []
+    fold = new_fold(rows[0].stream_id)
+    settings: list[ProgramSettings] = []
+    for row in rows:
+        try:
+            fold.fold(row)
+        except Unreplayable:
+            break  # the replay reports it, naming the event
+        assert isinstance(fold.state, ProgramState)
+        settings.append(fold.state.settings)
+    return settings
