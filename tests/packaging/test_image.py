@@ -2,8 +2,9 @@
 from Debian's packages, no registry): it runs as a non-root user, holds no compiler, pip or
 package manager, its entrypoint answers --version and serves, and its entrypoint, user and
 port are the ones the Kubernetes manifests use. Containers cannot run on these machines, so
-the image's own filesystem is entered with chroot. Slow (a Debian root filesystem is
-downloaded: about two minutes)."""
+the image's own filesystem is entered with chroot. The image, the manifests and the service's
+settings are read together: the settings the pod gets parse, and its port is the image's.
+Slow (a Debian root filesystem is downloaded: about two minutes)."""
 
 import json
 import os
@@ -25,8 +26,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from service.config import Settings
 from tests.conftest import unique
-from tests.k8s.manifests import containers, kubectl, named, pod_spec, rendered, workloads
+from tests.k8s.manifests import (
+    containers,
+    environment,
+    kubectl,
+    named,
+    pod_spec,
+    port_of,
+    rendered,
+    workloads,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.packaging, pytest.mark.timeout(1200)]
 
@@ -238,7 +249,8 @@ def test_the_manifests_run_the_image_as_it_was_built(image: Image, overlay: str)
         assert spec["securityContext"]["runAsUser"] == user, workload["metadata"]["name"]
         for container in containers(workload):
             assert image.which(container["command"][0]) is not None, container["name"]
-    server = named(rendered(overlay), "Deployment", "loyalty-ledger")
+    objects = rendered(overlay)
+    server = named(objects, "Deployment", "loyalty-ledger")
     ports = {
         str(port["containerPort"])
         for container in containers(server)
@@ -246,6 +258,18 @@ def test_the_manifests_run_the_image_as_it_was_built(image: Image, overlay: str)
         if port["name"] == "grpc"
     }
     assert ports and ports <= set(image.config["ExposedPorts"])
+    # And the service's own settings: what the image and the manifests set together parses,
+    # and the server listens on the port the image exposes.
+    [container] = [c for c in containers(server) if c["name"] == "server"]
+    given = {
+        name: value
+        for name, value in environment(objects, container).items()
+        if isinstance(value, str) and "$(" not in value
+    }
+    image_env = dict(item.split("=", 1) for item in image.config["Env"])
+    settings = Settings.from_env({**image_env, **given})
+    assert {str(port_of(settings.listen_address))} == ports
+    assert not [name for name in image_env if name.startswith("LEDGER_")]
 
 
 def _runs_our_image(workload: dict[str, Any]) -> bool:
