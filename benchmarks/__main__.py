@@ -31,7 +31,15 @@ from benchmarks.accounts import bench_batch_get, bench_get_account, build_stage_
 from benchmarks.actions import bench_action
 from benchmarks.audit_report import bench_audit_report
 from benchmarks.audit_report import probe as audit_report_probe
-from benchmarks.harness import ROOT, Service, fresh_database, machine, memory_kib, run_load
+from benchmarks.harness import (
+    ROOT,
+    Service,
+    alternated_runs,
+    fresh_database,
+    machine,
+    memory_kib,
+    run_load,
+)
 from benchmarks.load import CHANNELS
 from benchmarks.referrals import bench_referral
 from benchmarks.telemetry import bench_telemetry
@@ -191,18 +199,13 @@ def bench_purchase(service: Service, sizes: Sizes) -> Figure:
         seconds=sizes.load_seconds / 2,
         accounts_file=path,
     )
-    runs: dict[str, list[dict[str, float]]] = {"earn": [], "purchase": []}
-    for _ in range(sizes.repeats):
-        for kind in ("earn", "purchase"):
-            runs[kind].append(
-                run_load(
-                    service.target,
-                    kind,
-                    callers=sizes.callers,
-                    seconds=sizes.load_seconds,
-                    accounts_file=path,
-                )
-            )
+    runs = alternated_runs(
+        service.target,
+        {"earn": ("earn", path), "purchase": ("purchase", path)},
+        callers=sizes.callers,
+        seconds=sizes.load_seconds,
+        repeats=sizes.repeats,
+    )
     earn = statistics.median(run["per_second"] for run in runs["earn"])
     purchase = statistics.median(run["per_second"] for run in runs["purchase"])
     assert not any(run["errors"] for run in runs["purchase"]), "purchases failed"

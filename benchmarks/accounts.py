@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks.harness import run_load
+from benchmarks.harness import alternated_runs, run_load
 from benchmarks.load import BATCH_NAMES, CHANNELS
 from ledger.projections.catalog import MEMBER_STAGES
 from ledger.projections.workers import rebuild_projection
@@ -35,19 +35,13 @@ def _alternated(
             seconds=sizes.load_seconds / 2,
             accounts_file=accounts_path,
         )
-    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
-    for _ in range(sizes.repeats):
-        for kind in kinds:
-            runs[kind].append(
-                run_load(
-                    service.target,
-                    kind,
-                    callers=callers,
-                    seconds=sizes.load_seconds,
-                    accounts_file=accounts_path,
-                )
-            )
-    return runs
+    return alternated_runs(
+        service.target,
+        {kind: (kind, accounts_path) for kind in kinds},
+        callers=callers,
+        seconds=sizes.load_seconds,
+        repeats=sizes.repeats,
+    )
 
 
 def build_stage_view(database_url: str) -> None:

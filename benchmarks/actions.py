@@ -8,7 +8,7 @@ what that costs.
 import statistics
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.harness import run_load
+from benchmarks.harness import alternated_runs, run_load
 
 if TYPE_CHECKING:
     from benchmarks.__main__ import Figure, Sizes
@@ -25,18 +25,13 @@ def bench_action(
         seconds=sizes.load_seconds / 2,
         accounts_file=accounts_path,
     )
-    runs: dict[str, list[dict[str, float]]] = {"earn": [], "action": []}
-    for _ in range(sizes.repeats):
-        for kind in ("earn", "action"):
-            runs[kind].append(
-                run_load(
-                    service.target,
-                    kind,
-                    callers=sizes.callers,
-                    seconds=sizes.load_seconds,
-                    accounts_file=accounts_path,
-                )
-            )
+    runs = alternated_runs(
+        service.target,
+        {"earn": ("earn", accounts_path), "action": ("action", accounts_path)},
+        callers=sizes.callers,
+        seconds=sizes.load_seconds,
+        repeats=sizes.repeats,
+    )
     earn = statistics.median(run["per_second"] for run in runs["earn"])
     action = statistics.median(run["per_second"] for run in runs["action"])
     rates = {

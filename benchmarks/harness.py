@@ -191,6 +191,27 @@ def run_load(
     return result
 
 
+def alternated_runs(
+    target: str,
+    loads: dict[str, tuple[str, Path]],
+    *,
+    callers: int,
+    seconds: float,
+    repeats: int,
+) -> dict[str, list[dict[str, float]]]:
+    """Each load (by label: the load generator's kind and its accounts file) run `repeats`
+    times, the loads in turn, so that what else the host does falls on all of them alike."""
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in loads}
+    for _ in range(repeats):
+        for label, (kind, accounts_file) in loads.items():
+            runs[label].append(
+                run_load(
+                    target, kind, callers=callers, seconds=seconds, accounts_file=accounts_file
+                )
+            )
+    return runs
+
+
 def machine() -> dict[str, str]:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():

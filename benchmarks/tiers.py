@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from benchmarks import seed
-from benchmarks.harness import run_load
+from benchmarks.harness import alternated_runs, run_load
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 
@@ -97,18 +97,13 @@ def bench_tier_upgrade(
         seconds=sizes.load_seconds / 2,
         accounts_file=accounts_path,
     )
-    runs: dict[str, list[dict[str, float]]] = {"earn": [], "upgrade": []}
-    for _ in range(sizes.repeats):
-        for kind, path in (("earn", accounts_path), ("upgrade", tiered_path)):
-            runs[kind].append(
-                run_load(
-                    service.target,
-                    "earn",
-                    callers=sizes.callers,
-                    seconds=sizes.load_seconds,
-                    accounts_file=path,
-                )
-            )
+    runs = alternated_runs(
+        service.target,
+        {"earn": ("earn", accounts_path), "upgrade": ("earn", tiered_path)},
+        callers=sizes.callers,
+        seconds=sizes.load_seconds,
+        repeats=sizes.repeats,
+    )
     earns, upgrades = _counts(database_url, program_id)
     earn = statistics.median(run["per_second"] for run in runs["earn"])
     upgrade = statistics.median(run["per_second"] for run in runs["upgrade"])
