@@ -84,6 +84,10 @@ class Figure:
     passes: bool
     detail: str
 
+    def __post_init__(self) -> None:
+        # Shown as soon as it is made: a run that fails later still tells what it measured.
+        _log(f"  {self.name}: {self.ratio:.2f}x (target {self.target}); {self.detail}")
+
     @property
     def ratio(self) -> float:
         return self.ours / self.ceiling if self.ceiling else 0.0

@@ -83,6 +83,10 @@ def account_names(program_id: str, count: int, prefix: str = "member") -> list[s
     return [f"programs/{program_id}/accounts/{prefix}-{index}" for index in range(count)]
 
 
+IMPORT_ATTEMPTS = 5
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+
+
 async def import_history(
     target: str,
     program_id: str,
@@ -98,17 +102,22 @@ async def import_history(
         gate = asyncio.Semaphore(concurrency)
 
         async def send(start: int) -> None:
+            request = pb.ImportHistoryRequest(
+                request_id=str(uuid.uuid4()),
+                parent=f"programs/{program_id}",
+                events=_history(accounts, min(IMPORT_BATCH, events - start), offset + start),
+            )
             async with gate:
-                await stub.ImportHistory(
-                    pb.ImportHistoryRequest(
-                        request_id=str(uuid.uuid4()),
-                        parent=f"programs/{program_id}",
-                        events=_history(
-                            accounts, min(IMPORT_BATCH, events - start), offset + start
-                        ),
-                    ),
-                    timeout=120,
-                )
+                # A request the service turned away while busy (its pool's wait ran out) is
+                # sent again under the same request id, so it is never applied twice.
+                for attempt in range(IMPORT_ATTEMPTS):
+                    try:
+                        await stub.ImportHistory(request, timeout=120)
+                        return
+                    except grpc.aio.AioRpcError as error:
+                        if error.code() not in RETRYABLE or attempt == IMPORT_ATTEMPTS - 1:
+                            raise
+                    await asyncio.sleep(2**attempt)
 
         await asyncio.gather(*(send(start) for start in range(0, events, IMPORT_BATCH)))
 
