@@ -209,6 +209,21 @@ CASES = {
             ("request_id", "REQUEST_ID_INVALID"),
         ],
     ),
+    "CreateProgram": Case(
+        lambda s: s.stub.CreateProgram(
+            pb.CreateProgramRequest(
+                request_id="has space",
+                program_id="Upper",
+                program=pb.Program(earn_rates=[pb.EarnRate(currency_code="XXX", points=1)]),
+            )
+        ),
+        [
+            ("program.earn_rates[0].currency_code", SETTING),
+            ("program.earn_rates[0].per_major_units", SETTING),
+            ("program_id", "FIELD_MALFORMED"),
+            ("request_id", "REQUEST_ID_INVALID"),
+        ],
+    ),
     "UpdateProgram-partial": Case(
         lambda s: s.stub.UpdateProgram(
             pb.UpdateProgramRequest(
