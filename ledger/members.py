@@ -26,7 +26,7 @@ from ledger.domain.commands import (
     TransferPoints,
 )
 from ledger.domain.decisions import Target
-from ledger.domain.errors import InvalidArgument, NotFound
+from ledger.domain.errors import InvalidArgument, NotFound, Violations, refuse
 from ledger.domain.patterns import MEMBER_ID_PATTERN
 from ledger.eventlog.port import EventLog
 from ledger.ids import new_member_key
@@ -65,21 +65,26 @@ def _check_id(member_id: str, field_name: str) -> None:
         )
 
 
-def check_free_text(request_id: str | None, member_id: str, note: str = "") -> None:
+def check_free_text(
+    request_id: str | None, member_id: str, note: str = "", found: Violations | None = None
+) -> None:
     """The request id and a note are hash-chained into the log forever, beyond the reach of
     ForgetMember: one that holds the member's id (an idempotency key made of an email) is
     refused, so the id cannot leak into the log that way. Callers that split one request into
-    several (an import, one share per account) check every share before any is appended."""
+    several (an import, one share per account) check every share before any is appended,
+    adding what they find to `found`."""
     if len(member_id) < MIN_ID_LENGTH_CHECKED:
         return
     if request_id and member_id in request_id:
-        raise InvalidArgument.of(
+        refuse(
+            found,
             "request_id",
             "must not hold the member id (it is kept in the log forever)",
             reason="MEMBER_ID_IN_FREE_TEXT",
         )
     if member_id in note:
-        raise InvalidArgument.of(
+        refuse(
+            found,
             "note",
             "must not hold the member id (it is kept in the log forever)",
             reason="MEMBER_ID_IN_FREE_TEXT",

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import InvalidArgument, Violations
 from ledger.projections.member_directory import (
     INTEGER_FIELDS,
     NAME_FIELDS,
@@ -47,6 +47,7 @@ _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
 )
 _OPERATORS = ("=", "<", "<=", ">", ">=")
+_JOINERS = frozenset({"AND", "OR", "NOT", "and", "or", "not"})
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -83,32 +84,58 @@ def _tokens(text: str) -> list[_Token]:
     return tokens
 
 
-def parse_filter(text: str) -> AccountFilter:
-    """The bounds a filter sets; an empty filter sets none."""
-    if len(text) > MAX_FILTER_LENGTH:
-        raise _bad(f"at most {MAX_FILTER_LENGTH} characters")
-    tokens = _tokens(text)
+def parse_filter(text: str, found: Violations | None = None) -> AccountFilter:
+    """The bounds a filter sets; an empty filter sets none. Each bad comparison is one
+    violation of `filter` (a text that does not split into tokens, one for the whole):
+    added to `found`, or raised together without it."""
+    violations = Violations() if found is None else found
     result = AccountFilter()
+    try:
+        if len(text) > MAX_FILTER_LENGTH:
+            raise _bad(f"at most {MAX_FILTER_LENGTH} characters")
+        comparisons = _comparisons(_tokens(text), violations)
+    except InvalidArgument as error:
+        violations.items.extend(error.violations)
+        comparisons = []
+    for comparison in comparisons:
+        try:
+            _comparison(comparison, result)
+        except InvalidArgument as error:
+            violations.items.extend(error.violations)  # and on to the next comparison
+    if found is None:
+        violations.raise_if_any()
+    return result
+
+
+def _comparisons(tokens: list[_Token], violations: Violations) -> list[list[_Token]]:
+    """The tokens of each comparison, split at the joiners; a joiner other than AND, or one
+    with no comparison beside it, is added to `violations`."""
     if not tokens:
-        return result
-    comparisons = 0
-    index = 0
-    while True:
-        comparisons += 1
-        if comparisons > MAX_COMPARISONS:
-            raise _bad(f"at most {MAX_COMPARISONS} comparisons")
-        _comparison(tokens[index : index + 3], result)
-        index += 3
-        if index == len(tokens):
-            return result
-        joiner = tokens[index]
-        if joiner.text in {"OR", "NOT", "or", "not", "and"} or joiner.kind != "word":
-            raise _bad(f"only AND joins comparisons; found {joiner.text!r} at offset {joiner.at}")
+        return []
+    groups: list[list[_Token]] = [[]]
+    joiners: list[_Token] = []
+    for token in tokens:
+        if token.kind == "word" and token.text in _JOINERS:
+            joiners.append(token)
+            groups.append([])
+        else:
+            groups[-1].append(token)
+    for joiner in joiners:
         if joiner.text != "AND":
-            raise _bad(f"expected AND at offset {joiner.at}, found {joiner.text!r}")
-        index += 1
-        if index == len(tokens):
-            raise _bad("a comparison must follow AND")
+            violations.add(
+                FIELD,
+                f"only AND joins comparisons; found {joiner.text!r} at offset {joiner.at}",
+                reason=REASON,
+            )
+    if len(groups) > MAX_COMPARISONS:
+        violations.add(FIELD, f"at most {MAX_COMPARISONS} comparisons", reason=REASON)
+        return []
+    for index, group in enumerate(groups):
+        if group or any(j.text != "AND" for j in joiners[max(index - 1, 0) : index + 1]):
+            continue  # a comparison, or an empty place a wrong joiner explains already
+        where = f"after AND at offset {joiners[index - 1].at}" if index else "before AND"
+        violations.add(FIELD, f"expected a comparison {where}", reason=REASON)
+    return [group for group in groups if group]
 
 
 def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
@@ -127,6 +154,8 @@ def _comparison(tokens: list[_Token], result: AccountFilter) -> None:
     if len(tokens) < 3:  # noqa: PLR2004
         raise _bad(f"expected a value after {name.text} {operator.text}")
     value = tokens[2]
+    if len(tokens) > 3:  # noqa: PLR2004
+        raise _bad(f"expected AND at offset {tokens[3].at}, found {tokens[3].text!r}")
     if name.text in TEXT_FIELDS or name.text in NAME_FIELDS:
         _text(name.text, operator, value, result)
     elif name.text in INTEGER_FIELDS:

@@ -4,8 +4,11 @@ The balances come from the log's state rows (current as of the call); the stage 
 stage view, a projection a moment behind the log.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 from ledger.application import Ledger
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import Violations
 from ledger.outcomes import AccountView
 from ledger.projections.stage_view import MemberStageRow
 from loyalty.v1 import ledger_pb2 as pb
@@ -36,27 +39,48 @@ async def get_account(
 async def batch_get_accounts(
     ledger: Ledger, request: pb.BatchGetAccountsRequest, deadline: float | None
 ) -> pb.BatchGetAccountsResponse:
+    violations = Violations()
+    parent_id = parse_program(request.parent, "parent", violations) if request.parent else ""
     if not request.names:
-        raise InvalidArgument.of("names", "name at least one account")
+        violations.add("names", "name at least one account", reason="FIELD_REQUIRED")
     if len(request.names) > MAX_BATCH_GET_NAMES:
-        raise InvalidArgument.of("names", f"at most {MAX_BATCH_GET_NAMES} names")
-    program_id = parse_program(request.parent, "parent") if request.parent else None
-    member_ids: list[str] = []
-    fields: list[str] = []
-    for index, name in enumerate(request.names):
-        field_name = f"names[{index}]"
-        name_program, member_id = parse_account(name, field_name)
-        program_id = program_id or name_program
-        if name_program != program_id:
-            raise InvalidArgument.of(
-                field_name,
-                f"must be an account of programs/{program_id}, as "
-                + ("parent says" if request.parent else "names[0] is"),
-            )
-        member_ids.append(member_id)
-        fields.append(field_name)
-    assert program_id is not None
-    found = await ledger.get_accounts(program_id, member_ids, fields, deadline=deadline)
+        violations.add("names", f"at most {MAX_BATCH_GET_NAMES} names", reason="TOO_MANY_VALUES")
+        named = _Named(parent_id)  # the names themselves are not read: too many
+    else:
+        named = _named(request.names, parent_id, violations)
+    violations.raise_if_any()
+    found = await ledger.get_accounts(
+        named.program_id, named.member_ids, named.fields, deadline=deadline
+    )
     return pb.BatchGetAccountsResponse(
         accounts=[account_with_stage(view, stage) for view, stage in found]
     )
+
+
+@dataclass
+class _Named:
+    program_id: str
+    member_ids: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    """The request field naming each member, for its NOT_FOUND."""
+
+
+def _named(names: Sequence[str], parent_id: str, violations: Violations) -> _Named:
+    """The member each name names; every name must be in one program, the parent's or,
+    without one, the first well-formed name's."""
+    named = _Named(parent_id)
+    said_by = "parent says"
+    for index, name in enumerate(names):
+        field_name = f"names[{index}]"
+        name_program, member_id = parse_account(name, field_name, violations)
+        if name_program and not named.program_id:
+            named.program_id, said_by = name_program, f"{field_name} is"
+        elif name_program and name_program != named.program_id:
+            violations.add(
+                field_name,
+                f"must be an account of programs/{named.program_id}, as {said_by}",
+                reason="ACCOUNT_IN_OTHER_PROGRAM",
+            )
+        named.member_ids.append(member_id)
+        named.fields.append(field_name)
+    return named

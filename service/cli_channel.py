@@ -109,7 +109,7 @@ def error_report(error: grpc.RpcError) -> str:
                 report["metadata"] = dict(info.metadata)
         elif detail.Unpack(bad_request):
             report["field_violations"] = [
-                {"field": v.field, "description": v.description}
+                {"field": v.field, "description": v.description, "reason": v.reason}
                 for v in bad_request.field_violations
             ]
     return json.dumps(report)

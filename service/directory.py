@@ -9,7 +9,7 @@ import hashlib
 import json
 
 from ledger.application import Ledger
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import Violations
 from ledger.domain.limits import MAX_ID_LENGTH
 from ledger.domain.referral_codes import referral_code
 from ledger.projections.member_directory import DirectoryEntry, DirectoryQuery
@@ -37,8 +37,9 @@ def encode_token(after_member_id: str, fingerprint: str) -> str:
     return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, fingerprint: str) -> str:
-    """The member id a token continues after ("" for no token)."""
+def decode_token(token: str, fingerprint: str, found: Violations) -> str:
+    """The member id a token continues after ("" for no token, or for a bad one, which is
+    added to `found`)."""
     if not token:
         return ""
     document: object = None
@@ -54,15 +55,15 @@ def decode_token(token: str, fingerprint: str) -> str:
         or not isinstance(document.get("query"), str)
         or not 0 < len(document["after"]) <= MAX_ID_LENGTH
     ):
-        raise InvalidArgument.of(
-            "page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID"
-        )
+        found.add("page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID")
+        return ""
     if document["query"] != fingerprint:
-        raise InvalidArgument.of(
+        found.add(
             "page_token",
             "was returned for another parent or filter; start again without a token",
             reason="PAGE_TOKEN_MISMATCH",
         )
+        return ""
     after: str = document["after"]
     return after
 
@@ -90,15 +91,15 @@ class AccountDirectory:
         self._ledger = ledger
 
     async def list_accounts(self, request: pb.ListAccountsRequest) -> pb.ListAccountsResponse:
-        program_id = parse_program(request.parent, "parent")
+        found = Violations()
+        program_id = parse_program(request.parent, "parent", found)
         if request.page_size < 0:
-            raise InvalidArgument.of(
-                "page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE"
-            )
+            found.add("page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE")
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        bounds = parse_filter(request.filter)
+        bounds = parse_filter(request.filter, found)
         fingerprint = _fingerprint(request.parent, request.filter)
-        after = decode_token(request.page_token, fingerprint)
+        after = decode_token(request.page_token, fingerprint, found)
+        found.raise_if_any()
         program = await self._ledger.get_program(program_id, "parent")
         tiers = tuple(tier.name for tier in program.state.settings.tiers.levels)
         check_names(bounds.texts, {"tier": tiers})

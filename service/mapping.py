@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ledger.currency import minor_unit_exponent
 from ledger.domain import clock
 from ledger.domain.account import Balances
-from ledger.domain.errors import InvalidArgument, Violations
+from ledger.domain.errors import Violations, refuse
 from ledger.domain.limits import DEFAULT_HOLD_TTL_SECONDS
 from ledger.domain.settings import (
     EarnRate,
@@ -88,17 +88,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NANOS_PER_SECOND = 1_000_000_000
 
 
-def datetime_of(stamp: Timestamp, field_name: str) -> datetime:
+def datetime_of(stamp: Timestamp, field_name: str, found: Violations | None = None) -> datetime:
+    """The instant `stamp` names; a bad one is raised, or added to `found` (the epoch then
+    stands in) for the caller to report with the request's other bad fields."""
     if not 0 <= stamp.nanos < NANOS_PER_SECOND:
-        raise InvalidArgument.of(
-            f"{field_name}.nanos", "must be 0 to 999,999,999", reason="TIMESTAMP_INVALID"
-        )
+        refuse(found, f"{field_name}.nanos", "must be 0 to 999,999,999", reason="TIMESTAMP_INVALID")
+        return _EPOCH
     try:
         return stamp.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise InvalidArgument.of(
-            field_name, "is out of range", reason="TIMESTAMP_INVALID"
-        ) from None
+        refuse(found, field_name, "is out of range", reason="TIMESTAMP_INVALID")
+        return _EPOCH
 
 
 def program_settings(

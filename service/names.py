@@ -5,7 +5,7 @@ programs/{program_id} and programs/{program_id}/accounts/{member_id}.
 
 import re
 
-from ledger.domain.errors import InvalidArgument, Violations
+from ledger.domain.errors import Violations, refuse
 from ledger.domain.patterns import MEMBER_ID, PROGRAM_ID
 
 _PROGRAM = re.compile(f"programs/({PROGRAM_ID})")
@@ -25,7 +25,7 @@ def parse_program(name: str, field_name: str, found: Violations | None = None) -
     returned) for the caller to report with the request's other bad fields."""
     match = _PROGRAM.fullmatch(name)
     if match is None:
-        _refuse(
+        refuse(
             found,
             field_name,
             "is required" if not name else "must look like programs/{program_id}",
@@ -39,7 +39,7 @@ def parse_account(name: str, field_name: str, found: Violations | None = None) -
     """(program id, member id) of `name`; a bad name is raised or added to `found`."""
     match = _ACCOUNT.fullmatch(name)
     if match is None:
-        _refuse(
+        refuse(
             found,
             field_name,
             "is required"
@@ -49,9 +49,3 @@ def parse_account(name: str, field_name: str, found: Violations | None = None) -
         )
         return "", ""
     return match.group(1), match.group(2)
-
-
-def _refuse(found: Violations | None, field_name: str, description: str, *, reason: str) -> None:
-    if found is None:
-        raise InvalidArgument.of(field_name, description, reason=reason)
-    found.add(field_name, description, reason=reason)

@@ -26,8 +26,8 @@ NEWEST_FIRST = {"": True, "revision desc": True, "revision": False, "revision as
 async def list_program_revisions(
     ledger: Ledger, request: pb.ListProgramRevisionsRequest, deadline: float | None
 ) -> pb.ListProgramRevisionsResponse:
-    program_id = parse_program(request.parent, "parent")
     violations = Violations()
+    program_id = parse_program(request.parent, "parent", violations)
     if request.page_size < 0:
         violations.add("page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE")
     page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)

@@ -7,17 +7,23 @@ find the second kind only after fixing the first.
 
 from ledger.application import Ledger
 from ledger.domain import commands as cmd
-from ledger.domain.errors import InvalidArgument, Violations
+from ledger.domain.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from ledger.domain.program import updated_settings
-from ledger.domain.program_mask import replaces_all
+from ledger.domain.program_mask import OUTPUT_ONLY, replaces_all
+from ledger.requests import request_id_problem
 
 SETTINGS_PREFIX = "program."
+MASK_FIELD = "update_mask"
 
 
-def refuse_bad_creation(command: cmd.CreateProgram, decoding: Violations) -> None:
-    """Raises InvalidArgument naming `decoding`'s findings and the domain's, if any."""
+def refuse_bad_creation(command: cmd.CreateProgram, decoding: Violations, request_id: str) -> None:
+    """Raises InvalidArgument naming `decoding`'s findings with the request id's and the
+    domain's, if any (without findings, the ledger's own checks name the others)."""
     if decoding.items:
-        command.validate(decoding)
+        _check_request_id(request_id, decoding)
+        more = Violations()
+        command.validate(more)
+        decoding.add_unless_named(more.items)
         decoding.raise_if_any()
 
 
@@ -25,24 +31,45 @@ async def refuse_bad_update(
     ledger: Ledger,
     program_id: str,
     command: cmd.UpdateProgram,
-    decoding: Violations,
+    found: Violations,
+    request_id: str,
     deadline: float | None,
 ) -> None:
-    """Raises InvalidArgument naming `decoding`'s findings in the settings the update takes
-    from the request (the others are ignored, AIP-134) with every other bad setting."""
-    kept = [found for found in decoding.items if _masked(found.field, command.update_mask)]
-    if not kept:
-        return
-    violations = Violations(kept)
-    command.validate(violations)
-    if len(violations.items) == len(kept) and not replaces_all(command.update_mask):
-        # The settings merged with the current ones: what the domain would check.
-        current = await ledger.get_program(program_id, "program.name", deadline=deadline)
-        try:
-            updated_settings(current.state.settings, command)
-        except InvalidArgument as error:
-            violations.items.extend(error.violations)
+    """Raises InvalidArgument naming what reading the request `found` wrong (its name, and
+    settings the update takes from the request: the others are ignored, AIP-134) with every
+    other bad field: the request id, the command's own, and the settings the update would
+    leave the program with (`program_id` "" for a name found wrong)."""
+    violations = Violations([v for v in found.items if _masked(v.field, command.update_mask)])
+    _check_request_id(request_id, violations)
+    more = Violations()
+    command.validate(more)
+    violations.add_unless_named(more.items)
+    if not violations.items:
+        return  # the ledger checks the merged settings as it decides
+    mask_readable = not any(v.field.startswith(MASK_FIELD) for v in violations.items)
+    if program_id and mask_readable and not replaces_all(command.update_mask):
+        violations.add_unless_named(await _merged(ledger, program_id, command, deadline))
     violations.raise_if_any()
+
+
+def _check_request_id(request_id: str, violations: Violations) -> None:
+    problem = request_id_problem(request_id)
+    if problem is not None:
+        violations.add("request_id", problem, reason="REQUEST_ID_INVALID")
+
+
+async def _merged(
+    ledger: Ledger, program_id: str, command: cmd.UpdateProgram, deadline: float | None
+) -> list[FieldViolation]:
+    """What the domain would find wrong in the current settings merged with the update's."""
+    try:
+        current = await ledger.get_program(program_id, "program.name", deadline=deadline)
+        updated_settings(current.state.settings, command)
+    except NotFound:
+        return []  # nothing to merge with: the request's own faults are the answer
+    except InvalidArgument as error:
+        return error.violations
+    return []
 
 
 def _masked(field_name: str, paths: tuple[str, ...]) -> bool:
@@ -50,6 +77,8 @@ def _masked(field_name: str, paths: tuple[str, ...]) -> bool:
     if replaces_all(paths) or not field_name.startswith(SETTINGS_PREFIX):
         return True
     named = field_name.removeprefix(SETTINGS_PREFIX)
+    if named in OUTPUT_ONLY:
+        return True  # program.name: which program, whatever the mask
     return any(
         named == path or named.startswith((f"{path}.", f"{path}[")) or path.startswith(f"{named}.")
         for path in paths

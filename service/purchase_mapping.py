@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ledger.currency import minor_unit_exponent, to_minor_units
+from ledger.domain import commands as cmd
 from ledger.domain.errors import InvalidArgument, Violations
 from ledger.domain.purchase_rules import (
     EarnExclusion,
@@ -15,7 +16,6 @@ from ledger.domain.purchase_rules import (
     PointsRounding,
     RuleApplication,
     RuleKind,
-    validate_lines,
 )
 from loyalty.v1 import ledger_pb2 as pb
 
@@ -130,28 +130,41 @@ def fill_program(message: pb.Program, settings: EarningSettings) -> None:
     message.earn_on_gift_cards = settings.earn_on_gift_cards
 
 
+def purchase(request: pb.RecordPurchaseRequest, found: Violations) -> cmd.RecordPurchase:
+    """The RecordPurchase command of a request. What only the proto can tell is wrong (the
+    currency and decimals of the amount and of each line, a line's kind) is added to `found`;
+    the command's own checks name the rest with it."""
+    amount = request.amount
+    readable = Violations()
+    minor, exponent = to_minor_units(
+        amount.units, amount.nanos, amount.currency_code, "amount", readable
+    )
+    found.items.extend(readable.items)
+    lines = order_lines(request.lines, amount.currency_code, found)
+    if readable.items:
+        # A stand-in the lines add up to: an unreadable amount is no fault of theirs.
+        minor = sum(line.amount_minor for line in lines) or 1
+    return cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent, lines)
+
+
 def order_lines(
-    lines: Iterable[pb.OrderLine], currency_code: str, amount_minor: int
+    lines: Iterable[pb.OrderLine], currency_code: str, found: Violations
 ) -> tuple[OrderLine, ...]:
     """The request's lines, in the order's currency. What only the proto can tell is wrong
-    (currency, decimals, kind) raises here, together with what the domain finds in the rest
-    of the lines, so every bad field is named at once."""
-    violations = Violations()
+    (currency, decimals, kind) is added to `found`; a line's unreadable amount reads as 0."""
     parsed = []
-    unreadable_amounts = False
     for index, line in enumerate(lines):
         where = f"lines[{index}]"
         minor = None
         if line.amount.currency_code != currency_code:
-            violations.add(
+            found.add(
                 f"{where}.amount.currency_code", f"must be the amount's currency, {currency_code}"
             )
         else:
-            minor = _minor_units(line.amount, f"{where}.amount", violations)
-        unreadable_amounts |= minor is None
+            minor = _minor_units(line.amount, f"{where}.amount", found)
         kind = _LINE_KIND_FROM_PROTO.get(line.kind)
         if kind is None:
-            violations.add(f"{where}.kind", "is required: goods, shipping, tax or gift card")
+            found.add(f"{where}.kind", "is required: goods, shipping, tax or gift card")
         parsed.append(
             OrderLine(
                 line.line_id,
@@ -162,11 +175,6 @@ def order_lines(
                 kind or LineKind.GOODS,
             )
         )
-    if violations.items:
-        validate_lines(violations, tuple(parsed), amount_minor)
-        if unreadable_amounts:  # their sum says nothing then
-            violations.items = [item for item in violations.items if item.field != "lines"]
-        violations.raise_if_any()
     return tuple(parsed)
 
 

@@ -106,15 +106,20 @@ def _money(minimum: ReferralMinimum) -> pb.Money:
     )
 
 
-def enrolment(program_id: str, request: pb.EnrollMemberRequest, key: str) -> cmd.Enroll:
+def enrolment(
+    program_id: str, request: pb.EnrollMemberRequest, key: str, found: Violations
+) -> cmd.Enroll:
     """The Enroll command of a request, its code read as typed and its fingerprint hashed
-    with the server's `key` (the raw fingerprint goes no further)."""
+    with the server's `key` (the raw fingerprint goes no further). A fingerprint too long
+    is added to `found`."""
     fingerprint = ""
-    if request.referral_fingerprint:
-        if len(request.referral_fingerprint) > MAX_FINGERPRINT_LENGTH:
-            raise InvalidArgument.of(
-                "referral_fingerprint", f"at most {MAX_FINGERPRINT_LENGTH} characters"
-            )
+    if len(request.referral_fingerprint) > MAX_FINGERPRINT_LENGTH:
+        found.add(
+            "referral_fingerprint",
+            f"at most {MAX_FINGERPRINT_LENGTH} characters",
+            reason="TEXT_TOO_LONG",
+        )
+    elif request.referral_fingerprint:
         if not key:
             raise FailedPrecondition(
                 f"this server has no {FINGERPRINT_KEY_VARIABLE} to hash fingerprints with",
@@ -134,11 +139,13 @@ def enrolment(program_id: str, request: pb.EnrollMemberRequest, key: str) -> cmd
 async def list_referrals(
     ledger: Ledger, request: pb.ListReferralsRequest, deadline: float | None
 ) -> pb.ListReferralsResponse:
-    program_id, member_id = parse_account(request.parent, "parent")
+    found = Violations()
+    program_id, member_id = parse_account(request.parent, "parent", found)
     if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgument.of("page_size", f"must be 0 to {MAX_PAGE_SIZE}")
+        found.add("page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE")
     page_size = request.page_size or DEFAULT_PAGE_SIZE
-    start = _offset(request.page_token)
+    start = _offset(request.page_token, found)
+    found.raise_if_any()
     views = await ledger.list_referrals(program_id, member_id, deadline=deadline)
     page = views[start : start + page_size]
     following = start + page_size
@@ -149,7 +156,7 @@ async def list_referrals(
     )
 
 
-def _offset(token: str) -> int:
+def _offset(token: str, found: Violations) -> int:
     if not token:
         return 0
     digits = token[1:]
@@ -160,7 +167,8 @@ def _offset(token: str) -> int:
         and len(digits) <= MAX_TOKEN_DIGITS
     ):
         return int(digits)
-    raise InvalidArgument.of("page_token", "is not a token this service returned")
+    found.add("page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID")
+    return 0
 
 
 def _referral(view: ReferralView) -> pb.Referral:

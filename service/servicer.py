@@ -7,8 +7,8 @@ between proto and ledger values in service.mapping.
 import asyncio
 import functools
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -17,15 +17,13 @@ from opentelemetry import trace
 
 from ledger.application import Ledger
 from ledger.currency import to_minor_units
-from ledger.domain import clock, limits, results
 from ledger.domain import commands as cmd
-from ledger.domain.commands import validate
+from ledger.domain import limits, results
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, LedgerError, Violations
 from ledger.domain.patterns import EVENT_TYPE_PATTERN
 from ledger.eventlog.records import Position
 from ledger.feed import EventFeed
-from ledger.members import check_free_text
 from ledger.outcomes import Outcome
 from ledger.requests import Request, request_id_problem
 from loyalty.v1 import ledger_pb2 as pb
@@ -41,6 +39,7 @@ from service import (
 from service.auth import authenticated_actor
 from service.directory import AccountDirectory
 from service.errors import to_status
+from service.import_mapping import import_shares
 from service.names import parse_account, parse_program
 from service.program_revisions import list_program_revisions
 from service.program_updates import refuse_bad_creation, refuse_bad_update
@@ -142,12 +141,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         if found is not None and found.items:
             problem = request_id_problem(request_id)
             if problem is not None:
-                found.add("request_id", problem)
-            # The command holds "" for a name found wrong: that field is named once.
-            named = {violation.field for violation in found.items}
+                found.add("request_id", problem, reason="REQUEST_ID_INVALID")
+            # The command holds stand-ins ("" for a name) for what was found wrong: those
+            # fields are named once.
             more = Violations()
             command.validate(more)
-            found.items.extend(v for v in more.items if v.field not in named)
+            found.add_unless_named(more.items)
             found.raise_if_any()
         request = Request(
             target,
@@ -168,7 +167,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         decoding = Violations()
         settings = mapping.program_settings(request.program, found=decoding)
         command = cmd.CreateProgram(request.program_id, settings)
-        refuse_bad_creation(command, decoding)
+        refuse_bad_creation(command, decoding, request.request_id)
         outcome = await self._execute(
             context, request.request_id, Target(request.program_id), command
         )
@@ -179,13 +178,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def UpdateProgram(
         self, request: pb.UpdateProgramRequest, context: Any
     ) -> pb.UpdateProgramResponse:
-        program_id = parse_program(request.program.name, "program.name")
-        decoding = Violations()
-        settings = mapping.program_settings(request.program, found=decoding)
+        found = Violations()
+        program_id = parse_program(request.program.name, "program.name", found)
+        settings = mapping.program_settings(request.program, found=found)
         command = cmd.UpdateProgram(
             settings, request.expected_revision, update_mask=tuple(request.update_mask.paths)
         )
-        await refuse_bad_update(self._ledger, program_id, command, decoding, _deadline(context))
+        await refuse_bad_update(
+            self._ledger, program_id, command, found, request.request_id, _deadline(context)
+        )
         outcome = await self._execute(context, request.request_id, Target(program_id), command)
         assert outcome.program is not None
         return pb.UpdateProgramResponse(program=mapping.program(outcome.program))
@@ -194,13 +195,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetProgram(
         self, request: pb.GetProgramRequest, context: Any
     ) -> pb.GetProgramResponse:
-        program_id = parse_program(request.name, "name")
+        found = Violations()
+        program_id = parse_program(request.name, "name", found)
         if request.revision < 0:
-            raise InvalidArgument.of(
+            found.add(
                 "revision",
                 "must not be negative (0 reads the current one)",
                 reason="REVISION_NEGATIVE",
             )
+        found.raise_if_any()
         if request.revision:
             view = await self._ledger.get_program_revision(
                 program_id, request.revision, "name", deadline=_deadline(context)
@@ -223,7 +226,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.EnrollMemberResponse:
         found = Violations()
         program_id = parse_program(request.parent, "parent", found)
-        command = referral_mapping.enrolment(program_id, request, self._fingerprint_key)
+        command = referral_mapping.enrolment(program_id, request, self._fingerprint_key, found)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, request.member_id), command, found
         )
@@ -235,10 +238,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.RecordPurchaseResponse:
         found = Violations()
         program_id, member_id = parse_account(request.account, "account", found)
-        amount = request.amount
-        minor, exponent = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
-        lines = purchase_mapping.order_lines(request.lines, amount.currency_code, minor)
-        command = cmd.RecordPurchase(request.order_id, minor, amount.currency_code, exponent, lines)
+        command = purchase_mapping.purchase(request, found)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, member_id), command, found
         )
@@ -276,7 +276,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         found = Violations()
         program_id, member_id = parse_account(request.account, "account", found)
         amount = request.amount
-        minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount")
+        minor, _ = to_minor_units(amount.units, amount.nanos, amount.currency_code, "amount", found)
         command = cmd.RefundPurchase(request.order_id, minor, amount.currency_code)
         outcome = await self._execute(
             context, request.request_id, Target(program_id, member_id), command, found
@@ -346,7 +346,8 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def RecordFeedback(
         self, request: pb.RecordFeedbackRequest, context: Any
     ) -> pb.RecordFeedbackResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.RecordFeedback(
             nps_score=request.nps_score if request.HasField("nps_score") else None,
             ces_score=request.ces_score if request.HasField("ces_score") else None,
@@ -354,7 +355,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             channel=request.channel,
         )
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.RecordFeedbackResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -362,10 +363,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ChangeTier(
         self, request: pb.ChangeTierRequest, context: Any
     ) -> pb.ChangeTierResponse:
-        program_id, member_id = parse_account(request.account, "account")
+        found = Violations()
+        program_id, member_id = parse_account(request.account, "account", found)
         command = cmd.ChangeTier(request.tier, request.reason_code, request.note, _actor(context))
         outcome = await self._execute(
-            context, request.request_id, Target(program_id, member_id), command
+            context, request.request_id, Target(program_id, member_id), command, found
         )
         return pb.ChangeTierResponse(account=mapping.account(outcome.accounts[member_id]))
 
@@ -486,56 +488,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ImportHistory(
         self, request: pb.ImportHistoryRequest, context: Any
     ) -> pb.ImportHistoryResponse:
-        program_id = parse_program(request.parent, "parent")
-        if len(request.events) > limits.MAX_IMPORT_EVENTS:
-            raise InvalidArgument.of(
-                "events",
-                f"at most {limits.MAX_IMPORT_EVENTS} per request",
-                reason="IMPORT_TOO_LARGE",
-            )
-        if not request.request_id:
-            raise InvalidArgument.of("request_id", "is required", reason="REQUEST_ID_INVALID")
-        by_member: dict[str, list[cmd.HistoricalEntry]] = defaultdict(list)
-        now = self._ledger.now()
-        for index, event in enumerate(request.events):
-            where = f"events[{index}]"
-            event_program, member_id = parse_account(event.account, f"{where}.account")
-            if event_program != program_id:
-                raise InvalidArgument.of(
-                    f"{where}.account",
-                    "must be in the parent program",
-                    reason="ACCOUNT_IN_OTHER_PROGRAM",
-                )
-            if not event.HasField("occur_time"):
-                raise InvalidArgument.of(
-                    f"{where}.occur_time", "is required", reason="OCCUR_TIME_REQUIRED"
-                )
-            occurred = mapping.datetime_of(event.occur_time, f"{where}.occur_time")
-            # Checked here, not only when each account's share is decided: the shares are
-            # appended separately, and one refused share must not leave the others appended.
-            if occurred > now:
-                raise InvalidArgument.of(
-                    f"{where}.occur_time",
-                    "must not be in the future",
-                    reason="OCCUR_TIME_IN_FUTURE",
-                )
-            by_member[member_id].append(
-                cmd.HistoricalEntry(
-                    index,
-                    event.external_id,
-                    event.kind,
-                    event.points_delta,
-                    clock.instant(occurred),
-                )
-            )
-        commands = {
-            member_id: cmd.ImportHistory(program_id, member_id, tuple(entries))
-            for member_id, entries in by_member.items()
-        }
+        found = Violations()
+        program_id = parse_program(request.parent, "parent", found)
+        commands = import_shares(request, program_id, self._ledger.now(), found)
         # Every event is checked before any is appended: bad input appends nothing.
-        for member_id, command in commands.items():
-            validate(command)
-            check_free_text(request.request_id, member_id)
+        found.raise_if_any()
         # One request per account, keyed by the import's request id: a retry after a partial
         # failure finds the accounts already done and completes the rest, never doubling one.
         outcomes = await asyncio.gather(
@@ -567,32 +524,30 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ListLedgerEntries(
         self, request: pb.ListLedgerEntriesRequest, context: Any
     ) -> pb.ListLedgerEntriesResponse:
-        program_id, member_id = parse_account(request.parent, "parent")
+        found = Violations()
+        program_id, member_id = parse_account(request.parent, "parent", found)
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgument.of(
-                "page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE"
-            )
+            found.add("page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE")
         page_size = request.page_size or DEFAULT_PAGE_SIZE
-        after_version = _page_token(request.page_token)
+        after_version = _page_token(request.page_token, found)
         for index, event_type in enumerate(request.event_types):
             if not EVENT_TYPE_PATTERN.fullmatch(event_type):
-                raise InvalidArgument.of(
+                found.add(
                     f"event_types[{index}]",
                     "is not an event type name",
                     reason="EVENT_TYPE_UNKNOWN",
                 )
+        start_time = _optional_time(request, "start_time", found)
+        end_time = _optional_time(request, "end_time", found)
+        found.raise_if_any()
         entries = await self._ledger.list_entries(
             program_id,
             member_id,
             after_version=after_version,
             limit=page_size + 1,
             event_types=list(request.event_types),
-            start_time=mapping.datetime_of(request.start_time, "start_time")
-            if request.HasField("start_time")
-            else None,
-            end_time=mapping.datetime_of(request.end_time, "end_time")
-            if request.HasField("end_time")
-            else None,
+            start_time=start_time,
+            end_time=end_time,
             deadline=_deadline(context),
         )
         page, more = entries[:page_size], len(entries) > page_size
@@ -605,10 +560,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetBalanceAsOf(
         self, request: pb.GetBalanceAsOfRequest, context: Any
     ) -> pb.GetBalanceAsOfResponse:
-        program_id, member_id = parse_account(request.name, "name")
-        if not request.HasField("as_of_time"):
-            raise InvalidArgument.of("as_of_time", "is required", reason="AS_OF_TIME_REQUIRED")
-        as_of = mapping.datetime_of(request.as_of_time, "as_of_time")
+        found = Violations()
+        program_id, member_id = parse_account(request.name, "name", found)
+        as_of = _optional_time(request, "as_of_time", found)
+        if as_of is None:
+            found.add("as_of_time", "is required", reason="AS_OF_TIME_REQUIRED")
+        found.raise_if_any()
+        assert as_of is not None
         version, values = await self._ledger.balance_as_of(
             program_id, member_id, as_of, deadline=_deadline(context)
         )
@@ -624,11 +582,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def ForgetMember(
         self, request: pb.ForgetMemberRequest, context: Any
     ) -> pb.ForgetMemberResponse:
-        program_id, member_id = parse_account(request.name, "name")
+        found = Violations()
+        program_id, member_id = parse_account(request.name, "name", found)
+        reason = request.reason or "member_request"
+        cmd.ForgetMember(reason).validate(found)
+        found.raise_if_any()
         forgotten = await self._ledger.forget_member(
             program_id,
             member_id,
-            reason=request.reason or "member_request",
+            reason=reason,
             actor=_actor(context),
             trace_id=_trace_id(),
             deadline=_deadline(context),
@@ -644,12 +606,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.StreamEventsResponse]:
-        try:
-            position = _position(request.after_position)
-            program_id = parse_program(request.program, "program") if request.program else None
-            event_types = parse_event_types(request.event_types, "event_types")
-        except LedgerError as error:
-            await context.abort_with_status(to_status(error))
+        found = Violations()
+        position = _position(request.after_position, found)
+        program_id = parse_program(request.program, "program", found) if request.program else None
+        event_types = parse_event_types(request.event_types, "event_types", found)
+        if found.items:
+            await context.abort_with_status(to_status(InvalidArgument(found.items)))
         # The process's one feed does the reading; live calls share its reads (ledger/feed.py).
         batches = self._feed.follow(
             position, program_id, live=not request.catch_up_only, event_types=event_types
@@ -689,7 +651,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         return await referral_mapping.list_referrals(self._ledger, request, _deadline(context))
 
 
-def _page_token(token: str) -> int:
+def _optional_time(message: Any, field_name: str, found: Violations) -> datetime | None:
+    """The instant in `message`'s Timestamp field, None when unset; a bad one is added to
+    `found`."""
+    if not message.HasField(field_name):
+        return None
+    return mapping.datetime_of(getattr(message, field_name), field_name, found)
+
+
+def _page_token(token: str, found: Violations) -> int:
     if not token:
         return 0
     digits = token[1:]
@@ -700,12 +670,11 @@ def _page_token(token: str) -> int:
         and len(digits) <= MAX_TOKEN_DIGITS
     ):
         return int(token[1:])
-    raise InvalidArgument.of(
-        "page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID"
-    )
+    found.add("page_token", "is not a token this service returned", reason="PAGE_TOKEN_INVALID")
+    return 0
 
 
-def _position(text: str) -> Position:
+def _position(text: str, found: Violations) -> Position:
     if not text:
         return Position()
     try:
@@ -714,9 +683,8 @@ def _position(text: str) -> Position:
         position = None
     # Within xid8 and bigint, or the database refuses the query: INTERNAL for a caller's typo.
     if position is None or position.transaction_id >= 2**64 or position.position >= 2**63:
-        raise InvalidArgument.of(
-            "after_position",
-            "is not a position this service returned",
-            reason="POSITION_INVALID",
+        found.add(
+            "after_position", "is not a position this service returned", reason="POSITION_INVALID"
         )
+        return Position()
     return position

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 from ledger.application import Ledger
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import Violations
 from ledger.projections.stage_view import (
     MAX_CHANGES_PER_READ,
     ChangePosition,
@@ -29,7 +29,8 @@ the log a moment behind, so looking more often would find little sooner."""
 MAX_POSITION_LENGTH = 64
 
 
-def parse_position(text: str) -> ChangePosition:
+def parse_position(text: str, found: Violations) -> ChangePosition:
+    """The position a caller resumes after; a bad one is added to `found`."""
     if not text:
         return ChangePosition()
     try:
@@ -43,27 +44,34 @@ def parse_position(text: str) -> ChangePosition:
         or position.at.transaction_id >= 2**64
         or max(position.at.position, position.ordinal) >= 2**63
     ):
-        raise InvalidArgument.of("after_position", "is not a position this feed returned")
+        found.add(
+            "after_position", "is not a position this feed returned", reason="POSITION_INVALID"
+        )
+        return ChangePosition()
     return position
 
 
 KIND_OF_PROTO = {pb.CHANGE_KIND_STAGE: "stage", pb.CHANGE_KIND_TIER: "tier"}
 
 
-def parse_kinds(kinds: list[pb.ChangeKind.ValueType]) -> frozenset[str] | None:
-    """The kinds asked for; None for every kind (an empty list)."""
+def parse_kinds(kinds: list[pb.ChangeKind.ValueType], found: Violations) -> frozenset[str] | None:
+    """The kinds asked for; None for every kind (an empty list). Bad ones are added to
+    `found`, each by its index."""
     if not kinds:
         return None
     seen: set[str] = set()
     for index, kind in enumerate(kinds):
         name = KIND_OF_PROTO.get(kind)
         if name is None:
-            raise InvalidArgument.of(
-                f"kinds[{index}]", "must be CHANGE_KIND_STAGE or CHANGE_KIND_TIER"
+            found.add(
+                f"kinds[{index}]",
+                "must be CHANGE_KIND_STAGE or CHANGE_KIND_TIER",
+                reason="CHANGE_KIND_INVALID",
             )
-        if name in seen:
-            raise InvalidArgument.of(f"kinds[{index}]", "each kind at most once")
-        seen.add(name)
+        elif name in seen:
+            found.add(f"kinds[{index}]", "each kind at most once", reason="CHANGE_KIND_INVALID")
+        else:
+            seen.add(name)
     return frozenset(seen)
 
 
@@ -98,9 +106,11 @@ async def stage_changes(
     ledger: Ledger, request: pb.StreamStageChangesRequest
 ) -> AsyncGenerator[pb.StreamStageChangesResponse]:
     """Runs until the caller cancels (or, with catch_up_only, until caught up)."""
-    program_id = parse_program(request.program, "program")
-    position = parse_position(request.after_position)
-    kinds = parse_kinds(list(request.kinds))
+    found = Violations()
+    program_id = parse_program(request.program, "program", found)
+    position = parse_position(request.after_position, found)
+    kinds = parse_kinds(list(request.kinds), found)
+    found.raise_if_any()
     await ledger.get_program(program_id, "program")
     while True:
         changes = await ledger.stage_changes(program_id, position, MAX_CHANGES_PER_READ, kinds)

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 from ledger.application import Ledger
 from ledger.currency import NANOS_PER_UNIT, minor_unit_exponent
-from ledger.domain.errors import InvalidArgument
+from ledger.domain.errors import Violations
 from ledger.projections.program_statistics import (
     CurrencyFigures,
     FeedbackFigures,
@@ -30,14 +30,16 @@ PERIODS: dict[int, PeriodKind] = {
 DATE_LENGTH = len("2026-12-01")
 
 
-def parse_day(text: str, field_name: str) -> date:
-    """A YYYY-MM-DD date, and nothing else (no week dates, no times)."""
+def parse_day(text: str, field_name: str, found: Violations) -> date:
+    """A YYYY-MM-DD date, and nothing else (no week dates, no times); a bad one is added to
+    `found` (and the epoch's day stands in)."""
     try:
         if len(text) != DATE_LENGTH:
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument.of(field_name, "must be a date as YYYY-MM-DD") from None
+        found.add(field_name, "must be a date as YYYY-MM-DD", reason="FIELD_MALFORMED")
+        return date(1970, 1, 1)
 
 
 def money(currency_code: str, minor: int) -> pb.Money:
@@ -100,11 +102,18 @@ class ProgramStatisticsApi:
     async def get(
         self, request: pb.GetProgramStatisticsRequest, deadline: float | None
     ) -> pb.GetProgramStatisticsResponse:
-        program_id = parse_program(request.program, "program")
+        found = Violations()
+        program_id = parse_program(request.program, "program", found)
         kind = PERIODS.get(request.period)
         if kind is None:
-            raise InvalidArgument.of("period", "must be a day, week, month, quarter or year")
-        day = parse_day(request.date, "date") if request.date else None
+            found.add(
+                "period",
+                "must be a day, week, month, quarter or year",
+                reason="STATISTICS_PERIOD_INVALID",
+            )
+        day = parse_day(request.date, "date", found) if request.date else None
+        found.raise_if_any()
+        assert kind is not None
         program = await self._ledger.get_program(program_id, "program", deadline=deadline)
         settings = program.state.settings
         if day is None:

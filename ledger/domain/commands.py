@@ -131,9 +131,17 @@ class Enroll(Command):
     def validate(self, violations: Violations) -> None:
         check_pattern(violations, "member_id", self.member_id, MEMBER_PATTERN)
         if self.referral_code and not REFERRAL_CODE_PATTERN.fullmatch(self.referral_code):
-            violations.add("referral_code", f"must match {REFERRAL_CODE_PATTERN.pattern}")
+            violations.add(
+                "referral_code",
+                f"must match {REFERRAL_CODE_PATTERN.pattern}",
+                reason="FIELD_MALFORMED",
+            )
         if self.fingerprint and not FINGERPRINT_PATTERN.fullmatch(self.fingerprint):
-            violations.add("referral_fingerprint", "must be a keyed hash (64 hex digits)")
+            violations.add(
+                "referral_fingerprint",
+                "must be a keyed hash (64 hex digits)",
+                reason="FIELD_MALFORMED",
+            )
 
 
 @dataclass(frozen=True)
@@ -368,7 +376,11 @@ class RecordFeedback(Command):
 
     def validate(self, violations: Violations) -> None:
         if self.nps_score is None and self.ces_score is None and self.csat_score is None:
-            violations.add("nps_score", "give at least one of nps_score, ces_score, csat_score")
+            violations.add(
+                "nps_score",
+                "give at least one of nps_score, ces_score, csat_score",
+                reason="FIELD_REQUIRED",
+            )
         check_score(violations, "nps_score", self.nps_score, NPS_RANGE)
         check_score(violations, "ces_score", self.ces_score, CES_RANGE)
         check_score(violations, "csat_score", self.csat_score, CSAT_RANGE)
@@ -388,6 +400,10 @@ class ChangeTier(Command):
 
     def validate(self, violations: Violations) -> None:
         if self.tier and not CODE_PATTERN.fullmatch(self.tier):
-            violations.add("tier", f"must match {CODE_PATTERN.pattern} (or be empty: no tier)")
+            violations.add(
+                "tier",
+                f"must match {CODE_PATTERN.pattern} (or be empty: no tier)",
+                reason="FIELD_MALFORMED",
+            )
         check_pattern(violations, "reason_code", self.reason_code, CODE_PATTERN)
         check_text(violations, "note", self.note, limits.MAX_NOTE_LENGTH)

@@ -4,6 +4,7 @@
 field at fault (in the API's own spelling), so errors point at what to fix.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -127,3 +128,28 @@ class Violations:
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidArgument(self.items)
+
+    def add_unless_named(self, more: Iterable[FieldViolation]) -> None:
+        """Adds `more` but for the fields named already, or inside or around one: a value
+        found wrong while reading the request reads as a stand-in, which the checks that
+        follow must not name again (a line's unreadable amount makes the lines' sum wrong)."""
+        named = [violation.field for violation in self.items]
+        self.items.extend(
+            violation
+            for violation in more
+            if not any(_related(violation.field, other) for other in named)
+        )
+
+
+def _related(one: str, other: str) -> bool:
+    """Whether the fields are the same, or one is inside the other (a.b, a[0] in a)."""
+    inner, outer = (one, other) if len(one) >= len(other) else (other, one)
+    return inner == outer or inner.startswith((f"{outer}.", f"{outer}["))
+
+
+def refuse(found: Violations | None, field_name: str, description: str, *, reason: str) -> None:
+    """One bad field: added to `found`, for the caller to report with the request's other bad
+    fields (the reading function then returns a stand-in), or raised at once without it."""
+    if found is None:
+        raise InvalidArgument.of(field_name, description, reason=reason)
+    found.add(field_name, description, reason=reason)

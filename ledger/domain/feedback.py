@@ -20,7 +20,7 @@ def check_score(
 ) -> None:
     lowest, highest = bounds
     if score is not None and not lowest <= score <= highest:
-        violations.add(name, f"must be {lowest} to {highest}")
+        violations.add(name, f"must be {lowest} to {highest}", reason="SCORE_OUT_OF_RANGE")
 
 
 def is_promoter(nps_score: int | None) -> bool:

@@ -195,7 +195,7 @@ def validate_lines(violations: Violations, lines: tuple[OrderLine, ...], amount_
     if not lines:
         return
     if len(lines) > limits.MAX_ORDER_LINES:
-        violations.add("lines", f"at most {limits.MAX_ORDER_LINES} lines")
+        violations.add("lines", f"at most {limits.MAX_ORDER_LINES} lines", reason="TOO_MANY_VALUES")
         return
     for index, line in enumerate(lines):
         where = f"lines[{index}]"
@@ -210,4 +210,8 @@ def validate_lines(violations: Violations, lines: tuple[OrderLine, ...], amount_
             violations.add(f"{where}.amount", "must not be negative (send amounts after discounts)")
     total = sum(line.amount_minor for line in lines)
     if total != amount_minor:
-        violations.add("lines", f"add up to {total} minor units, the amount is {amount_minor}")
+        violations.add(
+            "lines",
+            f"add up to {total} minor units, the amount is {amount_minor}",
+            reason="ORDER_LINE_INVALID",
+        )

@@ -225,7 +225,9 @@ def changed_by_admin(
     names = [tier.name for tier in tiers.levels]
     if command.tier and command.tier not in names:
         raise InvalidArgument.of(
-            "tier", f"the program's tiers are {', '.join(names)} (or empty: no tier)"
+            "tier",
+            f"the program's tiers are {', '.join(names)} (or empty: no tier)",
+            reason="TIER_NOT_DEFINED",
         )
     status = state.tier
     assert status is not None, "before_command started the member's period"

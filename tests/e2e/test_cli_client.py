@@ -4,7 +4,7 @@ its output is the RPC's response as JSON."""
 import asyncio
 import json
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from google.protobuf import json_format
@@ -39,12 +39,12 @@ class Terminal:
         assert code == 0, output.err
         return json_format.Parse(_printed(output.out), response_type())
 
-    async def fails(self, *argv: str) -> dict[str, str]:
+    async def fails(self, *argv: str) -> dict[str, Any]:
         self._capsys.readouterr()
         code = await asyncio.to_thread(cli.main, [*argv, "--target", self._target])
         output = self._capsys.readouterr()
         assert code == 1 and not _printed(output.out)
-        failure: dict[str, str] = json.loads(_printed(output.err))
+        failure: dict[str, Any] = json.loads(_printed(output.err))
         return failure
 
 
@@ -103,6 +103,26 @@ async def test_a_refused_program_change_prints_the_status_and_exits_1(
 
     assert failure["code"] == "INVALID_ARGUMENT"
     assert "update_mask.paths[0]" in failure["message"]
+
+
+async def test_a_refusal_prints_its_reason_and_every_field_violation_with_its_own(
+    terminal: Terminal, api: Api
+) -> None:
+    program_id = await create_program(api.stub)
+    account = await enroll(api.stub, program_id)
+    before = await api.stub.GetAccount(pb.GetAccountRequest(name=account))
+
+    failure = await terminal.fails(
+        "adjust", program_id, account.rsplit("/", 1)[1], "0", "--reason-code", "Not A Code"
+    )
+
+    assert (failure["code"], failure["reason"]) == ("INVALID_ARGUMENT", "SEVERAL_FIELDS_INVALID")
+    assert [(each["field"], each["reason"]) for each in failure["field_violations"]] == [
+        ("points_delta", "POINTS_NOT_POSITIVE"),
+        ("reason_code", "FIELD_MALFORMED"),
+    ]
+    after = await api.stub.GetAccount(pb.GetAccountRequest(name=account))
+    assert after.account.version == before.account.version
 
 
 async def test_account_commands_adjust_transfer_hold_confirm_and_read_the_past(

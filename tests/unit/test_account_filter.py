@@ -85,7 +85,7 @@ def test_any_text_either_parses_or_is_refused_naming_the_filter_field(text: str)
         parsed = parse_filter(text)
     except InvalidArgument as refused:
         assert refused.reason == "INVALID_FILTER"
-        assert [violation.field for violation in refused.violations] == ["filter"]
+        assert {violation.field for violation in refused.violations} == {"filter"}
         return
     for integers in parsed.integers.values():
         assert integers.lowest is not None or integers.highest is not None

@@ -21,7 +21,14 @@ from ledger.domain.commands import (
     UpdateProgram,
 )
 from ledger.domain.decide import decide_transfer
-from ledger.domain.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from ledger.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Violations,
+)
 from ledger.domain.events import MemberEnrolled, ProgramCreated, ProgramUpdated
 from ledger.domain.program import ProgramState
 from ledger.domain.program import decide as decide_program
@@ -295,3 +302,30 @@ def test_creating_a_program_with_a_bad_id_is_refused_naming_program_id(program_i
         decide_program(ProgramState(), CreateProgram(program_id, ProgramSettings()))
 
     assert fields(refused.value) == ["program_id"]
+
+
+def test_checks_after_reading_leave_out_the_fields_reading_named_and_what_they_hold() -> None:
+    """A value found wrong while reading a request reads as a stand-in; what the command's
+    own checks then say of that field, or of a field inside or around it, is no news."""
+    found = Violations()
+    found.add("amount.currency_code", "is not a currency", reason="UNKNOWN_CURRENCY")
+    found.add("lines[1].amount.nanos", "too fine", reason="TOO_MANY_DECIMALS")
+
+    found.add_unless_named(
+        [
+            FieldViolation("amount", "must be more than 0"),
+            FieldViolation("amount.currency_code", "must match [A-Z]{3}"),
+            FieldViolation("lines", "add up to 500, the amount is 1"),
+            FieldViolation("lines[1].quantity", "must be 1 to 10,000"),
+            FieldViolation("amounts", "another field whose name begins alike"),
+            FieldViolation("order_id", "is required"),
+        ]
+    )
+
+    assert [violation.field for violation in found.items] == [
+        "amount.currency_code",
+        "lines[1].amount.nanos",
+        "lines[1].quantity",
+        "amounts",
+        "order_id",
+    ]
