@@ -10,7 +10,8 @@ per member who earned in the period, never the events. The points and the tiers 
 with the tier the proposal gives the member; milestones and referral credits are not rerun.
 """
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
@@ -224,11 +225,15 @@ def what_if(
     end: Moment,
     *,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+    pause_collector: bool = True,
 ) -> WhatIfReport:
     """Reruns the program's purchases and actions recorded in [start, end) under `proposal`.
     Raises InvalidArgument for bad settings (every bad one named) or a period that is empty
     or an instant without its offset, and NotFound for a program the log does not hold or a
-    revision it does not have."""
+    revision it does not have. `progress`, `stop` and `pause_collector` are the replay's
+    (ledger/audit/replay.py): a server runs it in a thread, stoppable, with one worker."""
     violations = Violations()
     if isinstance(proposal, ProgramSettings):
         proposal.validate(violations)
@@ -241,6 +246,9 @@ def what_if(
         program_id,
         workers=workers,
         planned=partial(_plan, program_id, proposal, start, end),
+        progress=progress,
+        stop=stop,
+        pause_collector=pause_collector,
     )
     figures = result.get(WhatIfFigures)
     # A member with tier events in the period and no purchase nor action earns nothing.
