@@ -30,7 +30,7 @@ async def refuse_bad_update(
 ) -> None:
     """Raises InvalidArgument naming `decoding`'s findings in the settings the update takes
     from the request (the others are ignored, AIP-134) with every other bad setting."""
-    kept = [found for found in decoding.items if _masked(found.field, command.update_mask)]
+    kept = [found for found in decoding.items if masked(found.field, command.update_mask)]
     if not kept:
         return
     violations = Violations(kept)
@@ -45,11 +45,12 @@ async def refuse_bad_update(
     violations.raise_if_any()
 
 
-def _masked(field_name: str, paths: tuple[str, ...]) -> bool:
-    """Whether the request field `field_name` (program.a.b[0].c) is one the mask takes."""
-    if replaces_all(paths) or not field_name.startswith(SETTINGS_PREFIX):
+def masked(field_name: str, paths: tuple[str, ...], prefix: str = SETTINGS_PREFIX) -> bool:
+    """Whether the request field `field_name` (program.a.b[0].c, its settings message
+    named by `prefix`) is one the mask takes."""
+    if replaces_all(paths) or not field_name.startswith(prefix):
         return True
-    named = field_name.removeprefix(SETTINGS_PREFIX)
+    named = field_name.removeprefix(prefix)
     return any(
         named == path or named.startswith((f"{path}.", f"{path}[")) or path.startswith(f"{named}.")
         for path in paths

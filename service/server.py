@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import structlog
+from google.longrunning import operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -23,7 +24,7 @@ from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
-from service.auth import RPC_SCOPES, Authenticator, AuthInterceptor
+from service.auth import OPERATIONS_SERVICE, RPC_SCOPES, Authenticator, AuthInterceptor
 from service.callers import BadCallers, CallerRegistry
 from service.checkpointing import Checkpointer, checkpoint_signer, log_checkpoint_setting
 from service.config import BadSettings, Settings
@@ -32,8 +33,10 @@ from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
 from service.limits import HEALTH_ROOM, Admission, LimitsInterceptor
 from service.metrics import observe_ledger, observe_projections
+from service.operations import OperationsServicer
 from service.rpc_telemetry import TelemetryInterceptor
 from service.servicer import LedgerServicer
+from service.simulations import Simulations
 from service.telemetry import Telemetry, telemetry_of
 from service.tls import TlsFiles, server_credentials
 
@@ -191,14 +194,20 @@ async def start_server(
                 ),
             )
         )
+        simulations = Simulations(ledger, database_url, now)
+        resources.push_async_callback(simulations.close)
         add_ledger_service(
             LedgerServicer(
                 ledger,
                 AccountDirectory(ledger),
                 feed,
                 referral_fingerprint_key=settings.referral_fingerprint_key,
+                simulations=simulations,
             ),
             server,
+        )
+        operations_pb2_grpc.add_OperationsServicer_to_server(  # type: ignore[no-untyped-call]
+            OperationsServicer(simulations), server
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -208,7 +217,8 @@ async def start_server(
             await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await health_servicer.set(LIVENESS_CHECK, health_pb2.HealthCheckResponse.SERVING)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (SERVICE_NAME, OPERATIONS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            server,
         )
         try:
             if settings.tls_cert_file and settings.tls_key_file:
