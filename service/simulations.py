@@ -46,6 +46,8 @@ MAX_MEMBERS_IN_RESPONSE = 10_000
 """A response holds at most this many members (about 100 bytes each: well under the 4 MiB
 a message may have); the rest are counted, and in the totals."""
 OPERATIONS_SEGMENT = "operations"
+LINKS_PER_READ = 1_000
+"""Member links looked up per query, to name the response's accounts."""
 
 
 @dataclass
@@ -267,10 +269,13 @@ class Simulations:
         )
 
     async def _response(self, report: WhatIfReport) -> pb.SimulateProgramChangeResponse:
-        listed = report.members[:MAX_MEMBERS_IN_RESPONSE]
-        keys = [(report.program_id, key) for key, _ in listed]
-        ids = await self._ledger.log.member_ids(keys) if keys else {}
-        return simulation_response(report, {key: member_id for (_, key), member_id in ids.items()})
+        keys = [key for key, _ in report.members[:MAX_MEMBERS_IN_RESPONSE]]
+        ids: dict[str, str] = {}
+        for first in range(0, len(keys), LINKS_PER_READ):
+            wanted = [(report.program_id, key) for key in keys[first : first + LINKS_PER_READ]]
+            found = await self._ledger.log.member_ids(wanted)
+            ids.update({key: member_id for (_, key), member_id in found.items()})
+        return simulation_response(report, ids)
 
     def _room(self) -> bool:
         if len(self._operations) < MAX_OPERATIONS_KEPT:

@@ -5,6 +5,7 @@ the standard google.longrunning.Operations service of the same server, whose res
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -18,6 +19,8 @@ from ledger.domain.settings import EarnRate
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service import simulations
+from service.auth import OPERATION_SCOPES, RPC_SCOPES
+from service.callers import SCOPES
 from service.config import Settings
 from service.mapping import timestamp
 from service.server import start_server
@@ -123,8 +126,8 @@ async def test_a_simulation_runs_to_done_and_answers_what_the_command_reports(
     }
     [liability] = response.liability_difference
     assert liability.currency_code == "USD"
-    assert str(liability.units + liability.nanos / 1e9) == str(
-        float(printed["total"]["liability_difference"]["USD"])
+    assert Decimal(liability.units) + Decimal(liability.nanos) / 10**9 == Decimal(
+        printed["total"]["liability_difference"]["USD"]
     )
     # Done: the metadata says so, and the operation is listed under its program.
     assert finished.metadata.Unpack(metadata)
@@ -442,3 +445,11 @@ async def test_the_terminal_client_starts_a_simulation_waits_for_it_and_lists_it
     assert _response(done).events_rerun == 6
     assert [each.name for each in listed.operations] == [done.name]
     assert refused["reason"] == "PERIOD_END_NOT_AFTER_START"
+
+
+def test_every_rpc_of_the_operations_service_needs_the_audit_scope() -> None:
+    service = operations_pb2.DESCRIPTOR.services_by_name["Operations"]
+
+    assert set(service.methods_by_name) == set(OPERATION_SCOPES)
+    assert set(OPERATION_SCOPES.values()) == {"audit"} == {RPC_SCOPES["SimulateProgramChange"]}
+    assert "audit" in SCOPES
