@@ -11,10 +11,13 @@ from google.protobuf import empty_pb2
 
 from ledger.domain.errors import InvalidArgument
 from service.servicer import unary
-from service.simulations import Simulation, Simulations
+from service.simulations import Simulations
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
+MAX_PAGE_BYTES = 3 * 1024 * 1024
+"""A page stops before this many bytes (a done operation holds its whole response, up to
+about 2.5 MB), under the 4 MiB a message may have."""
 MAX_WAIT_SECONDS = 60.0
 """WaitOperation waits at most this long (or its `timeout`, or the call's deadline)."""
 PAGE_TOKEN_PREFIX = "o"  # noqa: S105 (a page token, not a secret)
@@ -49,17 +52,19 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
             )
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = _sequence_of(request.page_token)
-        listed: list[Simulation] = []
+        page = operations_pb2.ListOperationsResponse()
+        last = 0
         for simulation in self._simulations.listed(request.name, after):
-            if len(listed) == size:
-                token = f"{PAGE_TOKEN_PREFIX}{listed[-1].sequence}"
-                return operations_pb2.ListOperationsResponse(
-                    operations=[each.operation() for each in listed], next_page_token=token
-                )
-            listed.append(simulation)
-        return operations_pb2.ListOperationsResponse(
-            operations=[each.operation() for each in listed]
-        )
+            operation = simulation.operation()
+            full = len(page.operations) == size or (
+                page.operations and page.ByteSize() + operation.ByteSize() > MAX_PAGE_BYTES
+            )
+            if full:
+                page.next_page_token = f"{PAGE_TOKEN_PREFIX}{last}"
+                break
+            page.operations.append(operation)
+            last = simulation.sequence
+        return page
 
     @unary
     async def CancelOperation(

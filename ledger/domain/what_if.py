@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ledger.domain import clock, inactivity, referrals
+from ledger.domain import lots as lot_math
 from ledger.domain.account import AccountState, evolve
 from ledger.domain.commands import (
     AdjustPoints,
@@ -173,6 +174,8 @@ class Rerun:
                 return self._referrer_credit(program, recorded, now)
             case ReferrerCreditReversed():
                 return self._referrer_credit_reversed(program, recorded)
+            case PointsTransferredOut():
+                return self._transferred_out(program, recorded, now)
             case _ if isinstance(recorded, PASSED_THROUGH):
                 return [recorded]
         command = command_of(recorded, now, self.orders)
@@ -225,6 +228,21 @@ class Rerun:
                 recorded.friend_key, recorded.reason, entry.points - lost, taken, negative, lost
             )
         ]
+
+    def _transferred_out(
+        self, program: ProgramState, recorded: PointsTransferredOut, now: datetime
+    ) -> list[Event]:
+        """The source's half of a transfer, as decide_transfer decides it (the destination's
+        half is the other account's, taken there as recorded)."""
+        events = housekeeping(self.state, now, program)
+        state = self.state
+        for event in events:
+            state = evolve(state, event)
+        if state.forgotten or state.balances.available < recorded.points:
+            return events  # a transfer the proposal's balance could not have paid
+        taken = lot_math.take(state.lots, recorded.points)
+        sent = replace(recorded, taken=taken)
+        return [*events, sent, *inactivity.rescheduled(evolve(state, sent), program, [sent], now)]
 
     def _orders_of(self, command: Command) -> dict[str, Order]:
         if isinstance(command, (ConfirmOrder, RefundPurchase)):
@@ -283,8 +301,6 @@ def command_of(recorded: Event, now: datetime, orders: dict[str, Order]) -> Comm
             return RedeemPoints(recorded.points, recorded.reward_id)
         case RewardRedeemed():
             return CommitReservation(recorded.reservation_id, recorded.points)
-        case PointsTransferredOut():
-            return RedeemPoints(recorded.points, recorded.transfer_id)
         case PointsEarned():
             return EarnPoints(recorded.points, recorded.reason)
         case PointsAdjusted():
