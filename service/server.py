@@ -48,7 +48,14 @@ LIVENESS_CHECK = "liveness"
 probes. Probing "" there would restart every pod while the database is down or behind its
 migrations, which a restart mends in neither case; readiness probes ask "" instead."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-READ_METHODS = frozenset(method for method, scope in RPC_SCOPES.items() if scope == "read")
+READ_METHODS = frozenset(
+    {
+        *(method for method, scope in RPC_SCOPES.items() if scope == "read"),
+        "GetOperation",
+        "ListOperations",
+        "WaitOperation",
+    }
+)
 """The RPCs in the reads' pool (service/limits.py); every other unary RPC is a write."""
 
 
@@ -146,7 +153,9 @@ async def start_server(
     )
     # After authentication: its wrapper runs first and tells the limits who calls.
     admission = Admission(settings.max_concurrent_reads, settings.max_concurrent_writes)
-    interceptors.append(LimitsInterceptor(admission, READ_METHODS, SERVICE_NAME))
+    interceptors.append(
+        LimitsInterceptor(admission, READ_METHODS, frozenset({SERVICE_NAME, OPERATIONS_SERVICE}))
+    )
     resources = contextlib.AsyncExitStack()
     try:
         telemetry = _telemetry(settings, telemetry)
