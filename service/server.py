@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 import structlog
-from google.longrunning import operations_pb2_grpc
+from google.longrunning import operations_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -28,7 +28,7 @@ from service.auth import OPERATIONS_SERVICE, RPC_SCOPES, Authenticator, AuthInte
 from service.callers import BadCallers, CallerRegistry
 from service.checkpointing import Checkpointer, checkpoint_signer, log_checkpoint_setting
 from service.config import BadSettings, Settings
-from service.decoding import SERVICE, add_ledger_service
+from service.decoding import SERVICE, add_ledger_service, add_tolerant_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
 from service.limits import HEALTH_ROOM, Admission, LimitsInterceptor
@@ -43,6 +43,7 @@ from service.tls import TlsFiles, server_credentials
 log = structlog.get_logger(__name__)
 
 SERVICE_NAME = SERVICE.full_name
+OPERATIONS_DESCRIPTOR = operations_pb2.DESCRIPTOR.services_by_name["Operations"]
 LIVENESS_CHECK = "liveness"
 """A health name that is SERVING from start to shutdown whatever the database: for liveness
 probes. Probing "" there would restart every pod while the database is down or behind its
@@ -215,9 +216,7 @@ async def start_server(
             ),
             server,
         )
-        operations_pb2_grpc.add_OperationsServicer_to_server(  # type: ignore[no-untyped-call]
-            OperationsServicer(simulations), server
-        )
+        add_tolerant_service(OperationsServicer(simulations), server, OPERATIONS_DESCRIPTOR)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of
