@@ -217,3 +217,18 @@ def test_the_recorded_settings_rerun_give_what_was_recorded_in_every_kind() -> N
     assert figures["milestone"] == (70, 70)
     assert figures["refund"] == (-40 - 70, -40 - 70)
     assert figures["expiry"][0] < 0
+
+
+def test_a_redemption_the_proposals_balance_could_not_pay_is_left_out() -> None:
+    monthly = replace(RECORDED, points_expiry_days=30)
+    history = History(_program(monthly))
+    history.did(RecordPurchase("o-1", 10_000, "USD", 2))
+    history.did(RedeemPoints(80, "basket"), T0 + timedelta(days=1))
+    halved = replace(monthly, earn_rates=(EarnRate("USD", 1, 2),))
+
+    figures = history.rerun(halved)
+
+    # Recorded: 100 earned, 80 redeemed, 20 expire. Proposed: 50 earned, too few for the
+    # redemption, so all 50 expire.
+    assert figures["purchase"] == (100, 50)
+    assert figures["expiry"] == (-20, -50)
