@@ -196,6 +196,8 @@ async def test_a_cancelled_simulation_ends_cancelled_and_a_deleted_one_is_gone(
 
     running = await operations.GetOperation(operations_pb2.GetOperationRequest(name=first.name))
     assert not running.done
+    # The replay waits in its own thread: the server answers other calls meanwhile.
+    assert (await _current(api, program_id)).name == f"programs/{program_id}"
     await operations.CancelOperation(operations_pb2.CancelOperationRequest(name=first.name))
     await operations.DeleteOperation(operations_pb2.DeleteOperationRequest(name=second.name))
     held_replays.set()
