@@ -30,6 +30,11 @@ BROWSER_STAMP := $(VENV)/.stamp-chromium
 PROTO_DIR := proto
 PROTO_PKG_DIR := $(PROTO_DIR)/loyalty/v1
 PROTOS := $(wildcard $(PROTO_PKG_DIR)/*.proto)
+# Google's API definitions ours import (google/longrunning/operations.proto...), vendored as
+# their sources for protoc and buf; no code is generated from them: their Python modules come
+# from googleapis-common-protos, a dependency.
+THIRD_PARTY_PROTO_DIR := third_party/googleapis
+THIRD_PARTY_PROTOS := $(shell find $(THIRD_PARTY_PROTO_DIR) -name '*.proto')
 GEN := gen
 GEN_STAMP := $(GEN)/.stamp-generated
 
@@ -69,11 +74,11 @@ $(VENV_STAMP): pyproject.toml
 gen: $(GEN_STAMP)
 
 # The directory is a prerequisite too, so adding or removing a .proto regenerates.
-$(GEN_STAMP): $(PROTOS) $(PROTO_PKG_DIR) $(VENV_STAMP)
+$(GEN_STAMP): $(PROTOS) $(PROTO_PKG_DIR) $(THIRD_PARTY_PROTOS) $(VENV_STAMP)
 	@test -n "$(PROTOS)" || { echo "no .proto files in $(PROTO_PKG_DIR)" >&2; exit 1; }
 	rm -rf $(GEN).tmp
 	mkdir -p $(GEN).tmp
-	$(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) \
+	$(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) -I$(THIRD_PARTY_PROTO_DIR) \
 	  --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
 	  --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
 	  --python_out=$(GEN).tmp --grpc_python_out=$(GEN).tmp \

@@ -29,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 ON_BEHALF_METADATA_KEY = "loyalty-on-behalf-of"
 LEDGER_SERVICE = "loyalty.v1.LedgerService"
+OPERATIONS_SERVICE = "google.longrunning.Operations"
 OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
 """Answer without credentials: a probe carries none, and health tells nothing about data."""
 
@@ -66,8 +67,21 @@ RPC_SCOPES: dict[str, str] = {
     "StreamStageChanges": "read",
     # statistics
     "GetProgramStatistics": "read",
+    # what-if
+    "SimulateProgramChange": "audit",
 }
 """The scope each RPC needs. An RPC missing here is refused to everyone (and a test fails)."""
+
+OPERATION_SCOPES: dict[str, str] = {
+    "GetOperation": "audit",
+    "ListOperations": "audit",
+    "WaitOperation": "audit",
+    "CancelOperation": "audit",
+    "DeleteOperation": "audit",
+}
+"""google.longrunning.Operations serves SimulateProgramChange's operations: the scope that
+starts one reads it. Their names hold their program, so a caller sees its programs' only."""
+SCOPES_BY_SERVICE = {LEDGER_SERVICE: RPC_SCOPES, OPERATIONS_SERVICE: OPERATION_SCOPES}
 
 NAME_FIELDS = (
     "program_id",
@@ -175,9 +189,10 @@ class Authenticator:
         method: str,
         request: Message,
         context: grpc.aio.ServicerContext[Any, Any],
+        service: str = LEDGER_SERVICE,
     ) -> str:
         """The actor of the call, once `caller` may make it."""
-        scope = RPC_SCOPES.get(method)
+        scope = SCOPES_BY_SERVICE[service].get(method)
         if scope is None or scope not in caller.scopes:
             raise PermissionDenied(
                 f"{caller.name} lacks the scope {method} needs",
@@ -240,7 +255,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self, handler: "grpc.RpcMethodHandler[Any, Any]", service: str, method: str
     ) -> "grpc.RpcMethodHandler[Any, Any]":
         authenticator = self._authenticator
-        ours = service == LEDGER_SERVICE
+        ours = service in SCOPES_BY_SERVICE
         open_streams = self._open_streams
         most = self._max_streams_per_caller
 
@@ -249,7 +264,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 caller = authenticator.caller_of(context)
                 _CALLER.set(caller.name)
                 if ours:
-                    _ACTOR.set(authenticator.authorize(caller, method, request, context))
+                    _ACTOR.set(authenticator.authorize(caller, method, request, context, service))
                     set_caller(caller.name, caller.limits)
             except (Unauthenticated, PermissionDenied) as error:
                 if "caller" in error.metadata:

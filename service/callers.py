@@ -26,7 +26,7 @@ from service.limits import CallerLimits
 
 log = structlog.get_logger(__name__)
 
-SCOPES = frozenset({"read", "write", "redeem", "transfer", "admin", "import"})
+SCOPES = frozenset({"read", "write", "redeem", "transfer", "admin", "import", "audit"})
 ALL_PROGRAMS = "*"
 _NAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 _PROGRAM = re.compile(r"[a-z][a-z0-9-]{0,63}")

@@ -32,6 +32,7 @@ from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
 from service.projections_cli import add_projection_commands
+from service.simulate_cli import add_simulation_commands
 from service.what_if_cli import add_what_if_command
 
 if TYPE_CHECKING:
@@ -461,6 +462,7 @@ def _parser() -> argparse.ArgumentParser:
     add_projection_commands(commands)
     add_checkpoint_commands(commands)
     add_what_if_command(commands)
+    add_simulation_commands(commands, DEFAULT_TARGET)
 
     def client(name: str, help_text: str, *arguments: tuple[str, dict[str, Any]]) -> None:
         sub = commands.add_parser(name, help=help_text)

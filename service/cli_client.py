@@ -31,7 +31,8 @@ SETTING_FLAGS: dict[str, str] = {
 """update-program flag (argparse dest) -> the Program field it sets."""
 
 
-def _time(text: str) -> Timestamp:
+def time_argument(text: str) -> Timestamp:
+    """An RFC 3339 instant with its offset, as a Timestamp (argparse type)."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. 2026-01-01T00:00Z")
@@ -142,7 +143,7 @@ def add_client_commands(
         "an account's balances at a point in time",
         PROGRAM,
         MEMBER,
-        ("time", {"type": _time, "help": "RFC 3339, e.g. 2026-01-01T00:00:00Z"}),
+        ("time", {"type": time_argument, "help": "RFC 3339, e.g. 2026-01-01T00:00:00Z"}),
     )
     return {
         "update-program": lambda stub, a, rid: stub.UpdateProgram(

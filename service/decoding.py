@@ -1,4 +1,5 @@
-"""Requests whose bytes do not decode get INVALID_ARGUMENT, not UNKNOWN.
+"""Requests whose bytes do not decode get INVALID_ARGUMENT, not UNKNOWN (LedgerService's, and
+google.longrunning.Operations').
 
 grpc's server answers UNKNOWN ("Unexpected <class 'DecodeError'>") when a request
 deserializer raises, which tells a caller nothing it can act on and looks like a server bug.
@@ -13,6 +14,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
 
 from ledger.domain.errors import InvalidArgument
 from loyalty.v1 import ledger_pb2
@@ -65,8 +67,15 @@ def _streaming(behaviour: Any, status: grpc.Status) -> Any:
 
 def add_ledger_service(servicer: object, server: grpc.aio.Server) -> None:
     """What the generated add_LedgerServiceServicer_to_server does, with tolerant decoding."""
+    add_tolerant_service(servicer, server, SERVICE)
+
+
+def add_tolerant_service(
+    servicer: object, server: grpc.aio.Server, service: ServiceDescriptor
+) -> None:
+    """`servicer`'s methods as `service` names them, each with tolerant decoding."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    for method in SERVICE.methods:
+    for method in service.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
         response_type = message_factory.GetMessageClass(method.output_type)
         status = to_status(
@@ -90,6 +99,6 @@ def add_ledger_service(servicer: object, server: grpc.aio.Server) -> None:
             response_serializer=response_type.SerializeToString,
         )
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )
-    server.add_registered_method_handlers(SERVICE.full_name, handlers)
+    server.add_registered_method_handlers(service.full_name, handlers)

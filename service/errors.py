@@ -107,6 +107,13 @@ def _clip(text: str, max_bytes: int) -> str:
 
 
 def to_status(error: LedgerError) -> grpc.Status:
+    converted: grpc.Status = rpc_status.to_status(status_proto(error))
+    return converted
+
+
+def status_proto(error: LedgerError) -> status_pb2.Status:
+    """The google.rpc.Status of `error`, with its details: a call's trailer, or a
+    long-running operation's `error`."""
     code = status_code_of(error)
     metadata = {key: _clip(value, MAX_TEXT_BYTES) for key, value in error.metadata.items()}
     details = [
@@ -146,10 +153,8 @@ def to_status(error: LedgerError) -> grpc.Status:
         )
         if len(error.violations) > len(listed):
             message += f"; and {len(error.violations) - len(listed)} more"
-    status = status_pb2.Status(
+    return status_pb2.Status(
         code=getattr(code_pb2, code.name),
         message=_clip(message, MAX_MESSAGE_BYTES),
         details=details,
     )
-    converted: grpc.Status = rpc_status.to_status(status)
-    return converted

@@ -132,13 +132,16 @@ class Admission:
 
 
 class LimitsInterceptor(grpc.aio.ServerInterceptor):
-    """Runs each LedgerService unary call inside its pool; placed after authentication, so
-    the caller is known (with authentication off only the pools apply)."""
+    """Runs each unary call of `services` (LedgerService, and the Operations service of its
+    long-running operations) inside its pool; placed after authentication, so the caller is
+    known (with authentication off only the pools apply)."""
 
-    def __init__(self, admission: Admission, read_methods: frozenset[str], service: str) -> None:
+    def __init__(
+        self, admission: Admission, read_methods: frozenset[str], services: frozenset[str]
+    ) -> None:
         self._admission = admission
         self._read_methods = read_methods
-        self._service = service
+        self._services = services
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
@@ -151,7 +154,7 @@ class LimitsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         full_method: str = handler_call_details.method
         service, _, method = full_method.lstrip("/").partition("/")
-        if handler is None or service != self._service or handler.unary_unary is None:
+        if handler is None or service not in self._services or handler.unary_unary is None:
             return handler  # health, reflection, and streams (limited by the feed)
         wrapped = self._wrapped.get(full_method)
         if wrapped is None:

@@ -39,7 +39,7 @@ async def refuse_bad_update(
     settings the update takes from the request: the others are ignored, AIP-134) with every
     other bad field: the request id, the command's own, and the settings the update would
     leave the program with (`program_id` "" for a name found wrong)."""
-    violations = Violations([v for v in found.items if _masked(v.field, command.update_mask)])
+    violations = Violations([v for v in found.items if masked(v.field, command.update_mask)])
     _check_request_id(request_id, violations)
     more = Violations()
     command.validate(more)
@@ -72,11 +72,12 @@ async def _merged(
     return []
 
 
-def _masked(field_name: str, paths: tuple[str, ...]) -> bool:
-    """Whether the request field `field_name` (program.a.b[0].c) is one the mask takes."""
-    if replaces_all(paths) or not field_name.startswith(SETTINGS_PREFIX):
+def masked(field_name: str, paths: tuple[str, ...], prefix: str = SETTINGS_PREFIX) -> bool:
+    """Whether the request field `field_name` (program.a.b[0].c, its settings message
+    named by `prefix`) is one the mask takes."""
+    if replaces_all(paths) or not field_name.startswith(prefix):
         return True
-    named = field_name.removeprefix(SETTINGS_PREFIX)
+    named = field_name.removeprefix(prefix)
     if named in OUTPUT_ONLY:
         return True  # program.name: which program, whatever the mask
     return any(

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import structlog
+from google.longrunning import operations_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -23,29 +24,39 @@ from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
 from ledger.projections.catalog import PROJECTIONS
 from ledger.projections.workers import ProjectionWorkers
-from service.auth import RPC_SCOPES, Authenticator, AuthInterceptor
+from service.auth import OPERATIONS_SERVICE, RPC_SCOPES, Authenticator, AuthInterceptor
 from service.callers import BadCallers, CallerRegistry
 from service.checkpointing import Checkpointer, checkpoint_signer, log_checkpoint_setting
 from service.config import BadSettings, Settings
-from service.decoding import SERVICE, add_ledger_service
+from service.decoding import SERVICE, add_ledger_service, add_tolerant_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
 from service.limits import HEALTH_ROOM, Admission, LimitsInterceptor
 from service.metrics import observe_ledger, observe_projections
+from service.operations import OperationsServicer
 from service.rpc_telemetry import TelemetryInterceptor
 from service.servicer import LedgerServicer
+from service.simulations import Simulations
 from service.telemetry import Telemetry, telemetry_of
 from service.tls import TlsFiles, server_credentials
 
 log = structlog.get_logger(__name__)
 
 SERVICE_NAME = SERVICE.full_name
+OPERATIONS_DESCRIPTOR = operations_pb2.DESCRIPTOR.services_by_name["Operations"]
 LIVENESS_CHECK = "liveness"
 """A health name that is SERVING from start to shutdown whatever the database: for liveness
 probes. Probing "" there would restart every pod while the database is down or behind its
 migrations, which a restart mends in neither case; readiness probes ask "" instead."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-READ_METHODS = frozenset(method for method, scope in RPC_SCOPES.items() if scope == "read")
+READ_METHODS = frozenset(
+    {
+        *(method for method, scope in RPC_SCOPES.items() if scope == "read"),
+        "GetOperation",
+        "ListOperations",
+        "WaitOperation",
+    }
+)
 """The RPCs in the reads' pool (service/limits.py); every other unary RPC is a write."""
 
 
@@ -143,7 +154,9 @@ async def start_server(
     )
     # After authentication: its wrapper runs first and tells the limits who calls.
     admission = Admission(settings.max_concurrent_reads, settings.max_concurrent_writes)
-    interceptors.append(LimitsInterceptor(admission, READ_METHODS, SERVICE_NAME))
+    interceptors.append(
+        LimitsInterceptor(admission, READ_METHODS, frozenset({SERVICE_NAME, OPERATIONS_SERVICE}))
+    )
     resources = contextlib.AsyncExitStack()
     try:
         telemetry = _telemetry(settings, telemetry)
@@ -191,15 +204,19 @@ async def start_server(
                 ),
             )
         )
+        simulations = Simulations(ledger, database_url, now)
+        resources.push_async_callback(simulations.close)
         add_ledger_service(
             LedgerServicer(
                 ledger,
                 AccountDirectory(ledger),
                 feed,
                 referral_fingerprint_key=settings.referral_fingerprint_key,
+                simulations=simulations,
             ),
             server,
         )
+        add_tolerant_service(OperationsServicer(simulations), server, OPERATIONS_DESCRIPTOR)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of
@@ -208,7 +225,8 @@ async def start_server(
             await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await health_servicer.set(LIVENESS_CHECK, health_pb2.HealthCheckResponse.SERVING)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (SERVICE_NAME, OPERATIONS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            server,
         )
         try:
             if settings.tls_cert_file and settings.tls_key_file:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 import structlog
+from google.longrunning import operations_pb2
 from opentelemetry import trace
 
 from ledger.application import Ledger
@@ -43,6 +44,8 @@ from service.import_mapping import import_shares
 from service.names import parse_account, parse_program
 from service.program_revisions import list_program_revisions
 from service.program_updates import refuse_bad_creation, refuse_bad_update
+from service.simulate import start_simulation
+from service.simulations import Simulations
 from service.stage_feed import stage_changes
 from service.statistics import ProgramStatisticsApi
 from service.stream_filters import parse_event_types
@@ -120,8 +123,10 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         feed: EventFeed,
         *,
         referral_fingerprint_key: str = "",
+        simulations: Simulations | None = None,
     ) -> None:
         self._ledger = ledger
+        self._simulations = simulations
         self._fingerprint_key = referral_fingerprint_key
         self._directory = directory
         self._feed = feed
@@ -602,6 +607,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: pb.GetProgramStatisticsRequest, context: Any
     ) -> pb.GetProgramStatisticsResponse:
         return await self._statistics.get(request, _deadline(context))
+
+    @unary
+    async def SimulateProgramChange(
+        self, request: pb.SimulateProgramChangeRequest, context: Any
+    ) -> operations_pb2.Operation:
+        assert self._simulations is not None, "the server gives the servicer its simulations"
+        return await start_simulation(self._ledger, self._simulations, request, _deadline(context))
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -1,5 +1,5 @@
-"""`loyalty-ledger what-if`: a period's recorded purchases and actions rerun under a proposed
-program revision (ledger/audit/what_if.py), writing nothing (README "What-if replay")."""
+"""`loyalty-ledger what-if`: a period's recorded history rerun under a proposed program
+revision (ledger/audit/what_if.py), writing nothing (README "What-if replay")."""
 
 import argparse
 import asyncio
@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from ledger import bootstrap
-from ledger.audit.what_if import KINDS, Figures, Proposal, TierLine, WhatIfReport, what_if
+from ledger.audit.what_if import Figures, Proposal, TierLine, WhatIfReport, what_if
 from ledger.domain.errors import InvalidArgument, NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping
@@ -27,8 +27,9 @@ LINKS_PER_READ = 1_000
 def add_what_if_command(commands: "argparse._SubParsersAction[Any]") -> None:
     command = commands.add_parser(
         "what-if",
-        help="rerun a period's purchases and actions under a proposed program revision,"
-        " writing nothing; exit 2 on a bad proposal or an unknown program or revision",
+        help="rerun a period's purchases, actions, refunds, milestones, referral credits and"
+        " expiry under a proposed program revision, writing nothing; exit 2 on a bad proposal"
+        " or an unknown program or revision",
     )
     command.add_argument("--program", required=True, help="the program's id")
     proposal = command.add_mutually_exclusive_group(required=True)
@@ -190,10 +191,12 @@ def as_table(report: WhatIfReport, ids: dict[str, str]) -> Iterable[str]:
     yield (
         f"program {report.program_id}, from {report.start} to {report.end} (exclusive),"
         f" {'revision ' + str(revision) if revision else 'proposed settings'}:"
-        f" {report.events} purchases and actions rerun"
+        f" {report.events} events rerun"
     )
+    # The kinds the period had (recorded or proposed) as columns; --json shows every kind.
+    kinds = [kind for kind, figures in report.total.by_kind().items() if any(figures)]
     header = ["member_key", "member"]
-    for kind in KINDS:
+    for kind in kinds:
         header += [f"{kind}_recorded", f"{kind}_proposed"]
     header += ["difference"]
     tiers = dict(report.tiers)
@@ -201,12 +204,12 @@ def as_table(report: WhatIfReport, ids: dict[str, str]) -> Iterable[str]:
         header += ["tier_recorded", "tier_proposed"]
     yield "\t".join(header)
     for key, figures in report.members:
-        row = [key, ids.get(key, REDACTED), *_cells(figures)]
+        row = [key, ids.get(key, REDACTED), *_cells(figures, kinds)]
         if tiers:
             line = tiers.get(key)
             row += [line.recorded, line.proposed] if line is not None else ["", ""]
         yield "\t".join(row)
-    yield "\t".join(["total", "", *_cells(report.total)])
+    yield "\t".join(["total", "", *_cells(report.total, kinds)])
     if tiers:
         recorded, proposed = report.tier_moves()
         yield f"tier moves: {recorded} recorded, {proposed} proposed"
@@ -216,8 +219,10 @@ def as_table(report: WhatIfReport, ids: dict[str, str]) -> Iterable[str]:
         yield f"liability difference: {amount} {currency}"
 
 
-def _cells(figures: Figures) -> list[str]:
+def _cells(figures: Figures, kinds: list[str]) -> list[str]:
     cells = []
-    for recorded, proposed in figures.by_kind().values():
+    by_kind = figures.by_kind()
+    for kind in kinds:
+        recorded, proposed = by_kind[kind]
         cells += [str(recorded), str(proposed)]
     return [*cells, str(figures.difference)]

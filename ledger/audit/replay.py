@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from itertools import count
@@ -50,6 +50,8 @@ def replay(
     accumulators: Iterable[AccumulatorFactory] = (),
     planned: Callable[[ExportedSnapshot], Iterable[AccumulatorFactory]] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+    pause_collector: bool = True,
 ) -> Report:
     """Replays the log (or one program's streams). With `workers` > 1 the streams are cut
     into key ranges of about equal numbers of events, which this process and `workers` - 1
@@ -61,7 +63,12 @@ def replay(
     `planned` more of them from what the snapshot holds, read before the replay starts (the
     finance report's program calendars). `progress(done, total)` is called from a thread of
     this process a few times a second with the events replayed so far and about how many
-    there are. Raises NotFound if `program_id` names a program the log does not hold."""
+    there are. Raises NotFound if `program_id` names a program the log does not hold.
+
+    `stop`, once set, ends the replay between two key ranges with ReplayStopped (this
+    process's ranges: a replay that should stop runs with one worker). `pause_collector`
+    False leaves the cyclic collector alone: a server replaying in a thread must not turn it
+    off for its other work."""
     assert 1 <= workers <= MAX_WORKERS
     factories: tuple[AccumulatorFactory, ...] = (
         *((FinalBalances,) if keep_balances else ()),
@@ -102,13 +109,14 @@ def replay(
             factories,
             snapshot.snapshot_id,
             tuple(snapshot.key_ranges(program_id, parts_wanted)),
+            pause_collector,
         )
         if pool is None:
-            parts = [_work(job, count().__next__, done)]
+            parts = [_work(job, count().__next__, done, stop)]
         else:
             others = [pool.submit(_work_in_pool, job) for _ in range(workers - 1)]
             # This process replays too, taking ranges while the others start up.
-            parts = [_work(job, partial(_take, taken), done)]
+            parts = [_work(job, partial(_take, taken), done, stop)]
             parts += [other.result() for other in others]
     merged = Report(job.factories)
     for part in parts:
@@ -123,6 +131,11 @@ class _Job:
     factories: tuple[AccumulatorFactory, ...]
     snapshot_id: str
     ranges: tuple[KeyRange, ...]
+    pause_collector: bool = True
+
+
+class ReplayStopped(Exception):
+    """The replay's `stop` was set: it ended before every range was read."""
 
 
 def worker_start_method() -> str:
@@ -165,11 +178,20 @@ def _work_in_pool(job: _Job) -> Report:
     return _work(job, partial(_take, _taken), _done)
 
 
-def _work(job: _Job, take: Callable[[], int], done: "Synchronized[int]") -> Report:
-    """Replays ranges of `job`, as `take` hands out their indexes, until none is left."""
+def _work(
+    job: _Job,
+    take: Callable[[], int],
+    done: "Synchronized[int]",
+    stop: threading.Event | None = None,
+) -> Report:
+    """Replays ranges of `job`, as `take` hands out their indexes, until none is left (or
+    `stop` is set)."""
     report = Report(job.factories)
-    with _collector_paused(), snapshot_reader(job.conninfo, job.snapshot_id) as reader:
+    paused = _collector_paused() if job.pause_collector else nullcontext()
+    with paused, snapshot_reader(job.conninfo, job.snapshot_id) as reader:
         while (index := take()) < len(job.ranges):
+            if stop is not None and stop.is_set():
+                raise ReplayStopped(f"stopped after {report.events} events")
             before = report.events
             with reader.read(job.program_id, job.ranges[index]) as (events, states):
                 check_range(events, states, report)

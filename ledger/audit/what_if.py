@@ -1,16 +1,18 @@
-"""What-if replay: a program's recorded purchases and actions of a period [start, end), rerun
-under a proposed program revision, writing nothing; per member and in total, the points
-recorded against the points the revision would have given, per kind, and what the
-difference is worth at the program's point values.
+"""What-if replay: a program's recorded history of a period [start, end) rerun under a
+proposed program revision, writing nothing; per member and in total, the points recorded
+against the points the revision would have given, per kind (purchases, actions, milestones,
+referral credits, refunds, expiry), the tiers, and what the difference is worth at the
+program's point values.
 
 It rides on the audit's replay (ledger/audit/replay.py: one exported snapshot, key ranges,
-the chains verified on the way), as one event accumulator; memory holds one line of figures
-per member who earned in the period, never the events. The points and the tiers are the domain's
-(ledger/domain/what_if.py): each event is rerun on the member's recorded state before it,
-with the tier the proposal gives the member; milestones and referral credits are not rerun.
+the chains verified on the way), as one accumulator; memory holds one line of figures per
+member who had an event in the period, and the one member being rerun (its shadow account
+and its orders), never the events. The rerun is the domain's (ledger/domain/what_if.py):
+each recorded command decided again by `decide` on a shadow of the member's account.
 """
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
@@ -24,14 +26,16 @@ from ledger.audit.replay import replay
 from ledger.audit.report import AccumulatorFactory, ReplayedStream
 from ledger.domain.account import AccountState
 from ledger.domain.clock import parse_instant
+from ledger.domain.decide import housekeeping
 from ledger.domain.errors import NotFound, Violations
-from ledger.domain.events import ActionRecorded, PurchaseRecorded, TierChanged
+from ledger.domain.events import TierChanged
+from ledger.domain.orders import Order, evolve_order, order_id_of
 from ledger.domain.program import ProgramState
 from ledger.domain.settings import ProgramSettings
-from ledger.domain.what_if import TierRun
+from ledger.domain.what_if import KINDS, Rerun, due_by, points_of
 from ledger.store.audit_reader import EventRow, ExportedSnapshot
 
-KINDS = ("purchase", "action")
+__all__ = ["KINDS", "Figures", "Proposal", "TierLine", "WhatIfReport", "what_if"]
 
 Proposal = ProgramSettings | int
 """Proposed settings, or the number of one of the program's own revisions to rerun under."""
@@ -77,7 +81,9 @@ class Figures:
 
 
 class WhatIfFigures:
-    """The event accumulator: per member key, [recorded, simulated] per kind, flat."""
+    """The accumulator (of events and of streams): per member key, [recorded, simulated] per
+    kind, flat. A stream is read whole by one worker, in order: its member's rerun lives
+    from its first event in the period to the stream's end."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -85,56 +91,82 @@ class WhatIfFigures:
         self.tiers: dict[str, TierLine] = {}
         """Per member key of a program with tiers (recorded or proposed)."""
         self.events = 0
-        """Purchases and actions of the period rerun."""
+        """The period's recorded events of the program's accounts, each rerun."""
         self._stream: tuple[str, str] | None = None
         self._before: AccountState = AccountState()
-        self._run: TierRun | None = None
-        """The stream's member's tier under the proposal, from its first event in the period."""
+        self._orders: dict[str, Order] = {}
+        """The stream's orders recorded before the period, for refunds in it."""
+        self._rerun: Rerun | None = None
+        """The stream's member under the proposal, from its first event in the period."""
+        self._last: AccountState = AccountState()
+        """The stream's recorded state after its last event in the period."""
 
     def add_event(self, stream: ReplayedStream, row: EventRow) -> None:
         key = (stream.program_id, stream.stream_id)
         if key != self._stream:
-            self._stream, self._before, self._run = key, AccountState(), None
+            self._stream, self._before, self._rerun = key, AccountState(), None
+            self._orders = {}
         before = self._before
         state = stream.fold.state
         if not isinstance(state, AccountState):
             return  # the program's own stream, a reward's stock
         self._before = state
         plan = self.plan
-        if stream.program_id != plan.program_id or not plan.start <= row.recorded_at < plan.end:
+        if stream.program_id != plan.program_id or row.recorded_at >= plan.end:
             return
         event = stream.fold.event
         assert event is not None
-        member = stream.stream_id
-        run = self._run
-        if run is None:
-            run = self._run = TierRun(before.tier)
-        now = parse_instant(row.recorded_at)  # fromisoformat: C, unlike strptime
-        match event:
-            case PurchaseRecorded():
-                self._add(member, 0, event.points, run.purchase(plan.proposed, before, event, now))
-            case ActionRecorded():
-                self._add(member, 1, event.points, run.action(plan.proposed, before, event, now))
-            case _:
-                run.other(plan.proposed, before, event, now)
-        if state.tier is None and run.status is None:
+        if row.recorded_at < plan.start:
+            order_id = order_id_of(event)
+            if order_id is not None:
+                order = evolve_order(self._orders.get(order_id), event)
+                assert order is not None
+                self._orders[order_id] = order
             return
-        line = self.tiers.get(member)
-        if line is None:
-            line = self.tiers[member] = TierLine()
-        line.recorded = "" if state.tier is None else state.tier.tier
-        line.proposed = run.tier
-        line.proposed_moves = run.moves
+        member = stream.stream_id
+        rerun = self._rerun
+        if rerun is None:
+            rerun = self._rerun = Rerun(before, self._orders, member)
+        line = self._line(member)
+        recorded = points_of(event)
+        if recorded is not None:
+            line[2 * recorded[0]] += recorded[1]
+        rerun.rerun(plan.proposed, event, parse_instant(row.recorded_at))  # C, not strptime
+        self._last = state
+        self.events += 1
+        if state.tier is None and rerun.state.tier is None:
+            return
+        tier = self.tiers.get(member)
+        if tier is None:
+            tier = self.tiers[member] = TierLine()
+        tier.recorded = "" if state.tier is None else state.tier.tier
+        tier.proposed = "" if rerun.state.tier is None else rerun.state.tier.tier
+        tier.proposed_moves = rerun.tier_moves
         if isinstance(event, TierChanged) and event.from_tier != event.to_tier:
-            line.recorded_moves += 1
+            tier.recorded_moves += 1
 
-    def _add(self, member: str, kind: int, recorded: int, simulated: int) -> None:
+    def add_stream(self, stream: ReplayedStream) -> None:
+        """The period's end: what is due by then, on the recorded account and on the rerun,
+        whether the sweep had appended it yet or not."""
+        rerun = self._rerun
+        if rerun is None or self._stream != (stream.program_id, stream.stream_id):
+            return
+        self._rerun = None
+        end = parse_instant(self.plan.end)
+        line = self._line(stream.stream_id)
+        for event in housekeeping(self._last, due_by(end)):
+            recorded = points_of(event)
+            if recorded is not None:
+                line[2 * recorded[0]] += recorded[1]
+        rerun.finish(self.plan.proposed, end)
+        for kind, points in enumerate(rerun.points):
+            line[2 * kind + 1] += points
+
+    def _line(self, member: str) -> list[int]:
         line = self.members.get(member)
         if line is None:
             line = self.members[member] = [0] * (2 * len(KINDS))
-        line[2 * kind] += recorded
-        line[2 * kind + 1] += simulated
-        self.events += 1
+        return line
 
     def merge(self, other: Self) -> None:
         self.events += other.events
@@ -224,11 +256,15 @@ def what_if(
     end: Moment,
     *,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+    pause_collector: bool = True,
 ) -> WhatIfReport:
     """Reruns the program's purchases and actions recorded in [start, end) under `proposal`.
     Raises InvalidArgument for bad settings (every bad one named) or a period that is empty
     or an instant without its offset, and NotFound for a program the log does not hold or a
-    revision it does not have."""
+    revision it does not have. `progress`, `stop` and `pause_collector` are the replay's
+    (ledger/audit/replay.py): a server runs it in a thread, stoppable, with one worker."""
     violations = Violations()
     if isinstance(proposal, ProgramSettings):
         proposal.validate(violations)
@@ -241,6 +277,9 @@ def what_if(
         program_id,
         workers=workers,
         planned=partial(_plan, program_id, proposal, start, end),
+        progress=progress,
+        stop=stop,
+        pause_collector=pause_collector,
     )
     figures = result.get(WhatIfFigures)
     # A member with tier events in the period and no purchase nor action earns nothing.

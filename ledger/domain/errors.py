@@ -99,6 +99,7 @@ class Conflict(LedgerError):
 
 GROUP_REASONS: tuple[tuple[str, str], ...] = (
     ("program.", "PROGRAM_SETTING_INVALID"),
+    ("proposed_program.", "PROGRAM_SETTING_INVALID"),
     ("update_mask.", "UPDATE_MASK_INVALID"),
     ("lines[", "ORDER_LINE_INVALID"),
     ("events[", "IMPORT_EVENT_INVALID"),

@@ -200,7 +200,7 @@ def reversed_by_refund(
         if not referrer.enrolled:
             return friend_events, []
         return friend_events, [ReferralStatusChanged(friend_key, REVERSED, ORDER_REFUNDED)]
-    taken, negative, lost = _clawback(friend, referral.points, policy)
+    taken, negative, lost = clawback(friend, referral.points, policy)
     friend_events = [
         ReferralReversed(
             referral.order_id, ORDER_REFUNDED, referral.points - lost, taken, negative, lost
@@ -208,14 +208,14 @@ def reversed_by_refund(
     ]
     entry = referrer.referrals.get(friend_key)
     points = entry.points if entry is not None else 0
-    taken, negative, lost = _clawback(referrer, points, policy)
+    taken, negative, lost = clawback(referrer, points, policy)
     referrer_events: list[Event] = [
         ReferrerCreditReversed(friend_key, ORDER_REFUNDED, points - lost, taken, negative, lost)
     ]
     return friend_events, referrer_events
 
 
-def _clawback(
+def clawback(
     state: AccountState, points: int, policy: NegativeBalancePolicy
 ) -> tuple[Lots, int, int]:
     """(taken from lots, taken below zero, not recovered) of taking `points` back, as a

@@ -11,9 +11,10 @@ from ledger.application import Ledger
 from ledger.audit.what_if import what_if
 from ledger.domain.action_settings import ActionCap, CapPeriod, RewardedAction
 from ledger.domain.catalogue import PointValue
-from ledger.domain.commands import RecordAction, RecordPurchase, UpdateProgram
+from ledger.domain.commands import RecordAction, RecordPurchase, RefundPurchase, UpdateProgram
 from ledger.domain.decisions import Target
 from ledger.domain.errors import InvalidArgument, NotFound
+from ledger.domain.milestone_settings import Milestone
 from ledger.domain.purchase_rules import EarnMultiplier, LineKind, OrderLine
 from ledger.domain.settings import EarnRate, ProgramSettings
 from ledger.domain.tier_settings import Tier, TierSettings
@@ -111,8 +112,11 @@ async def test_the_recorded_revision_rerun_differs_for_no_member(
             assert figures.by_kind() == {
                 "purchase": (log.purchase_points.get(member, 0),) * 2,
                 "action": (log.action_points.get(member, 0),) * 2,
+                **{kind: (0, 0) for kind in ("milestone", "referral", "refund", "expiry")},
             }
-        assert report.total.recorded == (25 + 120 + 7 + 26, 100)
+        assert report.total.by_kind()["purchase"] == (25 + 120 + 7 + 26,) * 2
+        assert report.total.by_kind()["action"] == (100, 100)
+        assert report.total.recorded_total == 25 + 120 + 7 + 26 + 100
         assert report.total.difference == 0
         assert report.liability_difference() == {"USD": Decimal(0)}
     # Key ranges taken by several processes give the same figures as one.
@@ -141,8 +145,7 @@ async def test_a_doubled_earn_rate_gives_double_the_purchase_points(
         assert purchase == (log.purchase_points.get(member, 0), 2 * purchase[0])
         assert action[0] == action[1]  # actions do not earn at the rate
     purchases = sum(log.purchase_points.values())
-    assert report.total.recorded[0] == purchases
-    assert report.total.simulated[0] == 2 * purchases
+    assert report.total.by_kind()["purchase"] == (purchases, 2 * purchases)
     assert report.total.difference == purchases
     # A point is worth a cent.
     assert report.liability_difference() == {"USD": Decimal(purchases) / 100}
@@ -256,3 +259,80 @@ async def test_a_doubled_rate_moves_members_up_sooner_and_their_tier_multiplies(
     assert bob_figures.by_kind()["purchase"] == (50, 100)  # 100: silver
     assert report.tier_moves() == (1, 3)
     assert report.members_per_tier() == {"": (1, 0), "gold": (0, 1), "silver": (1, 1)}
+
+
+SPRING = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
+"""Two months in which every point of refund_log expires (30 days after it was earned)."""
+REFUNDED = ProgramSettings(
+    earn_rates=(EarnRate("USD", 1),),
+    return_window_days=14,
+    points_expiry_days=30,
+    milestones=(Milestone("second_order", 70, order_count=2),),
+    point_values=(PointValue("USD", 10_000_000),),
+)
+
+
+async def refund_log(database_url: str, clock: FakeClock) -> tuple[str, str]:
+    """Alice buys for 100 and 40 USD (the second order reaches a milestone of 70), then half
+    the first order is refunded inside its window; no sweep runs."""
+    async with running_ledger(database_url, clock) as ledger:
+        program_id = await new_program(
+            ledger, **{name: getattr(REFUNDED, name) for name in _REFUNDED_SET}
+        )
+        log = Log(ledger, clock, program_id)
+        alice = await new_member(ledger, program_id)
+        clock.current = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        first = RecordPurchase("order-1", 10_000, "USD", 2)
+        await ledger.execute(Request(Target(program_id, alice), first, request_id()))
+        clock.current = datetime(2026, 3, 3, 9, tzinfo=UTC)
+        await log.buy(alice, _line("a2", "books", 40))
+        clock.current = datetime(2026, 3, 4, 9, tzinfo=UTC)
+        await ledger.execute(
+            Request(
+                Target(program_id, alice), RefundPurchase("order-1", 5_000, "USD"), request_id()
+            )
+        )
+    return program_id, alice
+
+
+_REFUNDED_SET = ("return_window_days", "points_expiry_days", "milestones", "point_values")
+
+
+async def test_refunds_milestones_and_expiry_rerun_as_recorded_under_the_recorded_revision(
+    database_url: str, clock: FakeClock
+) -> None:
+    program_id, _ = await refund_log(database_url, clock)
+
+    report = what_if(database_url, program_id, 1, *SPRING)
+
+    assert report.total.by_kind() == {
+        "purchase": (140, 140),
+        "action": (0, 0),
+        "milestone": (70, 70),
+        "referral": (0, 0),
+        "refund": (-50, -50),
+        # Due by the period's end, swept or not: what was left of every point.
+        "expiry": (-160, -160),
+    }
+    assert report.total.difference == 0
+
+
+async def test_a_doubled_rate_doubles_the_refunds_clawback_and_what_expires(
+    database_url: str, clock: FakeClock
+) -> None:
+    program_id, _ = await refund_log(database_url, clock)
+    doubled = replace(REFUNDED, earn_rates=(EarnRate("USD", 2),))
+
+    report = what_if(database_url, program_id, doubled, *SPRING)
+
+    assert report.total.by_kind() == {
+        "purchase": (140, 280),
+        "action": (0, 0),
+        "milestone": (70, 70),
+        "referral": (0, 0),
+        "refund": (-50, -100),
+        "expiry": (-160, -(200 - 100 + 80 + 70)),
+    }
+    # Every point given expires inside the period: the liability does not change.
+    assert report.total.difference == 0
+    assert report.liability_difference() == {"USD": Decimal(0)}
