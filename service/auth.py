@@ -117,10 +117,17 @@ def programs_named(request: Message) -> set[str] | None:
     descriptor = request.DESCRIPTOR
     for field_name in NAME_FIELDS:
         field = descriptor.fields_by_name.get(field_name)
-        # CreateProgram's `program` is the settings (its id is program_id), not a name.
-        if field is None or field.type != field.TYPE_STRING:
+        if field is None:
             continue
         value = getattr(request, field_name)
+        if field.type == field.TYPE_MESSAGE and not field.is_repeated:
+            # UpdateProgram's `program` is the settings, named by their `name`; CreateProgram's
+            # leaves it empty (its id is program_id).
+            if "name" not in field.message_type.fields_by_name:
+                continue
+            value = value.name
+        elif field.type != field.TYPE_STRING:
+            continue
         values: Iterable[str] = [value] if isinstance(value, str) else value
         for text in values:
             if not text:

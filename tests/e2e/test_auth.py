@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -34,6 +35,7 @@ SHOP_A = "shop-a-token-0123456789"
 READER_B = "reader-b-token-0123456789"
 POS = "pos-token-0123456789"
 EXPIRED = "expired-token-0123456789"
+BRAND_A_ADMIN = "brand-a-admin-token-0123456789"
 
 
 @dataclass
@@ -52,6 +54,7 @@ def _callers(program_a: str, program_b: str) -> str:
         ("admin", ADMIN, sorted(SCOPES), ["*"]),
         ("shop-a", SHOP_A, ["read", "write", "redeem"], [program_a]),
         ("reader-b", READER_B, ["read"], [program_b]),
+        ("brand-a-admin", BRAND_A_ADMIN, ["admin", "read"], [program_a]),
     )
     return text + (
         f'\n[[callers]]\nname = "pos-eu"\nscopes = ["write", "read"]\nprograms = ["{program_a}"]\n'
@@ -199,6 +202,32 @@ async def test_a_caller_bound_to_one_program_can_never_touch_another(
         grpc.StatusCode.PERMISSION_DENIED,
         "PROGRAM_NOT_ALLOWED",
     )
+
+
+async def test_a_brands_admin_updates_its_own_program_and_never_another(
+    secured: Secured,
+) -> None:
+    """UpdateProgram names its program inside the settings message (`program.name`)."""
+
+    def update(program_id: str) -> pb.UpdateProgramRequest:
+        return pb.UpdateProgramRequest(
+            request_id=request_id(),
+            program=pb.Program(
+                name=f"programs/{program_id}",
+                earn_rates=[pb.EarnRate(currency_code="USD", points=2, per_major_units=1)],
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["earn_rates"]),
+        )
+
+    assert await _call(secured.stub, "UpdateProgram", update(secured.program_b), BRAND_A_ADMIN) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PROGRAM_NOT_ALLOWED",
+    )
+    updated = await secured.stub.UpdateProgram(
+        update(secured.program_a), metadata=bearer(BRAND_A_ADMIN), timeout=10
+    )
+    assert updated.program.revision == 2
+    assert updated.program.earn_rates[0].points == 2
 
 
 async def test_a_batch_naming_one_account_of_another_program_is_denied_whole(
