@@ -123,9 +123,7 @@ def programs_named(request: Message) -> set[str] | None:
         if field.type == field.TYPE_MESSAGE and not field.is_repeated:
             # UpdateProgram's `program` is the settings, named by their `name`; CreateProgram's
             # leaves it empty (its id is program_id).
-            if "name" not in field.message_type.fields_by_name:
-                continue
-            value = value.name
+            value = getattr(value, "name", "")
         elif field.type != field.TYPE_STRING:
             continue
         values: Iterable[str] = [value] if isinstance(value, str) else value
