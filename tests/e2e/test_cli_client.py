@@ -4,7 +4,7 @@ its output is the RPC's response as JSON."""
 import asyncio
 import json
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from google.protobuf import json_format
@@ -39,12 +39,12 @@ class Terminal:
         assert code == 0, output.err
         return json_format.Parse(_printed(output.out), response_type())
 
-    async def fails(self, *argv: str) -> dict[str, str]:
+    async def fails(self, *argv: str) -> dict[str, Any]:
         self._capsys.readouterr()
         code = await asyncio.to_thread(cli.main, [*argv, "--target", self._target])
         output = self._capsys.readouterr()
         assert code == 1 and not _printed(output.out)
-        failure: dict[str, str] = json.loads(_printed(output.err))
+        failure: dict[str, Any] = json.loads(_printed(output.err))
         return failure
 
 
@@ -103,6 +103,9 @@ async def test_a_refused_program_change_prints_the_status_and_exits_1(
 
     assert failure["code"] == "INVALID_ARGUMENT"
     assert "update_mask.paths[0]" in failure["message"]
+    # What a script acts on: the reason, and each bad field.
+    assert failure["reason"] == "UPDATE_MASK_INVALID"
+    assert [v["field"] for v in failure["field_violations"]] == ["update_mask.paths[0]"]
 
 
 async def test_account_commands_adjust_transfer_hold_confirm_and_read_the_past(
