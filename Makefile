@@ -176,9 +176,17 @@ image-tools:
 
 # --- running --------------------------------------------------------------------------------
 # Local development: no TLS and no callers unless the environment says otherwise (README
-# "Authentication" for the real thing).
+# "Authentication" for the real thing). The embedded default logs in as the restricted
+# service login by itself. A DATABASE_URL given here is most often a superuser's (the one
+# `make test` takes), which `serve` refuses: make run allows it, saying so, unless
+# LEDGER_ALLOW_PRIVILEGED_LOGIN is set either way (README "Database roles").
 run: $(VENV_STAMP) $(GEN_STAMP)
+	@if [ -n "$${DATABASE_URL:-}" ] && [ -z "$${LEDGER_ALLOW_PRIVILEGED_LOGIN:-}" ]; then \
+	  echo "make run: DATABASE_URL is set, so LEDGER_ALLOW_PRIVILEGED_LOGIN=true (development):" \
+	    "a superuser login serves too, with a warning; set it to false to refuse one" >&2; \
+	fi
 	LEDGER_AUTH="$${LEDGER_AUTH:-none}" LEDGER_PLAINTEXT="$${LEDGER_PLAINTEXT:-1}" \
+	  LEDGER_ALLOW_PRIVILEGED_LOGIN="$${LEDGER_ALLOW_PRIVILEGED_LOGIN:-$${DATABASE_URL:+true}}" \
 	  $(BIN)/loyalty-ledger serve $(RUN_ARGS)
 
 bench: $(VENV_STAMP) $(GEN_STAMP)

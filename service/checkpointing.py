@@ -90,8 +90,9 @@ def log_checkpoint_setting(signer: Signer | None, settings: Settings) -> None:
     if signer is None:
         log.warning(
             "checkpoints_off",
-            note="LEDGER_CHECKPOINT_KEY_FILE is not set: no signed checkpoints are made"
-            " (README, Signed checkpoints)",
+            note="LEDGER_CHECKPOINT_KEY_FILE is not set: this process makes no signed"
+            " checkpoint; `loyalty-ledger sweep` must, with the key, elsewhere (the Kubernetes"
+            " CronJob does), or none are made (README, Signed checkpoints)",
         )
     elif settings.sweep_interval_seconds == 0:
         log.warning(

@@ -46,6 +46,7 @@ CLIENT_TIMEOUT_SECONDS = 10.0
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from service.database_login import PrivilegedLogin, judge_login_once_reachable, login_judged
     from service.server import CannotListen, settle_heap_for_serving, start_server
 
     configure_logging(os.environ.get("LEDGER_LOG_LEVEL", "INFO").upper())
@@ -55,7 +56,11 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         _migrate_as_owner()
     database_url = bootstrap.service_database_url()
-    _report_privileged_login(database_url)
+    try:
+        login_known = login_judged(database_url, settings)
+    except PrivilegedLogin as error:
+        raise _Fatal(str(error)) from None
+    refused: list[PrivilegedLogin] = []
 
     async def run() -> None:
         try:
@@ -67,10 +72,25 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
+
+        async def judge_later() -> None:
+            try:
+                await judge_login_once_reachable(
+                    database_url, settings, settings.health_check_interval_seconds
+                )
+            except PrivilegedLogin as error:
+                refused.append(error)
+                stopping.set()
+
+        judging = None if login_known else asyncio.create_task(judge_later())
         await stopping.wait()
+        if judging is not None:
+            judging.cancel()
         await running.stop(settings.shutdown_grace_seconds)
 
     asyncio.run(run())
+    if refused:
+        raise _Fatal(str(refused[0]))
     return 0
 
 
@@ -90,24 +110,6 @@ def _migrate_as_owner() -> list[str]:
             f"cannot migrate: {first} (migrations need the owner's login in"
             " LEDGER_OWNER_DATABASE_URL; serve --no-migrate skips them)"
         ) from None
-
-
-def _report_privileged_login(database_url: str) -> None:
-    """The service's login should be the restricted one (README "Database roles"): a
-    superuser or the tables' owner is said so, loudly, once at start."""
-    import structlog
-
-    try:
-        found = bootstrap.privileged_login(database_url)
-    except bootstrap.DatabaseError:
-        return  # unreachable now: the server starts NOT_SERVING and says so itself
-    if found:
-        structlog.get_logger(__name__).error(
-            "database_login_privileged",
-            problems=found,
-            hint="log in as a member of loyalty_ledger_app only (README, Database roles);"
-            " migrate with LEDGER_OWNER_DATABASE_URL",
-        )
 
 
 def _sweep(_args: argparse.Namespace) -> int:

@@ -119,6 +119,9 @@ class Settings:
     """None: start the embedded PostgreSQL under .data/pg."""
     database_role: str | None = None
     """If set, every connection does SET ROLE to it (loyalty_ledger_app: SELECT/INSERT only)."""
+    allow_privileged_login: bool = False
+    """Development only: let `serve` log in as a superuser or the tables' owner, which it
+    otherwise refuses (service/database_login.py, README "Database roles")."""
     read_database_url: str | None = None
     """A streaming replica of DATABASE_URL's server: reads of one account (GetAccount,
     ListLedgerEntries, GetBalanceAsOf) go there while it is within read_max_staleness_ms."""
@@ -207,6 +210,9 @@ class Settings:
             listen_address=read.address("LEDGER_LISTEN_ADDRESS", cls.listen_address),
             database_url=read.text("DATABASE_URL", "") or None,
             database_role=read.text("LEDGER_DB_ROLE", "") or None,
+            allow_privileged_login=read.flag(
+                "LEDGER_ALLOW_PRIVILEGED_LOGIN", cls.allow_privileged_login
+            ),
             read_database_url=read.text("LEDGER_READ_DATABASE_URL", "") or None,
             read_max_staleness_ms=read.integer(
                 "LEDGER_READ_MAX_STALENESS_MS", cls.read_max_staleness_ms, 100, 3_600_000

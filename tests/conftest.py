@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ledger import bootstrap
 from ledger.application import Ledger
-from ledger.store.embedded import default_data_dir, start_embedded_postgres
+from ledger.store.embedded import default_data_dir, service_login_url, start_embedded_postgres
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
@@ -67,6 +67,14 @@ def database_url(server_url: str) -> Iterator[str]:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def service_database_url(database_url: str) -> str:
+    """The run's database as the service's own login, a member of loyalty_ledger_app only
+    (README "Database roles"): what a `serve` process logs in as, since it refuses a
+    superuser. Per test, as packages of tests have databases of their own."""
+    return service_login_url(database_url)
 
 
 @pytest.fixture

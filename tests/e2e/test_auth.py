@@ -410,6 +410,29 @@ async def test_the_terminal_client_sends_its_token_and_prints_why_it_was_refused
     assert (denied, refusal["code"], refusal["reason"]) == (1, "PERMISSION_DENIED", "SCOPE_MISSING")
 
 
+async def test_the_terminal_client_takes_its_token_from_the_environment(
+    secured: Secured, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service import cli
+
+    target = f"127.0.0.1:{secured.running.port}"
+    member = secured.account_b.rsplit("/", 1)[1]
+    command = ["account", secured.program_b, member, "--target", target]
+    monkeypatch.delenv("LEDGER_TOKEN_FILE", raising=False)
+    monkeypatch.delenv("LEDGER_TOKEN", raising=False)
+    anonymous = await asyncio.to_thread(cli.main, command)
+    refusal = json.loads(capsys.readouterr().err)
+    monkeypatch.setenv("LEDGER_TOKEN", READER_B)
+
+    allowed = await asyncio.to_thread(cli.main, command)
+
+    assert (anonymous, refusal["code"]) == (1, "UNAUTHENTICATED")
+    assert (allowed, json.loads(capsys.readouterr().out)["account"]["name"]) == (
+        0,
+        secured.account_b,
+    )
+
+
 def test_a_new_token_comes_with_the_hash_the_callers_file_holds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -103,6 +103,9 @@ async def test_a_refused_program_change_prints_the_status_and_exits_1(
 
     assert failure["code"] == "INVALID_ARGUMENT"
     assert "update_mask.paths[0]" in failure["message"]
+    # What a script acts on: the reason, and each bad field.
+    assert failure["reason"] == "UPDATE_MASK_INVALID"
+    assert [v["field"] for v in failure["field_violations"]] == ["update_mask.paths[0]"]
 
 
 async def test_a_refusal_prints_its_reason_and_every_field_violation_with_its_own(

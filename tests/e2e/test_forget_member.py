@@ -22,6 +22,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from psycopg import sql
 
+from ledger.store.embedded import service_login_url
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from tests.conftest import Api, create_program, request_id
@@ -57,11 +58,11 @@ def own_database(server_url: str) -> Iterator[str]:
 @pytest.fixture
 def service(own_database: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     """`loyalty-ledger serve` in a process of its own, its stdout and stderr kept in a file."""
-    database_url = own_database
     output = tmp_path / "service.log"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        # The service's own login, as in production (it refuses a superuser).
+        "DATABASE_URL": service_login_url(own_database),
         "LEDGER_SWEEP_INTERVAL_SECONDS": "1",
         "LEDGER_RUN_PROJECTIONS": "true",
         "LEDGER_AUTH": "none",

@@ -2,6 +2,8 @@
 it: what a storefront notices, through the real gRPC channel."""
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
 import grpc
 import psycopg
@@ -11,6 +13,14 @@ from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id
 
 DEADLINE_SECONDS = 0.05
+ATTEMPTS = 5
+"""Calls made until one's query is caught in pg_stat_activity: on a loaded machine a 50 ms
+call may be given up before its query reaches PostgreSQL, which proves nothing either way."""
+POLLS_WHILE_RUNNING = 10_000
+"""Far more than a 50 ms call leaves time for (a look takes a fraction of a millisecond)."""
+POLLS_AFTER_THE_CALL = 100
+"""Looks, 20 ms apart, for the given-up query to leave (2 s: far above a cancellation's
+round trip; a query left running stays as long as the lock is held)."""
 
 
 async def _account(api: Api, account: str) -> pb.Account:
@@ -62,23 +72,36 @@ async def test_pending_points_past_their_window_show_as_available_before_the_swe
     assert (balances.available, balances.pending) == (40, 0)
 
 
-async def _waiting_on_a_lock(database_url: str) -> int:
-    """Statements of the ledger's connections waiting on a lock right now."""
-    async with await psycopg.AsyncConnection.connect(database_url) as connection:
-        cursor = await connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND state = 'active' AND wait_event_type = 'Lock'"
-        )
-        row = await cursor.fetchone()
+async def _blocked_by(observer: psycopg.AsyncConnection[Any], locker_pid: int) -> int:
+    """Statements in this database waiting, right now, for the lock `locker_pid` holds."""
+    cursor = await observer.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state = 'active' AND %s = ANY(pg_blocking_pids(pid))",
+        [locker_pid],
+    )
+    row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
 
 
-async def _gone(database_url: str) -> bool:
-    for _ in range(50):
-        if await _waiting_on_a_lock(database_url) == 0:
+async def _seen_while_running(
+    call: "asyncio.Task[object]", observer: psycopg.AsyncConnection[Any], locker_pid: int
+) -> bool:
+    """Whether the call's query was seen waiting in PostgreSQL before the call ended (the
+    observer asks as fast as it can: a call lives 50 ms)."""
+    for _ in range(POLLS_WHILE_RUNNING):
+        if call.done():
+            return False
+        if await _blocked_by(observer, locker_pid):
             return True
-        await asyncio.sleep(0.1)
+    raise AssertionError("the call outlived its deadline by far: the client never gave up")
+
+
+async def _gone(observer: psycopg.AsyncConnection[Any], locker_pid: int) -> bool:
+    for _ in range(POLLS_AFTER_THE_CALL):
+        if await _blocked_by(observer, locker_pid) == 0:
+            return True
+        await asyncio.sleep(0.02)
     return False
 
 
@@ -89,27 +112,45 @@ async def test_a_call_past_its_deadline_leaves_no_query_behind(
     program_id = await create_program(api.stub)
     account = await enroll(api.stub, program_id)
     await earn(api.stub, account, 10)
-    # Another session holds the state rows' table: reads and appends of it wait.
-    locker = await psycopg.AsyncConnection.connect(database_url)
-    async with locker, locker.transaction():
-        await locker.execute("LOCK TABLE ledger.streams IN ACCESS EXCLUSIVE MODE")
-        with pytest.raises(grpc.aio.AioRpcError) as expired:
-            if call == "GetAccount":
-                await api.stub.GetAccount(
-                    pb.GetAccountRequest(name=account), timeout=DEADLINE_SECONDS
-                )
-            else:
-                # A fresh ledger reads the stream first; this one has it cached and
-                # goes straight to the append, which waits on the lock too.
-                await api.stub.EarnPoints(
-                    pb.EarnPointsRequest(
-                        request_id=request_id(), account=account, points=5, reason="bonus"
-                    ),
-                    timeout=DEADLINE_SECONDS,
-                )
-        # The client's own verdict: the call is given up at the deadline, whatever the
-        # server was doing.
-        assert expired.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert await _gone(database_url), "the query outlived its caller"
 
-    assert (await _account(api, account)).balances.available in (10, 15)
+    def slow_call() -> "asyncio.Task[object]":
+        if call == "GetAccount":
+            rpc: Awaitable[object] = api.stub.GetAccount(
+                pb.GetAccountRequest(name=account), timeout=DEADLINE_SECONDS
+            )
+        else:
+            # A fresh ledger reads the stream first; this one has it cached and goes
+            # straight to the append, which waits on the lock too.
+            rpc = api.stub.EarnPoints(
+                pb.EarnPointsRequest(
+                    request_id=request_id(), account=account, points=5, reason="bonus"
+                ),
+                timeout=DEADLINE_SECONDS,
+            )
+        return asyncio.ensure_future(rpc)
+
+    # Another session holds the state rows' table: reads and appends of it wait in
+    # PostgreSQL, as a slow query would, until cancelled.
+    locker = await psycopg.AsyncConnection.connect(database_url)
+    observer = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    async with observer, locker, locker.transaction():
+        await locker.execute("LOCK TABLE ledger.streams IN ACCESS EXCLUSIVE MODE")
+        locker_pid = locker.info.backend_pid
+        seen = False
+        codes = []
+        for _ in range(ATTEMPTS):
+            running = slow_call()
+            seen = await _seen_while_running(running, observer, locker_pid)
+            with pytest.raises(grpc.aio.AioRpcError) as expired:
+                await running
+            codes.append(expired.value.code())
+            if seen:
+                break
+        # Still holding the lock: a query the server left running would wait on it yet.
+        gone = await _gone(observer, locker_pid)
+
+    assert seen, "no call's query ever reached PostgreSQL: the test proved nothing"
+    assert set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED}
+    assert gone, "the query outlived its caller"
+    # Cancelled in PostgreSQL, so never applied: the earn given up on added nothing.
+    assert (await _account(api, account)).balances.available == 10

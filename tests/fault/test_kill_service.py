@@ -18,6 +18,7 @@ from typing import IO
 
 import pytest
 
+from ledger.store.embedded import service_login_url
 from loyalty.v1 import ledger_pb2_grpc
 from tests.fault.harness import (
     SERVING,
@@ -53,7 +54,10 @@ class ServiceProcess:
             name: value for name, value in os.environ.items() if not name.startswith("OTEL_")
         }
         self.env.update(
-            DATABASE_URL=database_url,
+            # The service's own login, as in production (it refuses a superuser); it
+            # migrates on start with the owner's.
+            DATABASE_URL=service_login_url(database_url),
+            LEDGER_OWNER_DATABASE_URL=database_url,
             LEDGER_LISTEN_ADDRESS=f"127.0.0.1:{port}",
             LEDGER_SWEEP_INTERVAL_SECONDS="0",
             LEDGER_SHUTDOWN_GRACE_SECONDS="1",

@@ -1,14 +1,18 @@
 """The manifests and the code agree: every LEDGER_* variable set is one the code reads, the
-settings parse as service/config.py parses them, the ports are one port, and every command is
+settings parse as service/config.py parses them, the ports are one port (gRPC's and the
+Prometheus endpoint's), the checkpoint key is where its setting says, and every command is
 one the CLI takes."""
 
 import ast
+import base64
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from service.checkpointing import checkpoint_signer
 from service.cli import _parser as cli_parser
 from service.config import Settings
 from tests.k8s.manifests import (
@@ -18,6 +22,7 @@ from tests.k8s.manifests import (
     containers,
     environment,
     named,
+    of_kind,
     pod_spec,
     port_of,
     rendered,
@@ -104,7 +109,8 @@ def test_the_settings_parse_and_the_listen_port_is_the_probed_and_served_port(
     assert settings.run_projections is False
     assert settings.database_role == "loyalty_ledger_app"
     assert settings.log_member_ids is False
-    [port] = container["ports"]
+    assert settings.allow_privileged_login is False
+    [port] = [port for port in container["ports"] if port["name"] == "grpc"]
     assert port["containerPort"] == port_of(settings.listen_address)
     assert settings.listen_address.startswith("0.0.0.0:"), "reachable from outside the pod"
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
@@ -138,3 +144,112 @@ def test_the_database_url_is_whole_once_kubernetes_expands_it(overlay: str) -> N
             assert f"$({reference})" in url, where
             assert names.index(reference) < names.index("DATABASE_URL"), where
         assert "PGPASSWORD" in values and "$(PGPASSWORD)" not in url, where
+
+
+def _server_settings(objects: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    [container] = pod_spec(named(objects, "Deployment", "loyalty-ledger"))["containers"]
+    values = environment(objects, container)
+    for name in list(os.environ):
+        if name.startswith(("LEDGER_", "OTEL_")):
+            monkeypatch.delenv(name)
+    for name, value in values.items():
+        if isinstance(value, str) and name.startswith("LEDGER_"):
+            monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_metrics_port_the_pods_declare_and_announce_is_the_one_the_server_opens(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On or off together: LEDGER_PROMETHEUS_ADDRESS, the container port `metrics`, the
+    scrape annotations and the metrics Service's target."""
+    objects = rendered(overlay)
+    deployment = named(objects, "Deployment", "loyalty-ledger")
+    [container] = pod_spec(deployment)["containers"]
+    settings = _server_settings(objects, monkeypatch)
+    declared = [port for port in container["ports"] if port["name"] == "metrics"]
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    services = [
+        service
+        for service in of_kind(objects, "Service")
+        if any(port["targetPort"] == "metrics" for port in service["spec"]["ports"])
+    ]
+    if settings.prometheus_address is None:
+        assert declared == [] and services == []
+        assert annotations.get("prometheus.io/scrape") != "true"
+        return
+    [port] = declared
+    assert port["containerPort"] == port_of(settings.prometheus_address)
+    assert settings.prometheus_address.startswith("0.0.0.0:"), "reachable from outside the pod"
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port["containerPort"])
+    assert annotations["prometheus.io/path"] == "/metrics"
+    [service] = services
+    assert service["metadata"]["name"] not in {"loyalty-ledger", "loyalty-ledger-headless"}, (
+        "no authentication: never on a Service callers use"
+    )
+
+
+def _mounted_secret_file(workload: Any, container: Any, path: str) -> tuple[Any, Any, str]:
+    """The volume mount holding `path`, its volume, and the file's name inside it."""
+    [mount] = [
+        mount
+        for mount in container.get("volumeMounts", [])
+        if path.startswith(mount["mountPath"].rstrip("/") + "/")
+    ]
+    [volume] = [v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"]]
+    return mount, volume, path[len(mount["mountPath"].rstrip("/")) + 1 :]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_checkpoint_key_is_a_secret_file_only_the_sweep_holds_read_only(
+    overlay: str,
+) -> None:
+    objects = rendered(overlay)
+    holders = set()
+    for workload in workloads(objects):
+        for container in containers(workload):
+            key_file = environment(objects, container).get("LEDGER_CHECKPOINT_KEY_FILE")
+            if key_file is None:
+                assert not [
+                    volume
+                    for volume in pod_spec(workload).get("volumes", [])
+                    if "checkpoint" in volume.get("secret", {}).get("secretName", "")
+                ], workload["metadata"]["name"]
+                continue
+            holders.add(workload["metadata"]["name"])
+            mount, volume, file_name = _mounted_secret_file(workload, container, key_file)
+            assert mount["readOnly"] is True
+            secret = volume["secret"]
+            assert secret["secretName"].startswith("loyalty-ledger-checkpoint-key")
+            assert secret["defaultMode"] == 0o400
+            assert [item["path"] for item in secret["items"]] == [file_name]
+            assert all(item.get("mode", 0o400) == 0o400 for item in secret["items"])
+    assert holders == {"loyalty-ledger-sweep"}
+
+
+def test_the_development_checkpoint_key_is_one_the_service_signs_with(tmp_path: Path) -> None:
+    """The dev overlay's Secret holds a real Ed25519 private key under the mounted item's key:
+    the dev sweep would otherwise stop at start (a bad key file is a bad setting)."""
+    objects = rendered("dev")
+    sweep = named(objects, "CronJob", "loyalty-ledger-sweep")
+    [volume] = [v for v in pod_spec(sweep)["volumes"] if "secret" in v]
+    secret = named(objects, "Secret", volume["secret"]["secretName"])
+    [item] = volume["secret"]["items"]
+    key_file = tmp_path / "checkpoint.key"
+    key_file.write_bytes(base64.b64decode(secret["data"][item["key"]]))
+
+    signer = checkpoint_signer(Settings(checkpoint_key_file=str(key_file)))
+
+    assert signer is not None
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_pod_may_log_in_as_a_privileged_role(overlay: str) -> None:
+    """The development opt-out of `serve`'s refusal is never set on a cluster."""
+    objects = rendered(overlay)
+    for workload in workloads(objects):
+        for container in containers(workload):
+            values = environment(objects, container)
+            assert "LEDGER_ALLOW_PRIVILEGED_LOGIN" not in values, workload["metadata"]["name"]

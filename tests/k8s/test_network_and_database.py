@@ -20,6 +20,7 @@ from tests.k8s.manifests import (
 )
 
 GRPC_IN = {(50051, "TCP")}
+METRICS_IN = {(9464, "TCP")}
 ALLOWED_OUT = {(5432, "TCP"), (53, "UDP"), (53, "TCP"), (4317, "TCP"), (4318, "TCP")}
 CLUSTER = "loyalty-ledger-db"
 INSTANCES = {"dev": 1, "prod": 3}
@@ -38,7 +39,7 @@ def _ports(rules: list[dict[str, Any]]) -> set[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_the_grpc_port_comes_in_and_only_postgres_dns_and_otlp_go_out(
+def test_only_grpc_and_prometheus_come_in_and_only_postgres_dns_and_otlp_go_out(
     overlay: str,
 ) -> None:
     objects = rendered(overlay)
@@ -53,7 +54,14 @@ def test_only_the_grpc_port_comes_in_and_only_postgres_dns_and_otlp_go_out(
         serves = workload["kind"] == "Deployment" and workload["metadata"]["name"] == (
             "loyalty-ledger"
         )
-        assert _ports(ingress) == (GRPC_IN if serves else set()), where
+        assert _ports(ingress) == (GRPC_IN | METRICS_IN if serves else set()), where
+        for rule in ingress:
+            if _ports([rule]) & METRICS_IN:
+                # No authentication on /metrics: only Prometheus' pods, never any source.
+                assert _ports([rule]) == METRICS_IN, where
+                [source] = rule["from"]
+                assert source["podSelector"]["matchLabels"], where
+                assert source["namespaceSelector"]["matchLabels"], where
         assert all(rule.get("ports") for rule in ingress + egress), "a rule open on every port"
         assert _ports(egress) <= ALLOWED_OUT, where
         [postgres] = [rule for rule in egress if _ports([rule]) == {(5432, "TCP")}]

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ledger.store.embedded import service_login_url
 from service.config import Settings
 from tests.conftest import unique
 from tests.k8s.manifests import (
@@ -190,6 +191,9 @@ def test_the_image_migrates_serves_and_drains_on_sigterm(image: Image, tcp_datab
         check=False,
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    # The owner migrated; the server logs in as the service's own login (README "Database
+    # roles"), as the Deployment does: it refuses a superuser.
+    settings["DATABASE_URL"] = service_login_url(tcp_database)
     port = _free_port()
     settings["LEDGER_LISTEN_ADDRESS"] = f"127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603 - the image's own entrypoint

@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from ledger.store.embedded import service_login_url
 from ledger.store.migrate import migration_names
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
@@ -189,7 +190,8 @@ def test_the_installed_command_migrates_an_empty_database_and_serves_it(
         server = subprocess.Popen(  # noqa: S603 - the installed entry point
             [command, "serve", "--no-migrate", "--listen", "127.0.0.1:0"],
             cwd=tmp_path,
-            env=environment,
+            # The owner migrated; the service logs in as its own login (a superuser it refuses).
+            env=_image_environment(service_login_url(empty_database)),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

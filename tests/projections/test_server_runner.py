@@ -12,10 +12,10 @@ from tests.projections.helpers import RunnerProcess, live_status
 
 @pytest.mark.fault
 async def test_a_serving_process_runs_the_directory_runner_and_sigterm_stops_it_cleanly(
-    database_url: str, tmp_path: Path
+    database_url: str, service_database_url: str, tmp_path: Path
 ) -> None:
     command = [sys.executable, "-m", "service.cli", "serve", "--no-migrate", "--listen"]
-    server = RunnerProcess([*command, "127.0.0.1:0"], database_url, tmp_path)
+    server = RunnerProcess([*command, "127.0.0.1:0"], service_database_url, tmp_path)
     try:
         await server.wait_leading()
         assert (await live_status(database_url, "member_directory")).runner_active

@@ -1,4 +1,9 @@
-"""Settings from the environment: defaults when unset, every wrong value named at once."""
+"""Settings from the environment: defaults when unset, every wrong value named at once, and
+each one in the README's table."""
+
+import fnmatch
+import re
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +110,27 @@ def test_every_setting_but_free_text_refuses_a_value_of_the_wrong_kind_by_name()
     named = [problem.split(":")[0] for problem in raised.value.problems]
     assert named == checked
     assert {"LEDGER_MAX_CONCURRENT_WRITES", "LEDGER_MAX_CONNECTION_AGE_SECONDS"} <= set(named)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _configuration_table_names() -> list[str]:
+    """The variables named in the first column of README "Configuration"'s table (one
+    unbroken table: a blank line ends it)."""
+    after = README.read_text("utf-8").split("\n### Configuration\n", 1)[1]
+    rows = after.lstrip("\n").split("\n\n", 1)[0].splitlines()
+    assert all(row.startswith("|") for row in rows)
+    return [name for row in rows[2:] for name in re.findall(r"`([A-Z0-9_*]+)`", row.split("|")[1])]
+
+
+def test_every_setting_has_a_row_with_its_default_in_the_readme() -> None:
+    documented = _configuration_table_names()
+    assert "LEDGER_ALLOW_PRIVILEGED_LOGIN" in documented
+    missing = [
+        name
+        for name in _names_read()
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in documented)
+    ]
+    assert missing == []
+    assert len(documented) == len(set(documented)), "a variable with two rows"
