@@ -167,9 +167,6 @@ class Settings:
     max_streams_per_caller: int = 100
     """Live StreamEvents calls of one authenticated caller at once: one caller leaking
     streams leaves room for the others' followers."""
-    """Live StreamEvents calls at once; more get RESOURCE_EXHAUSTED. Below the server's
-    concurrent-call limit, so idle followers can never take the room of every other call
-    (a readiness probe included)."""
     access_log: bool = True
     """One line per call (method, caller, program, status, latency, request id, trace)."""
     traces_exporters: tuple[str, ...] = ()
