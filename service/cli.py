@@ -60,7 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
         login_known = login_judged(database_url, settings)
     except PrivilegedLogin as error:
         raise _Fatal(str(error)) from None
-    refused: list[PrivilegedLogin] = []
+    refused: list[str] = []
 
     async def run() -> None:
         try:
@@ -74,12 +74,23 @@ def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stopping.set)
 
         async def judge_later() -> None:
+            wait = settings.start_database_wait_seconds
             try:
-                await judge_login_once_reachable(
-                    database_url, settings, settings.health_check_interval_seconds
+                await asyncio.wait_for(
+                    judge_login_once_reachable(
+                        database_url, settings, settings.health_check_interval_seconds
+                    ),
+                    wait or None,
                 )
             except PrivilegedLogin as error:
-                refused.append(error)
+                refused.append(str(error))
+                stopping.set()
+            except TimeoutError:
+                refused.append(
+                    f"the database did not answer within {wait} s of starting: check"
+                    " DATABASE_URL and that PostgreSQL is up (LEDGER_START_DATABASE_WAIT_SECONDS"
+                    " sets the wait, 0 waits for ever)"
+                )
                 stopping.set()
 
         judging = None if login_known else asyncio.create_task(judge_later())
@@ -90,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     if refused:
-        raise _Fatal(str(refused[0]))
+        raise _Fatal(refused[0])
     return 0
 
 

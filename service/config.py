@@ -122,6 +122,9 @@ class Settings:
     allow_privileged_login: bool = False
     """Development only: let `serve` log in as a superuser or the tables' owner, which it
     otherwise refuses (service/database_login.py, README "Database roles")."""
+    start_database_wait_seconds: int = 60
+    """`serve` started while its database does not answer waits NOT_SERVING this long for
+    it, then exits 1 in one line (Kubernetes restarts it with back-off); 0: wait for ever."""
     read_database_url: str | None = None
     """A streaming replica of DATABASE_URL's server: reads of one account (GetAccount,
     ListLedgerEntries, GetBalanceAsOf) go there while it is within read_max_staleness_ms."""
@@ -209,6 +212,9 @@ class Settings:
             database_role=read.text("LEDGER_DB_ROLE", "") or None,
             allow_privileged_login=read.flag(
                 "LEDGER_ALLOW_PRIVILEGED_LOGIN", cls.allow_privileged_login
+            ),
+            start_database_wait_seconds=read.integer(
+                "LEDGER_START_DATABASE_WAIT_SECONDS", cls.start_database_wait_seconds, 0, 3_600
             ),
             read_database_url=read.text("LEDGER_READ_DATABASE_URL", "") or None,
             read_max_staleness_ms=read.integer(

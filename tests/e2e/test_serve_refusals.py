@@ -94,6 +94,29 @@ def test_every_bad_setting_is_named_at_once_and_nothing_starts(
     assert "LEDGER_SHARDS: must be a whole number from 1 to 64, not '0'" in finished.stderr
 
 
+def test_a_database_that_never_answers_ends_serve_in_one_line_after_the_wait(
+    database_url: str,
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unreachable = f"postgresql://postgres@127.0.0.1:{port}/postgres?connect_timeout=1"
+
+    finished = _serve(
+        unreachable,
+        database_url,
+        "--no-migrate",
+        "--listen",
+        "127.0.0.1:0",
+        LEDGER_START_DATABASE_WAIT_SECONDS="2",
+    )
+
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr
+    [line] = finished.stderr.strip().splitlines()
+    assert "the database did not answer within 2 s" in line
+
+
 def test_a_superuser_login_is_refused_in_one_line_naming_the_way_out(database_url: str) -> None:
     """The run's own URL is a superuser's: the login that can RESET ROLE out of the
     restricted role and turn the append-only triggers off."""
