@@ -6,14 +6,17 @@ stage): it reads the account's state row and its stage row at once. BatchGetAcco
 100 accounts in three round trips; the figure compares accounts read per second.
 """
 
+import argparse
 import asyncio
 import io
+import json
 import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.harness import alternated_runs, run_load
 from benchmarks.load import BATCH_NAMES, CHANNELS
+from ledger import bootstrap
 from ledger.projections.catalog import MEMBER_STAGES
 from ledger.projections.workers import rebuild_projection
 
@@ -98,3 +101,30 @@ def bench_batch_get(
         f" calls/s); a batch p50 {batch_p50:.1f} ms against {BATCH_NAMES} x"
         f" {get_p50:.2f} ms one after another",
     )
+
+
+def main() -> None:
+    """The GetAccount figure alone, as `make bench` makes it: a fresh database, the accounts
+    seeded and earned on, the stage view built."""
+    from benchmarks import seed
+    from benchmarks.__main__ import FULL, Figure, _accounts_file
+    from benchmarks.harness import Service, fresh_database
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.accounts")
+    parser.add_argument("--repeats", type=int, default=FULL.repeats)
+    args = parser.parse_args()
+    sizes = FULL.__class__(**{**FULL.__dict__, "repeats": args.repeats})
+    with (
+        fresh_database(bootstrap.database_url(), "bench_accounts") as database_url,
+        Service.running(database_url) as service,
+    ):
+        _, accounts = asyncio.run(seed.new_program_with_accounts(service.target, sizes.accounts))
+        path = _accounts_file(accounts)
+        run_load(service.target, "earn", callers=sizes.callers, seconds=4, accounts_file=path)
+        build_stage_view(database_url)
+        figure = bench_get_account(service, path, sizes, Figure)
+    print(json.dumps(figure.__dict__, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
