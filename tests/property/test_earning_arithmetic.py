@@ -114,9 +114,14 @@ def _round(exact: Fraction, rounding: PointsRounding) -> int:
 
 SKUS = st.sampled_from(["a", "b", "c", "d"])
 CATEGORIES = st.sampled_from(["", "shoes", "socks", "hats"])
+# Small round figures make exact halves, where the roundings differ.
 AMOUNTS = st.one_of(
-    st.integers(0, 10_000), st.integers(0, limits.MAX_AMOUNT_MINOR_UNITS // limits.MAX_ORDER_LINES)
+    st.sampled_from([0, 1, 50, 150, 250, 1_000]),
+    st.integers(0, 10_000),
+    st.integers(0, limits.MAX_AMOUNT_MINOR_UNITS // limits.MAX_ORDER_LINES),
 )
+PERCENTS = st.one_of(st.sampled_from([50, 150, 250]), st.integers(1, limits.MAX_MULTIPLIER_PERCENT))
+SMALL_OR_ANY = st.one_of(st.just(1), st.integers(1, 1_000))
 
 LINES = st.lists(
     st.builds(
@@ -147,7 +152,7 @@ def program_settings(draw: st.DrawFn) -> ProgramSettings:
     multipliers = tuple(
         EarnMultiplier(
             f"m{index}",
-            draw(st.integers(1, limits.MAX_MULTIPLIER_PERCENT)),
+            draw(PERCENTS),
             **{field_name: value},
         )
         for index, (field_name, value) in enumerate(targets)
@@ -183,7 +188,7 @@ def program_settings(draw: st.DrawFn) -> ProgramSettings:
 @settings(max_examples=500, deadline=None)
 @given(
     settings_=program_settings(),
-    rate=st.builds(EarnRate, st.just("USD"), st.integers(1, 1_000), st.integers(1, 1_000)),
+    rate=st.builds(EarnRate, st.just("USD"), SMALL_OR_ANY, SMALL_OR_ANY),
     exponent=st.integers(0, 4),
     lines=LINES,
     amount_without_lines=AMOUNTS,
