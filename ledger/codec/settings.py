@@ -9,6 +9,7 @@ dropped: it was written by a newer release (or is damage), and reading on would 
 """
 
 import dataclasses
+import operator
 import types
 from collections.abc import Callable
 from enum import Enum
@@ -75,10 +76,6 @@ def _as_is_data(value: Any) -> Any:
     return value
 
 
-def _enum_data(value: Enum) -> Any:
-    return value.value
-
-
 def _tuple_data(value: tuple[Any, ...]) -> list[Any]:
     return [_encode(item) for item in value]
 
@@ -93,6 +90,11 @@ def _encoder_of_class(cls: type) -> _Encoder:
     if issubclass(cls, Enum):
         return _enum_data
     raise AssertionError(f"not a settings value of type {cls.__name__}")
+
+
+_enum_data: _Encoder = operator.attrgetter("_value_")
+"""A member's value: the attribute Enum.value reads (through a property, a Python call each
+time) read directly."""
 
 
 @cache
