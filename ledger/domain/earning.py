@@ -11,11 +11,15 @@
    the rules always add up to the order's points and no rule rounds on its own.
 
 A purchase without lines earns amount x rate under the earn_rate rule alone, as before lines.
+
+The exact points are integers over one denominator per order (_Exact): the same rationals
+fractions.Fraction would hold, without building and reducing a Fraction per step
+(tests/property/test_earning_arithmetic.py holds the Fraction version and proves the two
+equal).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 
 from ledger.domain.purchase_rules import (
     GIFT_CARD_RULE_ID,
@@ -44,7 +48,8 @@ class Earning:
 class _Part:
     rule_id: str
     kind: RuleKind
-    exact: Fraction
+    exact: int
+    """The rule's exact points in units of the order's denominator (see _Exact)."""
     line_indexes: tuple[int, ...]
 
 
@@ -56,16 +61,16 @@ def purchase_earning(
     amount_minor: int,
     lines: tuple[OrderLine, ...],
 ) -> Earning:
-    per_minor_unit = Fraction(rate.points, rate.per_major_units * 10**currency_exponent)
+    exact = _Exact(rate.points, PERCENT * rate.per_major_units * 10**currency_exponent)
     base_rule = earn_rate_rule_id(currency_code)
     if not lines:
-        parts = [_Part(base_rule, RuleKind.EARN_RATE, amount_minor * per_minor_unit, ())]
+        parts = [_Part(base_rule, RuleKind.EARN_RATE, exact.of(amount_minor), ())]
         excluded: list[RuleApplication] = []
         earning_amount = amount_minor
     else:
         excluded, earning = _split_excluded(settings, lines)
         earning_amount = sum(lines[index].amount_minor for index in earning)
-        parts = _parts(settings, lines, earning, per_minor_unit, base_rule) if earning else []
+        parts = _parts(settings, lines, earning, exact, base_rule) if earning else []
     minimum = settings.minimum_for(currency_code)
     if minimum is not None and earning_amount < minimum.amount_minor:
         below = RuleApplication(
@@ -75,8 +80,21 @@ def purchase_earning(
             tuple(index for part in parts[:1] for index in part.line_indexes),
         )
         return Earning(0, (below, *excluded))
-    applied = _rounded(parts, settings.points_rounding)
+    applied = _rounded(parts, exact.denominator, settings.points_rounding)
     return Earning(sum(rule.points for rule in applied), (*applied, *excluded))
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """Points per minor unit as `points` / `denominator`, the denominator holding PERCENT so
+    that a multiplier's share of a line stays a whole number of units."""
+
+    points: int
+    denominator: int
+
+    def of(self, amount_minor: int, percent: int = PERCENT) -> int:
+        """The exact points of `percent`% of `amount_minor`, in units of the denominator."""
+        return amount_minor * percent * self.points
 
 
 def _split_excluded(
@@ -135,11 +153,11 @@ def _parts(
     settings: ProgramSettings,
     lines: tuple[OrderLine, ...],
     earning: list[int],
-    per_minor_unit: Fraction,
+    exact: _Exact,
     base_rule: str,
 ) -> list[_Part]:
     base_amount = sum(lines[index].amount_minor for index in earning)
-    parts = [_Part(base_rule, RuleKind.EARN_RATE, base_amount * per_minor_unit, tuple(earning))]
+    parts = [_Part(base_rule, RuleKind.EARN_RATE, exact.of(base_amount), tuple(earning))]
     if not settings.multipliers:
         return parts
     multiplied: dict[str, list[int]] = {}
@@ -151,18 +169,20 @@ def _parts(
         indexes = multiplied.get(multiplier.rule_id)
         if indexes:
             amount = sum(lines[index].amount_minor for index in indexes)
-            extra = Fraction(multiplier.percent - PERCENT, PERCENT) * amount * per_minor_unit
+            extra = exact.of(amount, multiplier.percent - PERCENT)
             parts.append(_Part(multiplier.rule_id, RuleKind.MULTIPLIER, extra, tuple(indexes)))
     return parts
 
 
-def _rounded(parts: Iterable[_Part], rounding: PointsRounding) -> list[RuleApplication]:
+def _rounded(
+    parts: Iterable[_Part], denominator: int, rounding: PointsRounding
+) -> list[RuleApplication]:
     applied = []
-    running = Fraction(0)
+    running = 0
     points_before = 0
     for part in parts:
         running += part.exact
-        points_so_far = round_points(running, rounding)
+        points_so_far = round_points(running, denominator, rounding)
         applied.append(
             RuleApplication(
                 part.rule_id, part.kind, points_so_far - points_before, part.line_indexes
@@ -172,13 +192,15 @@ def _rounded(parts: Iterable[_Part], rounding: PointsRounding) -> list[RuleAppli
     return applied
 
 
-def round_points(exact: Fraction, rounding: PointsRounding) -> int:
+def round_points(numerator: int, denominator: int, rounding: PointsRounding) -> int:
+    """numerator / denominator (denominator > 0) as whole points; the quotient alone decides,
+    so the fraction need not be reduced."""
     match rounding:
         case PointsRounding.DOWN:
-            return exact.numerator // exact.denominator
+            return numerator // denominator
         case PointsRounding.UP:
-            return -(-exact.numerator // exact.denominator)
+            return -(-numerator // denominator)
         case PointsRounding.NEAREST:
             # Halves up (2.5 -> 3), not Python's round() to even: what a member expects.
-            return (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
+            return (2 * numerator + denominator) // (2 * denominator)
     raise AssertionError(rounding)

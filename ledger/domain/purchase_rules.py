@@ -198,16 +198,22 @@ def validate_lines(violations: Violations, lines: tuple[OrderLine, ...], amount_
         violations.add("lines", f"at most {limits.MAX_ORDER_LINES} lines", reason="TOO_MANY_VALUES")
         return
     for index, line in enumerate(lines):
-        where = f"lines[{index}]"
-        if not line.line_id and not line.sku:
-            violations.add(f"{where}.line_id", "a line needs a line_id or a sku")
-        _check_match(violations, where, "line_id", line.line_id)
-        _check_match(violations, where, "sku", line.sku)
-        _check_match(violations, where, "category", line.category)
+        # Runs twice for every purchase (before batching, and in decide): a valid line's ids
+        # cost no field name and no call; a bad one's are named by _name_bad_ids.
+        line_id, sku, category = line.line_id, line.sku, line.category
+        if not (
+            (line_id or sku)
+            and (not line_id or EXTERNAL_ID_PATTERN.fullmatch(line_id))
+            and (not sku or EXTERNAL_ID_PATTERN.fullmatch(sku))
+            and (not category or EXTERNAL_ID_PATTERN.fullmatch(category))
+        ):
+            _name_bad_ids(violations, f"lines[{index}]", line)
         if not 1 <= line.quantity <= limits.MAX_LINE_QUANTITY:
-            violations.add(f"{where}.quantity", f"must be 1 to {limits.MAX_LINE_QUANTITY:,}")
+            violations.add(f"lines[{index}].quantity", f"must be 1 to {limits.MAX_LINE_QUANTITY:,}")
         if not 0 <= line.amount_minor <= limits.MAX_AMOUNT_MINOR_UNITS:
-            violations.add(f"{where}.amount", "must not be negative (send amounts after discounts)")
+            violations.add(
+                f"lines[{index}].amount", "must not be negative (send amounts after discounts)"
+            )
     total = sum(line.amount_minor for line in lines)
     if total != amount_minor:
         violations.add(
@@ -215,3 +221,11 @@ def validate_lines(violations: Violations, lines: tuple[OrderLine, ...], amount_
             f"add up to {total} minor units, the amount is {amount_minor}",
             reason="ORDER_LINE_INVALID",
         )
+
+
+def _name_bad_ids(violations: Violations, where: str, line: OrderLine) -> None:
+    if not line.line_id and not line.sku:
+        violations.add(f"{where}.line_id", "a line needs a line_id or a sku")
+    _check_match(violations, where, "line_id", line.line_id)
+    _check_match(violations, where, "sku", line.sku)
+    _check_match(violations, where, "category", line.category)
