@@ -299,3 +299,38 @@ def lag_figure(
             f"{name} {_p99(lags_ms(samples, started, name)):.0f} ms" for name in PROJECTIONS
         ),
     }
+
+
+def main() -> None:
+    """The projection lag figure alone: a fresh database, the accounts seeded (and, with
+    --log-events, that many synthetic events written in SQL first), the runners caught up,
+    then the earn load."""
+    import argparse
+    import json
+
+    from benchmarks import seed
+    from benchmarks.__main__ import FULL, _accounts_file
+    from benchmarks.harness import Service, fresh_database
+    from ledger import bootstrap
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.program_statistics")
+    parser.add_argument("--seconds", type=float, default=FULL.load_seconds * 2)
+    parser.add_argument("--callers", type=int, default=FULL.callers)
+    parser.add_argument("--log-events", type=int, default=0)
+    args = parser.parse_args()
+    with (
+        fresh_database(bootstrap.database_url(), "bench_lag") as database_url,
+        Service.running(database_url) as service,
+    ):
+        _, accounts = asyncio.run(seed.new_program_with_accounts(service.target, FULL.accounts))
+        if args.log_events:
+            seed.fill_log(database_url, args.log_events)
+            seed.settle(database_url)
+        figure = lag_figure(
+            service.target, database_url, _accounts_file(accounts), args.callers, args.seconds
+        )
+    print(json.dumps(figure, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
