@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks import (
@@ -34,6 +33,7 @@ from benchmarks.audit_report import probe as audit_report_probe
 from benchmarks.harness import (
     ROOT,
     Service,
+    accounts_file,
     alternated_runs,
     fresh_database,
     machine,
@@ -119,19 +119,12 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _accounts_file(accounts: list[str], name: str = "accounts") -> Path:
-    path = ROOT / ".bench" / f"{name}.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(accounts))
-    return path
-
-
 def bench_earn(
     service: Service, accounts: list[str], sizes: Sizes
 ) -> tuple[list[Figure], dict[str, Any]]:
     """Earn (one event a call, distinct accounts) against health Check on the same server,
     alternated so drift in the machine hits both; the medians are compared."""
-    accounts_path = _accounts_file(accounts)
+    accounts_path = accounts_file(accounts)
     run_load(
         service.target,
         "earn",
@@ -195,7 +188,7 @@ def bench_purchase(service: Service, sizes: Sizes) -> Figure:
     _, accounts = asyncio.run(
         seed.new_program_with_accounts(service.target, sizes.accounts, earning_rules=True)
     )
-    path = _accounts_file(accounts, "purchase")
+    path = accounts_file(accounts, "purchase")
     run_load(
         service.target,
         "purchase",
@@ -243,7 +236,7 @@ def bench_auth(server_url: str, sizes: Sizes) -> Figure:
         _, accounts = asyncio.run(
             seed.new_program_with_accounts(open_service.target, sizes.accounts)
         )
-        path = _accounts_file(accounts, "auth")
+        path = accounts_file(accounts, "auth")
         services = {"none": (open_service, None), "tokens": (authenticated, AUTH_TOKEN)}
         for service, token in services.values():  # warm both up
             run_load(
@@ -309,8 +302,8 @@ def bench_against_baseline(
                     seed.new_program_with_accounts(old.target, sizes.accounts)
                 )
                 paths = {
-                    "today": _accounts_file(new_accounts, "today"),
-                    "before": _accounts_file(old_accounts, "before"),
+                    "today": accounts_file(new_accounts, "today"),
+                    "before": accounts_file(old_accounts, "before"),
                 }
                 targets = {"today": new.target, "before": old.target}
                 runs: dict[tuple[str, str], list[dict[str, float]]] = {}
@@ -435,7 +428,7 @@ def _rates(runs: list[dict[str, Any]]) -> str:
 
 
 def _p50(service: Service, kind: str, accounts: list[str], sizes: Sizes, callers: int) -> float:
-    path = _accounts_file(accounts)
+    path = accounts_file(accounts)
     run_load(
         service.target, kind, callers=callers, seconds=sizes.load_seconds / 4, accounts_file=path
     )
@@ -585,7 +578,7 @@ def statistics_figures(
             **program_statistics.lag_figure(
                 service.target,
                 database_url,
-                _accounts_file(accounts),
+                accounts_file(accounts),
                 sizes.callers,
                 sizes.load_seconds * 2,
             )
@@ -617,14 +610,14 @@ def run(sizes: Sizes) -> list[Figure]:
         _log("purchase with order lines vs earn")
         figures.append(bench_purchase(service, sizes))
         _log("action vs earn")
-        figures.append(bench_action(service, _accounts_file(accounts), sizes, Figure))
+        figures.append(bench_action(service, accounts_file(accounts), sizes, Figure))
         _log("GetAccount vs health; BatchGetAccounts vs GetAccount")
         build_stage_view(database_url)
-        figures.append(bench_get_account(service, _accounts_file(accounts), sizes, Figure))
-        figures.append(bench_batch_get(service, _accounts_file(accounts), sizes, Figure))
+        figures.append(bench_get_account(service, accounts_file(accounts), sizes, Figure))
+        figures.append(bench_batch_get(service, accounts_file(accounts), sizes, Figure))
         _log("earn that upgrades a tier vs earn")
         figures.append(
-            bench_tier_upgrade(service, database_url, accounts, sizes, Figure, _accounts_file)
+            bench_tier_upgrade(service, database_url, accounts, sizes, Figure, accounts_file)
         )
         _log("purchase completing a referral vs earn")
         figures.append(bench_referral(database_url, sizes, Figure))

@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks.harness import alternated_runs, run_load
+from benchmarks.harness import accounts_file, alternated_runs, run_load
 from benchmarks.load import BATCH_NAMES, CHANNELS
 from ledger import bootstrap
 from ledger.projections.catalog import MEMBER_STAGES
@@ -107,7 +107,7 @@ def main() -> None:
     """The GetAccount figure alone, as `make bench` makes it: a fresh database, the accounts
     seeded and earned on, the stage view built."""
     from benchmarks import seed
-    from benchmarks.__main__ import FULL, Figure, _accounts_file
+    from benchmarks.__main__ import FULL, Figure
     from benchmarks.harness import Service, fresh_database
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.accounts")
@@ -119,7 +119,7 @@ def main() -> None:
         Service.running(database_url) as service,
     ):
         _, accounts = asyncio.run(seed.new_program_with_accounts(service.target, sizes.accounts))
-        path = _accounts_file(accounts)
+        path = accounts_file(accounts)
         run_load(service.target, "earn", callers=sizes.callers, seconds=4, accounts_file=path)
         build_stage_view(database_url)
         figure = bench_get_account(service, path, sizes, Figure)

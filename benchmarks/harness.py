@@ -46,6 +46,14 @@ def fresh_database(server_url: str, prefix: str, *, migrated: bool = True) -> It
             )
 
 
+def accounts_file(accounts: list[str], name: str = "accounts") -> Path:
+    """The accounts a load generator cycles through, as the file it reads them from."""
+    path = ROOT / ".bench" / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(accounts))
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

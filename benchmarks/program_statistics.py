@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import psycopg
 
-from benchmarks.harness import ROOT, run_load
+from benchmarks.harness import ROOT, accounts_file, run_load
 from benchmarks.seed import create_program
 from ledger.projections.catalog import PROGRAM_STATISTICS, PROJECTIONS
 from ledger.projections.runner import PAGE_EVENTS
@@ -309,7 +309,7 @@ def main() -> None:
     import json
 
     from benchmarks import seed
-    from benchmarks.__main__ import FULL, _accounts_file
+    from benchmarks.__main__ import FULL
     from benchmarks.harness import Service, fresh_database
     from ledger import bootstrap
 
@@ -327,7 +327,7 @@ def main() -> None:
             seed.fill_log(database_url, args.log_events)
             seed.settle(database_url)
         figure = lag_figure(
-            service.target, database_url, _accounts_file(accounts), args.callers, args.seconds
+            service.target, database_url, accounts_file(accounts), args.callers, args.seconds
         )
     print(json.dumps(figure, indent=2, default=str))
 

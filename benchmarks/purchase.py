@@ -14,9 +14,9 @@ import json
 import statistics
 
 from benchmarks import seed
-from benchmarks.__main__ import FULL, _accounts_file
+from benchmarks.__main__ import FULL
 from benchmarks.baseline import Baseline, baseline_tree, python_path
-from benchmarks.harness import Service, cpu_seconds, fresh_database, run_load
+from benchmarks.harness import Service, accounts_file, cpu_seconds, fresh_database, run_load
 from ledger import bootstrap
 
 KINDS = ("earn", "purchase")
@@ -32,7 +32,7 @@ def one_round(server_url: str, python_path: str | None) -> dict[str, float]:
         _, accounts = asyncio.run(
             seed.new_program_with_accounts(service.target, FULL.accounts, earning_rules=True)
         )
-        path = _accounts_file(accounts, "purchase")
+        path = accounts_file(accounts, "purchase")
         for kind in KINDS:  # warm-up, as bench_purchase does
             run_load(service.target, kind, callers=FULL.callers, seconds=4, accounts_file=path)
         for _ in range(FULL.repeats):
