@@ -151,6 +151,27 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
 
 
+GROW_STREAM_EVENTS = 100
+GROW_GROUP_STREAMS = 100
+
+
+async def grow_log(target: str, database_url: str, program_id: str, events: int) -> int:
+    """Imports history through the API until the log holds at least `events` events, 100 a
+    stream: unlike `fill_log`'s rows, these are chained and hashed as every write is, so the
+    audit replays them. Returns how many it imported."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        cursor = await connection.execute("SELECT count(*) FROM ledger.events")
+        row = await cursor.fetchone()
+    missing = max(0, events - (row[0] if row else 0))
+    group_events = GROW_STREAM_EVENTS * GROW_GROUP_STREAMS
+    for group, start in enumerate(range(0, missing, group_events)):
+        accounts = account_names(program_id, GROW_GROUP_STREAMS, prefix=f"grown{group}")
+        await import_history(target, program_id, accounts, min(group_events, missing - start))
+    return missing
+
+
 def fill_log(database_url: str, events: int) -> str:
     """Adds `events` synthetic events (100 a stream) under a program of their own, straight
     in SQL: only their number matters here, and the API would take minutes to write them.
