@@ -84,11 +84,14 @@ async def postgres_ledger(
     connection pool."""
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
     await pool.open(wait=wait)
+    health_pool = make_pool(url, min_size=1, max_size=1, role=role)
+    await health_pool.open(wait=False)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(pool.close)
+        stack.push_async_callback(health_pool.close)
         if meter_provider is not None:
             telemetry.observe_pool(pool, meter_provider)
-        log = PostgresEventLog(pool)
+        log = PostgresEventLog(pool, health_pool=health_pool)
         stages = PostgresStageReader(pool)
         if read_url:
             replica_pool = make_pool(
@@ -96,7 +99,9 @@ async def postgres_ledger(
             )
             await replica_pool.open(wait=False)
             stack.push_async_callback(replica_pool.close)
-            log = replica.ReplicaReadLog(pool, replica_pool, max_staleness=read_max_staleness)
+            log = replica.ReplicaReadLog(
+                pool, replica_pool, max_staleness=read_max_staleness, health_pool=health_pool
+            )
             await log.start()
             stack.push_async_callback(log.stop)
             stages = replica.ReplicaStageReader(pool, replica_pool, log)

@@ -85,8 +85,17 @@ async def _within(deadline: float | None) -> AsyncIterator[None]:
 
 
 class PostgresEventLog:
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        *,
+        health_pool: AsyncConnectionPool[Any] | None = None,
+    ) -> None:
+        """`health_pool`: the schema check's own connection. Through the shared pool, calls
+        that held every connection made a database that answered look down, and readiness
+        would then take every busy server out of the Service at once."""
         self._pool = pool
+        self._health_pool = health_pool or pool
 
     async def load(
         self,
@@ -331,7 +340,7 @@ class PostgresEventLog:
 
     async def schema_status(self, *, deadline: float | None = None) -> SchemaStatus:
         expected = migration_names()
-        async with _within(deadline), self._pool.connection() as connection:
+        async with _within(deadline), self._health_pool.connection() as connection:
             try:
                 cursor = await connection.execute(query("schema_migrations"))
             except pg_errors.UndefinedTable:

@@ -64,8 +64,9 @@ class ReplicaReadLog(PostgresEventLog):
         *,
         max_staleness: timedelta = MAX_STALENESS,
         interval: timedelta = SAMPLE_INTERVAL,
+        health_pool: AsyncConnectionPool[Any] | None = None,
     ) -> None:
-        super().__init__(pool)
+        super().__init__(pool, health_pool=health_pool)
         self._replica = PostgresEventLog(replica_pool)
         self._primary_pool = pool
         self._replica_pool = replica_pool
