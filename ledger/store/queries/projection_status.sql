@@ -11,6 +11,9 @@ SELECT p.projection, c.slot, c.live, c.transaction_id::text, c.position, c.event
         SELECT count(*) FROM (
             SELECT FROM ledger.events AS e
             WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+            -- Ordered, so the count walks the global order's index from the checkpoint on:
+            -- unordered, it was planned as a scan of the whole log.
+            ORDER BY e.transaction_id, e.position
             LIMIT %(max_counted)s
         ) AS behind
     ) AS events_behind,

@@ -23,12 +23,15 @@ holders AS (
 oldest AS (
     SELECT * FROM holders ORDER BY age(xid) DESC LIMIT 1
 ),
+-- In the global order's index from the horizon on (a horizon taken from the CTE, or
+-- unordered, was planned as a scan of the whole log).
 hidden AS (
     SELECT count(*) AS events
     FROM (
         SELECT 1
-        FROM ledger.events, snapshot
-        WHERE events.transaction_id >= snapshot.horizon
+        FROM ledger.events AS e
+        WHERE e.transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY e.transaction_id, e.position
         LIMIT %(max_hidden)s
     ) AS capped
 )
