@@ -69,3 +69,44 @@ def bench_audit_report(
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return sorted(runs, key=lambda run: run["per_second"])[len(runs) // 2]
+
+
+def main() -> None:
+    """The audit report's figures alone: a fresh database, the accounts seeded and earned on,
+    the report's memory on that log, then the log grown through ImportHistory to
+    --log-events chained events and the figures made over it."""
+    import argparse
+    import asyncio
+
+    from benchmarks import seed
+    from benchmarks.__main__ import FULL, Figure
+    from benchmarks.harness import Service, accounts_file, fresh_database, run_load
+    from ledger import bootstrap
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.audit_report")
+    parser.add_argument("--log-events", type=int, default=FULL.audit_events)
+    parser.add_argument("--repeats", type=int, default=FULL.repeats)
+    args = parser.parse_args()
+    with (
+        fresh_database(bootstrap.database_url(), "bench_audit") as database_url,
+        Service.running(database_url) as service,
+    ):
+        program_id, accounts = asyncio.run(
+            seed.new_program_with_accounts(service.target, FULL.accounts)
+        )
+        run_load(
+            service.target,
+            "earn",
+            callers=FULL.callers,
+            seconds=4,
+            accounts_file=accounts_file(accounts),
+        )
+        small = probe(database_url, report=True)
+        asyncio.run(seed.grow_log(service.target, database_url, program_id, args.log_events))
+        seed.settle(database_url)
+        figures = bench_audit_report(database_url, small, args.repeats, Figure)
+    print(json.dumps([figure.__dict__ | {"ratio": figure.ratio} for figure in figures], indent=2))
+
+
+if __name__ == "__main__":
+    main()
