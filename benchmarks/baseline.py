@@ -56,12 +56,15 @@ def baseline_tree(baseline: Baseline) -> Iterator[Path | None]:
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)  # noqa: S607
         protos = sorted(str(path) for path in (tree / "proto" / "loyalty" / "v1").glob("*.proto"))
         (tree / "gen").mkdir()
+        # Trees since the long-running operations vendor the googleapis files they import.
+        third_party = tree / "third_party" / "googleapis"
+        includes = [f"-I{tree / 'proto'}", *([f"-I{third_party}"] if third_party.is_dir() else [])]
         subprocess.run(
             [
                 sys.executable,
                 "-m",
                 "grpc_tools.protoc",
-                f"-I{tree / 'proto'}",
+                *includes,
                 f"--python_out={tree / 'gen'}",
                 f"--grpc_python_out={tree / 'gen'}",
                 *protos,
