@@ -73,8 +73,8 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     """The audit report's figures alone: a fresh database, the accounts seeded and earned on,
-    the report's memory on that log, then the log grown through ImportHistory to
-    --log-events chained events and the figures made over it."""
+    the report's memory on that log, then the log grown through ImportHistory over the same
+    accounts to --log-events chained events and the figures made over it."""
     import argparse
     import asyncio
 
@@ -102,7 +102,11 @@ def main() -> None:
             accounts_file=accounts_file(accounts),
         )
         small = probe(database_url, report=True)
-        asyncio.run(seed.grow_log(service.target, database_url, program_id, args.log_events))
+        asyncio.run(
+            seed.grow_log(
+                service.target, database_url, program_id, accounts, at_least=args.log_events
+            )
+        )
         seed.settle(database_url)
         figures = bench_audit_report(database_url, small, args.repeats, Figure)
     print(json.dumps([figure.__dict__ | {"ratio": figure.ratio} for figure in figures], indent=2))

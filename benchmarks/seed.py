@@ -151,25 +151,39 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
 
 
-GROW_STREAM_EVENTS = 100
-GROW_GROUP_STREAMS = 100
+GROW_GROUP_ACCOUNTS = 100
 
 
-async def grow_log(target: str, database_url: str, program_id: str, events: int) -> int:
-    """Imports history through the API until the log holds at least `events` events, 100 a
-    stream: unlike `fill_log`'s rows, these are chained and hashed as every write is, so the
-    audit replays them. Returns how many it imported."""
+async def grow_log(
+    target: str,
+    database_url: str,
+    program_id: str,
+    accounts: list[str],
+    *,
+    at_least: int,
+    by_at_least: int = 0,
+) -> int:
+    """Imports history through the API over `accounts` (100 of them a request) until the log
+    holds `at_least` events, and at least `by_at_least` more than it did. Unlike
+    `fill_log`'s rows these are chained and hashed as every write is, so the audit replays
+    them; and they lengthen streams the log has, so the log grows in events, not in
+    streams. Returns how many it imported."""
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(database_url) as connection:
         cursor = await connection.execute("SELECT count(*) FROM ledger.events")
         row = await cursor.fetchone()
-    missing = max(0, events - (row[0] if row else 0))
-    group_events = GROW_STREAM_EVENTS * GROW_GROUP_STREAMS
-    for group, start in enumerate(range(0, missing, group_events)):
-        accounts = account_names(program_id, GROW_GROUP_STREAMS, prefix=f"grown{group}")
-        await import_history(target, program_id, accounts, min(group_events, missing - start))
-    return missing
+    wanted = max(at_least - (row[0] if row else 0), by_at_least, 0)
+    groups = [
+        accounts[start : start + GROW_GROUP_ACCOUNTS]
+        for start in range(0, len(accounts), GROW_GROUP_ACCOUNTS)
+    ]
+    share, extra = divmod(wanted, len(groups))
+    for index, group in enumerate(groups):
+        await import_history(
+            target, program_id, group, share + (index < extra), offset=wanted * 2 + index * share
+        )
+    return wanted
 
 
 def fill_log(database_url: str, events: int) -> str:
