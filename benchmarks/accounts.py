@@ -8,6 +8,7 @@ stage): it reads the account's state row and its stage row at once. BatchGetAcco
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import json
 import statistics
@@ -113,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.accounts")
     parser.add_argument("--repeats", type=int, default=FULL.repeats)
     args = parser.parse_args()
-    sizes = FULL.__class__(**{**FULL.__dict__, "repeats": args.repeats})
+    sizes = dataclasses.replace(FULL, repeats=args.repeats)
     with (
         fresh_database(bootstrap.database_url(), "bench_accounts") as database_url,
         Service.running(database_url) as service,

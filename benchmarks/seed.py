@@ -180,9 +180,9 @@ async def grow_log(
     ]
     share, extra = divmod(wanted, len(groups))
     for index, group in enumerate(groups):
-        await import_history(
-            target, program_id, group, share + (index < extra), offset=wanted * 2 + index * share
-        )
+        # Each group's events get times and external ids of their own (offset).
+        count = share + 1 if index < extra else share
+        await import_history(target, program_id, group, count, offset=index * (share + 1))
     return wanted
 
 

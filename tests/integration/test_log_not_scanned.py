@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from ledger.projections.catalog import PROJECTIONS
+from ledger.projections.runner import PAGE_EVENTS
 from ledger.store.horizon import read_horizon
 from ledger.store.pool import make_pool
 from ledger.store.projection_sessions import PostgresRunnerSession, read_statuses
@@ -83,13 +84,13 @@ async def _runners_keep_up(url: str, looks: int) -> list[int]:
         try:
             assert await session.try_lead()
             events = 0
-            for _ in range(LOG_EVENTS):
-                page = await session.apply_page(5_000)
+            for _ in range(LOG_EVENTS // PAGE_EVENTS + 1):  # the last page comes back short
+                page = await session.apply_page(PAGE_EVENTS)
                 events += page.events
-                if page.events < 5_000:
+                if page.events < PAGE_EVENTS:
                     break
             for _ in range(looks):
-                assert (await session.apply_page(5_000)).events == 0
+                assert (await session.apply_page(PAGE_EVENTS)).events == 0
             applied.append(events)
         finally:
             await session.close()
