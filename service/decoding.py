@@ -65,15 +65,25 @@ def _streaming(behaviour: Any, status: grpc.Status) -> Any:
     return handle
 
 
-def add_ledger_service(servicer: object, server: grpc.aio.Server) -> None:
+Around = Callable[[str, Callable[..., Any]], Callable[..., Any]]
+"""Wraps a unary method's behaviour, given the method's name (service/limits.py's admission)."""
+
+
+def add_ledger_service(
+    servicer: object, server: grpc.aio.Server, around_unary: Around | None = None
+) -> None:
     """What the generated add_LedgerServiceServicer_to_server does, with tolerant decoding."""
-    add_tolerant_service(servicer, server, SERVICE)
+    add_tolerant_service(servicer, server, SERVICE, around_unary)
 
 
 def add_tolerant_service(
-    servicer: object, server: grpc.aio.Server, service: ServiceDescriptor
+    servicer: object,
+    server: grpc.aio.Server,
+    service: ServiceDescriptor,
+    around_unary: Around | None = None,
 ) -> None:
-    """`servicer`'s methods as `service` names them, each with tolerant decoding."""
+    """`servicer`'s methods as `service` names them, each with tolerant decoding, and each
+    unary one inside `around_unary`."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in service.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
@@ -86,6 +96,8 @@ def add_tolerant_service(
             )
         )
         behaviour = getattr(servicer, method.name)
+        if around_unary is not None and not method.server_streaming:
+            behaviour = around_unary(method.name, behaviour)
         assert not method.client_streaming, "every request of the API is a single message"
         make = (
             grpc.unary_stream_rpc_method_handler

@@ -131,45 +131,24 @@ class Admission:
         bucket.tokens -= 1.0
 
 
-class LimitsInterceptor(grpc.aio.ServerInterceptor):
-    """Runs each unary call of `services` (LedgerService, and the Operations service of its
-    long-running operations) inside its pool; placed after authentication, so the caller is
-    known (with authentication off only the pools apply)."""
+class Limits:
+    """Runs each unary call of LedgerService and of the Operations service of its long-running
+    operations inside its pool. The wrapper is the handler's own, made once at start-up
+    (service/decoding.py), rather than a server interceptor: an interceptor costs every call
+    of the server a pass through grpc's interceptor pipeline (docs/PERFORMANCE.md). It runs
+    inside authentication's wrapper, so the caller is known (with authentication off only the
+    pools apply)."""
 
-    def __init__(
-        self, admission: Admission, read_methods: frozenset[str], services: frozenset[str]
-    ) -> None:
+    def __init__(self, admission: Admission, read_methods: frozenset[str]) -> None:
         self._admission = admission
         self._read_methods = read_methods
-        self._services = services
-        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> "grpc.RpcMethodHandler[Any, Any] | None":
-        handler = await continuation(handler_call_details)
-        full_method: str = handler_call_details.method
-        service, _, method = full_method.lstrip("/").partition("/")
-        if handler is None or service not in self._services or handler.unary_unary is None:
-            return handler  # health, reflection, and streams (limited by the feed)
-        wrapped = self._wrapped.get(full_method)
-        if wrapped is None:
-            pool = "read" if method in self._read_methods else "write"
-            wrapped = self._wrap(handler, pool)
-            self._wrapped[full_method] = wrapped
-        return wrapped
-
-    def _wrap(
-        self, handler: "grpc.RpcMethodHandler[Any, Any]", pool: str
-    ) -> "grpc.RpcMethodHandler[Any, Any]":
+    def around(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Any:
+        """`behaviour`, the unary handler of `method`, admitted to the method's pool."""
+        pool = "read" if method in self._read_methods else "write"
         enter, leave = self._admission.enter, self._admission.leave
-        behaviour: Any = handler.unary_unary
 
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def admitted(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             caller = _CALLER.get(None)
             try:
                 enter(pool, caller)
@@ -181,8 +160,4 @@ class LimitsInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 leave(pool, caller)
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return admitted

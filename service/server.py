@@ -31,7 +31,7 @@ from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service, add_tolerant_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
-from service.limits import HEALTH_ROOM, Admission, LimitsInterceptor
+from service.limits import HEALTH_ROOM, Admission, Limits
 from service.metrics import observe_ledger, observe_projections
 from service.operations import OperationsServicer
 from service.rpc_telemetry import TelemetryInterceptor
@@ -152,11 +152,9 @@ async def start_server(
         if settings.auth == "none"
         else [AuthInterceptor(_authenticator(settings, now), settings.max_streams_per_caller)]
     )
-    # After authentication: its wrapper runs first and tells the limits who calls.
+    # Inside the handlers, so authentication's wrapper runs first and tells them who calls.
     admission = Admission(settings.max_concurrent_reads, settings.max_concurrent_writes)
-    interceptors.append(
-        LimitsInterceptor(admission, READ_METHODS, frozenset({SERVICE_NAME, OPERATIONS_SERVICE}))
-    )
+    limits = Limits(admission, READ_METHODS)
     resources = contextlib.AsyncExitStack()
     try:
         telemetry = _telemetry(settings, telemetry)
@@ -215,8 +213,11 @@ async def start_server(
                 simulations=simulations,
             ),
             server,
+            limits.around,
         )
-        add_tolerant_service(OperationsServicer(simulations), server, OPERATIONS_DESCRIPTOR)
+        add_tolerant_service(
+            OperationsServicer(simulations), server, OPERATIONS_DESCRIPTOR, limits.around
+        )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         # grpc's servicer starts "" as SERVING: a pod would look ready before the first check of

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import psycopg
 import pytest
+from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -75,9 +76,9 @@ async def limited(database_url: str, clock: FakeClock) -> AsyncIterator[Limited]
                 max_concurrent_calls=FLOOD_CALLS_IN_FLIGHT,
             ),
             _caller("pos", POS, ["read", "write"], program_id),
-            _caller("reader", READER, ["read"], program_id),
+            _caller("reader", READER, ["read", "audit"], program_id),
             # About one call a quarter of an hour, after the first two.
-            _caller("slow", SLOW, ["read"], program_id, rate_per_second=0.001, burst=2),
+            _caller("slow", SLOW, ["read", "audit"], program_id, rate_per_second=0.001, burst=2),
         ]
     )
     running = await start_server(
@@ -208,6 +209,29 @@ async def test_a_caller_over_its_rate_is_refused_with_the_delay_before_its_next_
     # One call per 1,000 s: the next token is most of that away.
     assert delay is not None and 900 < delay <= 1_000
     assert other.program.name == name.name
+
+
+async def test_the_operations_service_counts_against_the_callers_rate_too(
+    limited: Limited,
+) -> None:
+    operations = operations_pb2_grpc.OperationsStub(limited.channel)  # type: ignore[no-untyped-call]
+    listing = operations_pb2.ListOperationsRequest(name=f"programs/{limited.program_id}")
+    name = pb.GetProgramRequest(name=f"programs/{limited.program_id}")
+    await operations.ListOperations(listing, metadata=bearer(SLOW))
+    await limited.stub.GetProgram(name, metadata=bearer(SLOW))  # the burst spent
+    with pytest.raises(grpc.aio.AioRpcError) as over:
+        await operations.ListOperations(listing, metadata=bearer(SLOW))
+    other = await operations.ListOperations(listing, metadata=bearer(READER))
+    health = await health_pb2_grpc.HealthStub(limited.channel).Check(
+        health_pb2.HealthCheckRequest(service=""), timeout=5
+    )
+
+    assert failure(over.value)[:2] == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "CALLER_RATE_EXCEEDED",
+    )
+    assert list(other.operations) == []
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_every_bad_field_of_a_request_is_named_in_one_bad_request(
