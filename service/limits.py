@@ -134,10 +134,9 @@ class Admission:
 class Limits:
     """Runs each unary call of LedgerService and of the Operations service of its long-running
     operations inside its pool. The wrapper is the handler's own, made once at start-up
-    (service/decoding.py), rather than a server interceptor: an interceptor costs every call
-    of the server a pass through grpc's interceptor pipeline (docs/PERFORMANCE.md). It runs
-    inside authentication's wrapper, so the caller is known (with authentication off only the
-    pools apply)."""
+    (service/decoding.py), rather than a server interceptor, which every call of the server,
+    health included, would pass through to find it. It runs inside authentication's wrapper,
+    so the caller is known (with authentication off only the pools apply)."""
 
     def __init__(self, admission: Admission, read_methods: frozenset[str]) -> None:
         self._admission = admission
