@@ -632,7 +632,8 @@ def run(sizes: Sizes) -> list[Figure]:
         # The replay's and the report's memory now, against the whole log's later, once it has
         # grown in events over the same streams: flat, as both hold counters, never the
         # events. (Each stream's state is held while it is replayed, so memory follows the
-        # number of streams and the longest one's state: docs/PERFORMANCE.md.)
+        # longest stream's state, which the long purchase history above already holds:
+        # docs/PERFORMANCE.md.)
         early_replay = _replay(database_url)
         early_report = audit_report_probe(database_url, report=True)
         _log("bulk import")

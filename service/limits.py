@@ -142,7 +142,9 @@ class Limits:
         self._admission = admission
         self._read_methods = read_methods
 
-    def around(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Any:
+    def around(
+        self, method: str, behaviour: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
         """`behaviour`, the unary handler of `method`, admitted to the method's pool."""
         pool = "read" if method in self._read_methods else "write"
         enter, leave = self._admission.enter, self._admission.leave
