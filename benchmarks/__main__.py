@@ -186,28 +186,37 @@ def bench_earn(
 
 def bench_purchase(service: Service, sizes: Sizes) -> Figure:
     """RecordPurchase of 5 order lines under a program with multipliers, exclusions, a minimum
-    and rounding, against a plain EarnPoints on the same accounts, alternated."""
+    and rounding, against a plain EarnPoints on the same accounts, alternated. Beside them, the
+    same purchase under a program with only its earn rate tells the rules' own share."""
     _, accounts = asyncio.run(
         seed.new_program_with_accounts(service.target, sizes.accounts, earning_rules=True)
     )
+    _, plain_accounts = asyncio.run(seed.new_program_with_accounts(service.target, sizes.accounts))
     path = accounts_file(accounts, "purchase")
-    run_load(
-        service.target,
-        "purchase",
-        callers=sizes.callers,
-        seconds=sizes.load_seconds / 2,
-        accounts_file=path,
-    )
+    plain_path = accounts_file(plain_accounts, "purchase_plain")
+    for warm_path in (path, plain_path):
+        run_load(
+            service.target,
+            "purchase",
+            callers=sizes.callers,
+            seconds=sizes.load_seconds / 2,
+            accounts_file=warm_path,
+        )
     runs = alternated_runs(
         service.target,
-        {"earn": ("earn", path), "purchase": ("purchase", path)},
+        {
+            "earn": ("earn", path),
+            "purchase": ("purchase", path),
+            "plain": ("purchase", plain_path),
+        },
         callers=sizes.callers,
         seconds=sizes.load_seconds,
         repeats=sizes.repeats,
     )
     earn = statistics.median(run["per_second"] for run in runs["earn"])
     purchase = statistics.median(run["per_second"] for run in runs["purchase"])
-    assert not any(run["errors"] for run in runs["purchase"]), "purchases failed"
+    plain = statistics.median(run["per_second"] for run in runs["plain"])
+    assert not any(run["errors"] for run in runs["purchase"] + runs["plain"]), "purchases failed"
     return Figure(
         "RecordPurchase with 5 order lines through gRPC vs plain EarnPoints",
         purchase,
@@ -218,7 +227,10 @@ def bench_purchase(service: Service, sizes: Sizes) -> Figure:
         f"{sizes.callers} callers; lines meeting a SKU and a category multiplier and two"
         f" exclusions, rounded to the nearest; medians of {sizes.repeats} alternated runs"
         f" (earn {_rates(runs['earn'])}, purchase {_rates(runs['purchase'])} calls/s);"
-        f" purchase p50 {statistics.median(r['p50_ms'] for r in runs['purchase']):.1f} ms",
+        f" purchase p50 {statistics.median(r['p50_ms'] for r in runs['purchase']):.1f} ms;"
+        f" the same purchase under a program with only its earn rate {_rates(runs['plain'])}"
+        f" calls/s, so with the rules {purchase / plain if plain else 0.0:.2f}x of it and"
+        f" without them {plain / earn if earn else 0.0:.2f}x of an earn",
     )
 
 

@@ -1,8 +1,10 @@
 """The purchase figure of `make bench` alone: RecordPurchase of 5 order lines against a plain
 EarnPoints on the same accounts, alternated, each round on a fresh database and service.
 Besides the rates it reads the service's CPU time per call (/proc), which the host's other
-load moves much less than the rates. With --commits, the code of those commits is measured
-instead of the checkout's, in turn, so the host's drift falls on all of them alike.
+load moves much less than the rates, and the same purchase under a program with only its earn
+rate, which tells the rules' own share from the rest of a purchase's cost. With --commits, the
+code of those commits is measured instead of the checkout's, in turn, so the host's drift falls
+on all of them alike.
 
 python -m benchmarks.purchase [--rounds N] [--commits COMMIT ...]
 """
@@ -19,41 +21,55 @@ from benchmarks.baseline import Baseline, baseline_tree, python_path
 from benchmarks.harness import Service, accounts_file, cpu_seconds, fresh_database, run_load
 from ledger import bootstrap
 
-KINDS = ("earn", "purchase")
+LOADS = {
+    "earn": ("earn", "rules"),
+    "purchase": ("purchase", "rules"),
+    "plain": ("purchase", "plain"),
+}
+"""Label: (the load generator's kind, the program whose accounts it calls). "plain" is the same
+purchase under a program with only its earn rate: the rules' own share."""
 
 
 def one_round(server_url: str, python_path: str | None) -> dict[str, float]:
     """Medians over FULL.repeats alternated runs: calls/s and service CPU µs per call."""
-    readings: dict[str, list[tuple[float, float]]] = {kind: [] for kind in KINDS}
+    readings: dict[str, list[tuple[float, float]]] = {label: [] for label in LOADS}
     with (
         fresh_database(server_url, "bench_purchase") as url,
         Service.running(url, python_path=python_path) as service,
     ):
-        _, accounts = asyncio.run(
-            seed.new_program_with_accounts(service.target, FULL.accounts, earning_rules=True)
-        )
-        path = accounts_file(accounts, "purchase")
-        for kind in KINDS:  # warm-up, as bench_purchase does
-            run_load(service.target, kind, callers=FULL.callers, seconds=4, accounts_file=path)
+        paths = {}
+        for program in ("rules", "plain"):
+            _, accounts = asyncio.run(
+                seed.new_program_with_accounts(
+                    service.target, FULL.accounts, earning_rules=program == "rules"
+                )
+            )
+            paths[program] = accounts_file(accounts, f"purchase_{program}")
+        for kind, program in LOADS.values():  # warm-up, as bench_purchase does
+            run_load(
+                service.target, kind, callers=FULL.callers, seconds=4, accounts_file=paths[program]
+            )
         for _ in range(FULL.repeats):
-            for kind in KINDS:
+            for label, (kind, program) in LOADS.items():
                 before = cpu_seconds(service.pid)
                 run = run_load(
                     service.target,
                     kind,
                     callers=FULL.callers,
                     seconds=FULL.load_seconds,
-                    accounts_file=path,
+                    accounts_file=paths[program],
                 )
-                assert not run["errors"], f"{kind} failed"
+                assert not run["errors"], f"{label} failed"
                 cpu = cpu_seconds(service.pid) - before
-                readings[kind].append((run["per_second"], cpu / run["calls"] * 1e6))
+                readings[label].append((run["per_second"], cpu / run["calls"] * 1e6))
     found = {}
-    for kind, runs in readings.items():
-        found[f"{kind}_per_s"] = statistics.median(rate for rate, _ in runs)
-        found[f"{kind}_cpu_us"] = statistics.median(cpu for _, cpu in runs)
+    for label, runs in readings.items():
+        found[f"{label}_per_s"] = statistics.median(rate for rate, _ in runs)
+        found[f"{label}_cpu_us"] = statistics.median(cpu for _, cpu in runs)
     found["ratio"] = found["purchase_per_s"] / found["earn_per_s"]
     found["cpu_ratio"] = found["earn_cpu_us"] / found["purchase_cpu_us"]
+    found["rules_ratio"] = found["purchase_per_s"] / found["plain_per_s"]
+    found["rules_cpu_ratio"] = found["plain_cpu_us"] / found["purchase_cpu_us"]
     return {name: round(value, 3) for name, value in found.items()}
 
 
@@ -75,14 +91,21 @@ def main() -> None:
                 rounds[label].append(one_round(server_url, path))
                 print(json.dumps({"code": label, **rounds[label][-1]}), flush=True)
     for label, found in rounds.items():
-        ratios = [each["ratio"] for each in found]
-        cpu_ratios = [each["cpu_ratio"] for each in found]
         print(
-            f"{label}: purchase/earn {statistics.median(ratios):.2f}x in calls/s"
-            f" ({' / '.join(f'{ratio:.2f}' for ratio in ratios)}),"
-            f" {statistics.median(cpu_ratios):.2f}x in service CPU per call"
-            f" ({' / '.join(f'{ratio:.2f}' for ratio in cpu_ratios)})"
+            f"{label}: purchase/earn {_ratios(found, 'ratio', 'cpu_ratio')};"
+            f" with rules/without {_ratios(found, 'rules_ratio', 'rules_cpu_ratio')}"
         )
+
+
+def _ratios(found: list[dict[str, float]], rate: str, cpu: str) -> str:
+    rates = [each[rate] for each in found]
+    cpus = [each[cpu] for each in found]
+    return (
+        f"{statistics.median(rates):.2f}x in calls/s"
+        f" ({' / '.join(f'{ratio:.2f}' for ratio in rates)}),"
+        f" {statistics.median(cpus):.2f}x in service CPU per call"
+        f" ({' / '.join(f'{ratio:.2f}' for ratio in cpus)})"
+    )
 
 
 if __name__ == "__main__":
