@@ -41,6 +41,8 @@ from benchmarks.harness import (
     run_load,
 )
 from benchmarks.load import CHANNELS
+from benchmarks.purchase import loads as purchase_loads
+from benchmarks.purchase import program_accounts as purchase_accounts
 from benchmarks.referrals import bench_referral
 from benchmarks.telemetry import bench_telemetry
 from benchmarks.tiers import bench_tier_upgrade
@@ -188,27 +190,19 @@ def bench_purchase(service: Service, sizes: Sizes) -> Figure:
     """RecordPurchase of 5 order lines under a program with multipliers, exclusions, a minimum
     and rounding, against a plain EarnPoints on the same accounts, alternated. Beside them, the
     same purchase under a program with only its earn rate tells the rules' own share."""
-    _, accounts = asyncio.run(
-        seed.new_program_with_accounts(service.target, sizes.accounts, earning_rules=True)
-    )
-    _, plain_accounts = asyncio.run(seed.new_program_with_accounts(service.target, sizes.accounts))
-    path = accounts_file(accounts, "purchase")
-    plain_path = accounts_file(plain_accounts, "purchase_plain")
-    for warm_path in (path, plain_path):
+    each = purchase_loads(purchase_accounts(service.target, sizes.accounts))
+    for label in ("purchase", "plain"):  # the earn figure has warmed the earn path
+        kind, path = each[label]
         run_load(
             service.target,
-            "purchase",
+            kind,
             callers=sizes.callers,
             seconds=sizes.load_seconds / 2,
-            accounts_file=warm_path,
+            accounts_file=path,
         )
     runs = alternated_runs(
         service.target,
-        {
-            "earn": ("earn", path),
-            "purchase": ("purchase", path),
-            "plain": ("purchase", plain_path),
-        },
+        each,
         callers=sizes.callers,
         seconds=sizes.load_seconds,
         repeats=sizes.repeats,

@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import json
 import statistics
+from pathlib import Path
 
 from benchmarks import seed
-from benchmarks.__main__ import FULL
 from benchmarks.baseline import Baseline, baseline_tree, python_path
 from benchmarks.harness import Service, accounts_file, cpu_seconds, fresh_database, run_load
 from ledger import bootstrap
@@ -30,34 +30,44 @@ LOADS = {
 purchase under a program with only its earn rate: the rules' own share."""
 
 
+def program_accounts(target: str, count: int) -> dict[str, Path]:
+    """The accounts files of the programs LOADS names: "rules", a program with the benchmark's
+    earning rules, and "plain", one with only its earn rate; `count` accounts each."""
+    paths = {}
+    for program in ("rules", "plain"):
+        _, accounts = asyncio.run(
+            seed.new_program_with_accounts(target, count, earning_rules=program == "rules")
+        )
+        paths[program] = accounts_file(accounts, f"purchase_{program}")
+    return paths
+
+
+def loads(paths: dict[str, Path]) -> dict[str, tuple[str, Path]]:
+    """LOADS with each program's accounts file, as harness.alternated_runs takes them."""
+    return {label: (kind, paths[program]) for label, (kind, program) in LOADS.items()}
+
+
 def one_round(server_url: str, python_path: str | None) -> dict[str, float]:
     """Medians over FULL.repeats alternated runs: calls/s and service CPU µs per call."""
+    from benchmarks.__main__ import FULL  # not at the top: `make bench` imports this module
+
     readings: dict[str, list[tuple[float, float]]] = {label: [] for label in LOADS}
     with (
         fresh_database(server_url, "bench_purchase") as url,
         Service.running(url, python_path=python_path) as service,
     ):
-        paths = {}
-        for program in ("rules", "plain"):
-            _, accounts = asyncio.run(
-                seed.new_program_with_accounts(
-                    service.target, FULL.accounts, earning_rules=program == "rules"
-                )
-            )
-            paths[program] = accounts_file(accounts, f"purchase_{program}")
-        for kind, program in LOADS.values():  # warm-up, as bench_purchase does
-            run_load(
-                service.target, kind, callers=FULL.callers, seconds=4, accounts_file=paths[program]
-            )
+        each = loads(program_accounts(service.target, FULL.accounts))
+        for kind, path in each.values():  # warm-up, as bench_purchase does
+            run_load(service.target, kind, callers=FULL.callers, seconds=4, accounts_file=path)
         for _ in range(FULL.repeats):
-            for label, (kind, program) in LOADS.items():
+            for label, (kind, path) in each.items():
                 before = cpu_seconds(service.pid)
                 run = run_load(
                     service.target,
                     kind,
                     callers=FULL.callers,
                     seconds=FULL.load_seconds,
-                    accounts_file=paths[program],
+                    accounts_file=path,
                 )
                 assert not run["errors"], f"{label} failed"
                 cpu = cpu_seconds(service.pid) - before
