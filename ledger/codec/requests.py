@@ -18,7 +18,6 @@ import dataclasses
 import enum
 import hashlib
 import json
-import re
 from functools import cache
 from typing import Any
 
@@ -61,11 +60,13 @@ CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), defaul
 # orjson writes the very same bytes for documents of printable ASCII without escapes (the
 # usual request: ids are ASCII by rule), about ten times faster. Anything else (non-ASCII or
 # DEL, which the standard library escapes as \uXXXX, escapes, integers beyond 64 bits, a
-# value orjson would write its own way) goes to the standard library.
+# value orjson would write its own way) goes to the standard library. orjson escapes every
+# control character with a backslash, so its output is printable ASCII without escapes when
+# it is ASCII and holds neither a backslash nor DEL: three scans in C (a regular expression
+# over a purchase's lines cost more than orjson's encoding).
 _FAST_OPTIONS = (
     orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )
-_NOT_PLAIN_ASCII = re.compile(rb"[^\x20-\x7e]|\\")
 
 
 def content_json(document: Any) -> bytes:
@@ -74,9 +75,13 @@ def content_json(document: Any) -> bytes:
         encoded = orjson.dumps(document, default=_plain, option=_FAST_OPTIONS)
     except orjson.JSONEncodeError:
         encoded = None
-    if encoded is None or _NOT_PLAIN_ASCII.search(encoded):
+    if encoded is None or not _plain_ascii(encoded):
         return CONTENT_ENCODER.encode(document).encode("utf-8")
     return encoded
+
+
+def _plain_ascii(encoded: bytes) -> bool:
+    return encoded.isascii() and b"\\" not in encoded and b"\x7f" not in encoded
 
 
 def content_document(target: Target, command: Command) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.codec.requests import CONTENT_ENCODER, content_hash, content_json
+from ledger.codec.requests import CONTENT_ENCODER, content_document, content_hash, content_json
 from ledger.domain import commands
 from ledger.domain.commands import CreateProgram, EarnPoints, TransferPoints
 from ledger.domain.decisions import Target
@@ -72,8 +72,6 @@ def test_the_content_documents_of_a_transfer_and_of_a_program_are_pinned() -> No
 def test_a_request_hashes_the_document_of_its_target() -> None:
     import hashlib
 
-    from ledger.codec.requests import content_document
-
     transfer = TransferPoints("member-2", 5, "t-1")
     assert (
         content_hash(MEMBER, transfer)
@@ -116,6 +114,18 @@ def test_the_fast_encoding_writes_the_standard_librarys_bytes(
         "stream_id": data.draw(st.text()),
         "destination_stream_id": data.draw(st.none() | st.text()),
     }
+
+    assert content_json(document) == CONTENT_ENCODER.encode(document).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["\x00", "tab\there", "\x1f", "\x7f", "caf\u00e9", "back\\slash", 'a "quote"', "\u2028"],
+)
+def test_text_the_fast_encoding_would_write_otherwise_gets_the_standard_librarys_bytes(
+    reason: str,
+) -> None:
+    document = content_document(MEMBER, EarnPoints(1, reason))
 
     assert content_json(document) == CONTENT_ENCODER.encode(document).encode("utf-8")
 
