@@ -4,6 +4,8 @@ minimum order amounts, rounding, and the rules a purchase applied."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
 from ledger.currency import minor_unit_exponent, to_minor_units
 from ledger.domain import commands as cmd
 from ledger.domain.errors import InvalidArgument, Violations
@@ -178,13 +180,15 @@ def order_lines(
     return tuple(parsed)
 
 
-def applied_rules(rules: Iterable[RuleApplication]) -> list[pb.AppliedRule]:
-    return [
-        pb.AppliedRule(
+def add_applied_rules(
+    into: RepeatedCompositeFieldContainer[pb.AppliedRule], rules: Iterable[RuleApplication]
+) -> None:
+    """Added in place: messages built apart and passed to the answer's constructor are each
+    copied into it once more."""
+    for rule in rules:
+        into.add(
             rule_id=rule.rule_id,
             kind=_RULE_KIND_TO_PROTO[rule.kind],
             points=rule.points,
             line_indexes=rule.line_indexes,
         )
-        for rule in rules
-    ]

@@ -248,15 +248,16 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             context, request.request_id, Target(program_id, member_id), command, found
         )
         recorded = _result(outcome, results.PurchaseResult)
-        return pb.RecordPurchaseResponse(
+        response = pb.RecordPurchaseResponse(
             points=recorded.points,
             pending=recorded.pending,
             account=mapping.account(outcome.accounts[member_id]),
-            applied_rules=purchase_mapping.applied_rules(recorded.rules),
             program_revision=recorded.program_revision,
             milestone_points=recorded.milestone_points,
             milestone_ids=recorded.milestone_ids,
         )
+        purchase_mapping.add_applied_rules(response.applied_rules, recorded.rules)
+        return response
 
     @unary
     async def ConfirmOrder(
