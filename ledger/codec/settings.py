@@ -112,24 +112,15 @@ def _field_encoder(hint: Any) -> _Encoder | None:
 
 
 def _object_encoder(cls: type) -> _Encoder:
-    """The encoder of `cls` written out as a function, one dict display of its fields, as
-    dataclasses writes __init__: a purchase encodes ten lines and rules for its event and its
-    stored answer, and a loop over a plan of the fields cost them about twice as much.
-    tests/property/test_plain_data.py proves the output equal to the plain recursive walk."""
-    helpers: dict[str, Any] = {}
-    items = []
-    for index, field in enumerate(_fields_of(cls)):
-        encoder = _field_encoder(field.hint)
-        value = f"fields[{field.name!r}]"  # field names are identifiers: repr quotes them
-        if encoder is _enum_data:
-            value += "._value_"
-        elif encoder is not None:
-            helpers[f"encoder_{index}"] = encoder
-            value = f"encoder_{index}({value})"
-        items.append(f"{field.name!r}: {value}")
-    source = f"def encode(value):\n    fields = value.__dict__\n    return {{{', '.join(items)}}}\n"
-    exec(source, helpers)  # noqa: S102  (source built above from the class's own field names)
-    encode: _Encoder = helpers["encode"]
+    plan = tuple((field.name, _field_encoder(field.hint)) for field in _fields_of(cls))
+
+    def encode(value: Any) -> Any:
+        fields = value.__dict__
+        return {
+            name: fields[name] if encoder is None else encoder(fields[name])
+            for name, encoder in plan
+        }
+
     return encode
 
 
