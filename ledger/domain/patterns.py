@@ -34,12 +34,3 @@ MEMBER_KEY_PATTERN: Final = re.compile(f"^{MEMBER_KEY}$")
 MEMBER_PATTERN: Final = re.compile(f"^(?:{MEMBER_ID}|{MEMBER_KEY})$")
 """A command's member fields: the caller's id before the ledger's translation, the member's
 key after it (ledger/members.py)."""
-
-
-def is_external_id(text: str) -> bool:
-    """EXTERNAL_ID_PATTERN.fullmatch(text), by str's own checks in C (printable ASCII is
-    0x20-0x7e; the space is the one left out): every order line holds up to three such ids,
-    checked twice per purchase (tests/property/test_patterns.py proves the two agree)."""
-    return (
-        0 < len(text) <= MAX_ID_LENGTH and text.isascii() and text.isprintable() and " " not in text
-    )

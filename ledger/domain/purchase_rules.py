@@ -10,12 +10,7 @@ from enum import Enum
 
 from ledger.domain import limits
 from ledger.domain.errors import Violations
-from ledger.domain.patterns import (
-    CODE_PATTERN,
-    CURRENCY_PATTERN,
-    EXTERNAL_ID_PATTERN,
-    is_external_id,
-)
+from ledger.domain.patterns import CODE_PATTERN, CURRENCY_PATTERN, EXTERNAL_ID_PATTERN
 
 
 class LineKind(Enum):
@@ -208,9 +203,9 @@ def validate_lines(violations: Violations, lines: tuple[OrderLine, ...], amount_
         line_id, sku, category = line.line_id, line.sku, line.category
         if not (
             (line_id or sku)
-            and (not line_id or is_external_id(line_id))
-            and (not sku or is_external_id(sku))
-            and (not category or is_external_id(category))
+            and (not line_id or EXTERNAL_ID_PATTERN.fullmatch(line_id))
+            and (not sku or EXTERNAL_ID_PATTERN.fullmatch(sku))
+            and (not category or EXTERNAL_ID_PATTERN.fullmatch(category))
         ):
             _name_bad_ids(violations, f"lines[{index}]", line)
         if not 1 <= line.quantity <= limits.MAX_LINE_QUANTITY:
