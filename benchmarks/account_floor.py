@@ -14,24 +14,19 @@ The service's GetAccount does that read and all of the rest, so the "read" ratio
 figure from above. docs/PERFORMANCE.md, "GetAccount's floor", has the readings.
 
 python -m benchmarks.account_floor [--rounds N]          (the figure)
-python -m benchmarks.account_floor serve URL PORT MODE    (one bare server; the figure runs it)
+python -m benchmarks.account_floor serve PORT URL MODE    (one bare server; the figure runs it)
 """
 
 import argparse
 import asyncio
-import contextlib
 import statistics
-import subprocess
-import sys
-from collections.abc import Iterator
 
 import grpc
 import psycopg
-from grpc_health.v1 import health, health_pb2_grpc
 
-from benchmarks import seed
+from benchmarks import bare_server, seed
 from benchmarks.accounts import build_stage_view
-from benchmarks.harness import ROOT, Service, accounts_file, free_port, fresh_database, run_load
+from benchmarks.harness import Service, accounts_file, fresh_database, run_load
 from ledger import bootstrap
 from ledger.account_reads import BatchedAccountReads
 from ledger.store.pool import make_pool
@@ -45,7 +40,7 @@ ACCOUNTS = 2_000
 KEYS = "SELECT program_id, member_id, member_key FROM ledger.members"
 
 
-async def _serve(database_url: str, port: int, mode: str) -> None:
+async def _serve(port: int, database_url: str, mode: str) -> None:
     assert mode in MODES, mode
     pool = make_pool(database_url)
     await pool.open(wait=True)
@@ -65,46 +60,19 @@ async def _serve(database_url: str, port: int, mode: str) -> None:
             raise LookupError(request.name)
         return pb.GetAccountResponse()
 
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
-    server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                "loyalty.v1.LedgerService",
-                {
-                    "GetAccount": grpc.unary_unary_rpc_method_handler(
-                        get_account,
-                        request_deserializer=pb.GetAccountRequest.FromString,
-                        response_serializer=pb.GetAccountResponse.SerializeToString,
-                    )
-                },
-            ),
-        )
-    )
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    print("serving", flush=True)
     try:
-        await server.wait_for_termination()
+        await bare_server.serve(
+            port,
+            {
+                "GetAccount": grpc.unary_unary_rpc_method_handler(
+                    get_account,
+                    request_deserializer=pb.GetAccountRequest.FromString,
+                    response_serializer=pb.GetAccountResponse.SerializeToString,
+                )
+            },
+        )
     finally:
         await pool.close()
-
-
-@contextlib.contextmanager
-def _bare_server(database_url: str, mode: str) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "benchmarks.account_floor", "serve", database_url]
-    process = subprocess.Popen(
-        [*command, str(port), mode], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
-    )
-    try:
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != b"serving":
-            raise RuntimeError(f"the bare server ({mode}) did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def measure(rounds: int) -> dict[str, list[float]]:
@@ -119,7 +87,10 @@ def measure(rounds: int) -> dict[str, list[float]]:
         build_stage_view(database_url)
         for _ in range(rounds):
             for mode in MODES:
-                with _bare_server(database_url, mode) as target:
+                with bare_server.running("benchmarks.account_floor", database_url, mode) as (
+                    target,
+                    _,
+                ):
                     for kind in ("health", "get_each"):
                         run_load(target, kind, callers=CALLERS, seconds=2, accounts_file=path)
                     for _ in range(2):
@@ -145,13 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.account_floor")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve")
-    serve.add_argument("database_url")
     serve.add_argument("port", type=int)
+    serve.add_argument("database_url")
     serve.add_argument("mode", choices=MODES)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if args.command == "serve":
-        asyncio.run(_serve(args.database_url, args.port, args.mode))
+        asyncio.run(_serve(args.port, args.database_url, args.mode))
         return
     for mode, ratios in measure(args.rounds).items():
         print(

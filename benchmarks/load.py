@@ -80,6 +80,24 @@ PURCHASE_LINES = [
 PURCHASE_TOTAL = _usd(163, 540_000_000)
 
 
+def earn_request(account: str) -> pb.EarnPointsRequest:
+    """The earn load's request: one point, a new request id."""
+    return pb.EarnPointsRequest(
+        request_id=str(uuid.uuid4()), account=account, points=1, reason="bench"
+    )
+
+
+def purchase_request(account: str) -> pb.RecordPurchaseRequest:
+    """The purchase load's request: PURCHASE_LINES as a new order, a new request id."""
+    return pb.RecordPurchaseRequest(
+        request_id=str(uuid.uuid4()),
+        account=account,
+        order_id=str(uuid.uuid4()),
+        amount=PURCHASE_TOTAL,
+        lines=PURCHASE_LINES,
+    )
+
+
 async def _run(
     target: str, kind: str, callers: int, seconds: float, accounts: list[str], token: str = ""
 ) -> dict[str, float]:
@@ -112,27 +130,12 @@ async def _run(
                     elif kind == "earn":
                         account = accounts[(index + sequence * callers) % len(accounts)]
                         await ledger.EarnPoints(
-                            pb.EarnPointsRequest(
-                                request_id=str(uuid.uuid4()),
-                                account=account,
-                                points=1,
-                                reason="bench",
-                            ),
-                            timeout=10,
-                            metadata=metadata,
+                            earn_request(account), timeout=10, metadata=metadata
                         )
                     elif kind == "purchase":
                         account = accounts[(index + sequence * callers) % len(accounts)]
                         await ledger.RecordPurchase(
-                            pb.RecordPurchaseRequest(
-                                request_id=str(uuid.uuid4()),
-                                account=account,
-                                order_id=str(uuid.uuid4()),
-                                amount=PURCHASE_TOTAL,
-                                lines=PURCHASE_LINES,
-                            ),
-                            timeout=10,
-                            metadata=metadata,
+                            purchase_request(account), timeout=10, metadata=metadata
                         )
                     elif kind == "action":
                         account = accounts[(index + sequence * callers) % len(accounts)]

@@ -23,28 +23,14 @@ python -m benchmarks.purchase_floor serve PORT MODE EARN_HEX PURCHASE_HEX  (one 
 
 import argparse
 import asyncio
-import contextlib
 import statistics
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2_grpc
 
-from benchmarks import seed
-from benchmarks.harness import (
-    ROOT,
-    Service,
-    accounts_file,
-    cpu_seconds,
-    free_port,
-    fresh_database,
-    run_load,
-)
-from benchmarks.load import PURCHASE_LINES, PURCHASE_TOTAL
+from benchmarks import bare_server, seed
+from benchmarks.harness import Service, accounts_file, cpu_seconds, fresh_database, run_load
+from benchmarks.load import earn_request, purchase_request
 from ledger import bootstrap
 from ledger.domain import commands as cmd
 from ledger.domain.commands import validate
@@ -80,72 +66,29 @@ async def _serve(port: int, mode: str, earned: bytes, purchased: bytes) -> None:
             validate(command)
         return purchase_answer
 
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    # The load generator checks each channel's health before it starts.
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
-    server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                "loyalty.v1.LedgerService",
-                {
-                    "EarnPoints": grpc.unary_unary_rpc_method_handler(
-                        earn_points,
-                        request_deserializer=pb.EarnPointsRequest.FromString,
-                        response_serializer=pb.EarnPointsResponse.SerializeToString,
-                    ),
-                    "RecordPurchase": grpc.unary_unary_rpc_method_handler(
-                        record_purchase,
-                        request_deserializer=pb.RecordPurchaseRequest.FromString,
-                        response_serializer=pb.RecordPurchaseResponse.SerializeToString,
-                    ),
-                },
+    await bare_server.serve(
+        port,
+        {
+            "EarnPoints": grpc.unary_unary_rpc_method_handler(
+                earn_points,
+                request_deserializer=pb.EarnPointsRequest.FromString,
+                response_serializer=pb.EarnPointsResponse.SerializeToString,
             ),
-        )
+            "RecordPurchase": grpc.unary_unary_rpc_method_handler(
+                record_purchase,
+                request_deserializer=pb.RecordPurchaseRequest.FromString,
+                response_serializer=pb.RecordPurchaseResponse.SerializeToString,
+            ),
+        },
     )
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    print("serving", flush=True)
-    await server.wait_for_termination()
-
-
-@contextlib.contextmanager
-def _bare_server(mode: str, answers: tuple[bytes, bytes]) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    command = [sys.executable, "-m", "benchmarks.purchase_floor", "serve", str(port), mode]
-    process = subprocess.Popen(
-        [*command, *(answer.hex() for answer in answers)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != b"serving":
-            raise RuntimeError(f"the bare server ({mode}) did not start")
-        yield f"127.0.0.1:{port}", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 async def _answers(target: str, account: str) -> tuple[bytes, bytes]:
     """The service's answers to one earn and one purchase of the loads (benchmarks/load.py)."""
     async with grpc.aio.insecure_channel(target) as channel:
         stub = ledger_pb2_grpc.LedgerServiceStub(channel)
-        earned = await stub.EarnPoints(
-            pb.EarnPointsRequest(
-                request_id=str(uuid.uuid4()), account=account, points=1, reason="bench"
-            )
-        )
-        purchased = await stub.RecordPurchase(
-            pb.RecordPurchaseRequest(
-                request_id=str(uuid.uuid4()),
-                account=account,
-                order_id=str(uuid.uuid4()),
-                amount=PURCHASE_TOTAL,
-                lines=PURCHASE_LINES,
-            )
-        )
+        earned = await stub.EarnPoints(earn_request(account))
+        purchased = await stub.RecordPurchase(purchase_request(account))
     assert purchased.applied_rules, purchased
     return earned.SerializeToString(), purchased.SerializeToString()
 
@@ -165,7 +108,9 @@ def measure(rounds: int) -> dict[str, list[tuple[float, float]]]:
     found: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
     for _ in range(rounds):
         for mode in MODES:
-            with _bare_server(mode, answers) as (target, pid):
+            with bare_server.running(
+                "benchmarks.purchase_floor", mode, *(answer.hex() for answer in answers)
+            ) as (target, pid):
                 for kind in LOADS:
                     run_load(target, kind, callers=CALLERS, seconds=2, accounts_file=path)
                 for _ in range(2):
