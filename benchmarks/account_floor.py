@@ -64,10 +64,8 @@ async def _serve(port: int, database_url: str, mode: str) -> None:
         await bare_server.serve(
             port,
             {
-                "GetAccount": grpc.unary_unary_rpc_method_handler(
-                    get_account,
-                    request_deserializer=pb.GetAccountRequest.FromString,
-                    response_serializer=pb.GetAccountResponse.SerializeToString,
+                "GetAccount": bare_server.unary(
+                    get_account, pb.GetAccountRequest, pb.GetAccountResponse
                 )
             },
         )

@@ -6,7 +6,7 @@ its own, as the service runs."""
 import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -15,6 +15,17 @@ from grpc_health.v1 import health, health_pb2_grpc
 from benchmarks.harness import ROOT, free_port
 
 SERVING = b"serving"
+
+
+def unary(
+    behaviour: Callable[[Any, Any], Awaitable[Any]], request: Any, response: Any
+) -> "grpc.RpcMethodHandler[Any, Any]":
+    """A unary method answering with `behaviour`, its messages of the classes given."""
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=request.FromString,
+        response_serializer=response.SerializeToString,
+    )
 
 
 async def serve(port: int, methods: Mapping[str, "grpc.RpcMethodHandler[Any, Any]"]) -> None:

@@ -69,15 +69,11 @@ async def _serve(port: int, mode: str, earned: bytes, purchased: bytes) -> None:
     await bare_server.serve(
         port,
         {
-            "EarnPoints": grpc.unary_unary_rpc_method_handler(
-                earn_points,
-                request_deserializer=pb.EarnPointsRequest.FromString,
-                response_serializer=pb.EarnPointsResponse.SerializeToString,
+            "EarnPoints": bare_server.unary(
+                earn_points, pb.EarnPointsRequest, pb.EarnPointsResponse
             ),
-            "RecordPurchase": grpc.unary_unary_rpc_method_handler(
-                record_purchase,
-                request_deserializer=pb.RecordPurchaseRequest.FromString,
-                response_serializer=pb.RecordPurchaseResponse.SerializeToString,
+            "RecordPurchase": bare_server.unary(
+                record_purchase, pb.RecordPurchaseRequest, pb.RecordPurchaseResponse
             ),
         },
     )

@@ -36,6 +36,7 @@ def test_readable_lines_are_in_minor_units_of_the_orders_currency() -> None:
     )
     assert order_lines([line(500, currency="JPY")], "JPY", found)[0].amount_minor == 500
     assert order_lines([line(1, 5_000_000, currency="KWD")], "KWD", found)[0].amount_minor == 1005
+    assert not found.items
 
 
 def test_each_unreadable_part_of_a_line_is_named_and_reads_as_zero() -> None:
