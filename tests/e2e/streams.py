@@ -12,6 +12,7 @@ import grpc
 from loyalty.v1 import ledger_pb2 as pb
 
 if TYPE_CHECKING:
+    from ledger.application import Ledger
     from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
 
 
@@ -81,6 +82,20 @@ async def stream_all(
         pb.StreamEventsRequest(program=program, after_position=after_position, catch_up_only=True)
     )
     return [response async for response in call]
+
+
+async def settled(ledger: "Ledger", within_seconds: float = 10.0) -> None:
+    """Waits until readers of the global order can see every committed event.
+
+    An acknowledged write stays out of their sight while a transaction that began before it
+    still runs (README, "Read horizon"), such as a projection runner's page woken by the
+    write before it; a catch-up read taken as "everything so far" waits for this first.
+    """
+    deadline = time.monotonic() + within_seconds
+    while (horizon := await ledger.read_horizon()).hidden_events:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"events still hidden after {within_seconds} s: {horizon}")
+        await asyncio.sleep(0.02)
 
 
 async def wait_until(condition: Callable[[], bool], within_seconds: float, what: str) -> None:

@@ -24,7 +24,7 @@ from service.server import RunningServer, max_concurrent_rpcs, start_server
 from tests.bearer import callers_toml
 from tests.conftest import Api, FakeClock, create_program, earn, enroll, request_id, unique
 from tests.e2e.errors import failure
-from tests.e2e.streams import Subscriber, stream_all, subscribers, wait_until
+from tests.e2e.streams import Subscriber, settled, stream_all, subscribers, wait_until
 from tests.fault.harness import SERVING, open_channel, wait_for_health
 from tests.fault.postgres import free_port
 from tests.fault.test_kill_service import ServiceProcess
@@ -51,6 +51,7 @@ async def _follow_under_load(
     """Subscribers follow the program live while the writers append; returns the feed's reads
     of the global order during the load, the subscribers and the events appended."""
     feed = api.running.feed
+    await settled(api.running.ledger)
     start = (await stream_all(api.stub, program))[-1].position
     request = pb.StreamEventsRequest(program=program, after_position=start)
     expected_count = len(accounts) * EARNS_PER_WRITER
@@ -129,6 +130,7 @@ async def test_a_subscriber_from_position_zero_past_the_window_catches_up_then_g
         await _write(api, accounts, 20)
         await wait_until(lambda: api.running.feed.live_subscribers == 2, 20, "both live")
         await _write(api, accounts, 10)
+        await settled(api.running.ledger)
         expected_ours = [r.entry.event_id for r in await stream_all(api.stub, program)]
         expected_all = [r.entry.event_id for r in await stream_all(api.stub)]
         await ours.wait_for(len(expected_ours), DELIVERY_SECONDS)

@@ -9,7 +9,7 @@ import pytest
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import Api, create_program, earn, enroll, request_id
 from tests.e2e.errors import failure
-from tests.e2e.streams import Subscriber, stream_all, wait_until
+from tests.e2e.streams import Subscriber, settled, stream_all, wait_until
 
 DELIVERY_SECONDS = 20.0
 WANTED = ("PointsEarned", "PointsRedeemed")
@@ -40,6 +40,7 @@ async def test_only_events_of_the_types_asked_for_come_in_order_and_resume_witho
     program = f"programs/{program_id}"
     accounts = [await enroll(api.stub, program_id) for _ in range(3)]
     await _activity(api, accounts, 6)
+    await settled(api.running.ledger)
     everything = await stream_all(api.stub, program)
     expected = [r.entry.event_id for r in everything if r.entry.event_type in WANTED]
     assert 0 < len(expected) < len(everything)
@@ -70,6 +71,7 @@ async def test_a_live_follower_of_some_types_gets_those_appended_while_it_follow
     program_id = await create_program(api.stub)
     program = f"programs/{program_id}"
     accounts = [await enroll(api.stub, program_id) for _ in range(2)]
+    await settled(api.running.ledger)
     start = (await stream_all(api.stub, program))[-1].position
     follower = Subscriber(
         api.stub,
@@ -78,6 +80,7 @@ async def test_a_live_follower_of_some_types_gets_those_appended_while_it_follow
     try:
         await wait_until(lambda: api.running.feed.live_subscribers >= 1, 10, "live")
         await _activity(api, accounts, 4)
+        await settled(api.running.ledger)
         appended = await stream_all(api.stub, program, start)
         expected = [r.entry.event_id for r in appended if r.entry.event_type == "PointsEarned"]
         await follower.wait_for(len(expected), DELIVERY_SECONDS)
