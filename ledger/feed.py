@@ -44,6 +44,10 @@ MAX_TAIL_PAGES_PER_ROUND = 20
 """Full pages the tail reads in one round; the next round starts at once if there is more."""
 DEFAULT_POLL_SECONDS = 1.0
 """The fallback: how long the tail waits for a notification before reading anyway."""
+HELD_BACK_FIRST_SECONDS = 0.02
+"""When committed events wait behind an older transaction still running, the tail reads
+again after this long, doubling while nothing new comes, up to `poll_seconds`: that
+transaction may append nothing (a projection runner's page), and then its end wakes nobody."""
 MAX_POLL_SECONDS = 60.0
 RETRY_FIRST_SECONDS = 0.1
 RETRY_MAX_SECONDS = 5.0
@@ -82,6 +86,10 @@ class GlobalOrder(Protocol):
 
     async def head(self) -> Position:
         """The last event a reader may see now; (0, 0) if none."""
+        ...
+
+    async def newest_committed(self) -> Position:
+        """The newest committed event, seen by readers yet or not; (0, 0) if none."""
         ...
 
 
@@ -131,9 +139,13 @@ class FeedStats:
 
     tail_reads: int = 0
     head_reads: int = 0
+    newest_reads: int = 0
+    """Looks, after the tail caught up, for committed events it could not see yet."""
     catch_up_reads: int = 0
     notified_rounds: int = 0
     polled_rounds: int = 0
+    held_back_rounds: int = 0
+    """Rounds begun by the tail's own look again at events held back, not by an append."""
     events_published: int = 0
     overflows: int = 0
     tail_errors: int = 0
@@ -141,7 +153,7 @@ class FeedStats:
     @property
     def reads(self) -> int:
         """Every query of the global order the feed made."""
-        return self.tail_reads + self.head_reads + self.catch_up_reads
+        return self.tail_reads + self.head_reads + self.newest_reads + self.catch_up_reads
 
 
 def _honour_lost_cancellation() -> None:
@@ -368,6 +380,7 @@ class EventFeed:
 
     async def _follow_tail(self) -> None:
         retry_seconds = RETRY_FIRST_SECONDS
+        held_back_seconds = HELD_BACK_FIRST_SECONDS
         # Not `while True`: the close is also seen here in case a read lost the task's
         # cancellation (see _honour_lost_cancellation), so a closing server never waits on it.
         while not self.closed():
@@ -379,7 +392,9 @@ class EventFeed:
             try:
                 if self._tail is None:
                     await self._start_following()
+                published = self.stats.events_published
                 caught_up = await self._read_tail()
+                held_back = caught_up and await self._held_back()
             except LedgerError as error:
                 # Live subscribers end with the error, as each one's own read would have;
                 # they resume from their last position. The tail tries again later.
@@ -395,8 +410,15 @@ class EventFeed:
             retry_seconds = RETRY_FIRST_SECONDS
             if not caught_up:
                 await asyncio.sleep(0)  # more to read: let subscribers drain, then go on
-            elif await self._wake_ups.wait(self._limits.poll_seconds):
+                continue
+            if not held_back or self.stats.events_published > published:
+                held_back_seconds = HELD_BACK_FIRST_SECONDS
+            wait_seconds = held_back_seconds if held_back else self._limits.poll_seconds
+            if await self._wake_ups.wait(min(wait_seconds, self._limits.poll_seconds)):
                 self.stats.notified_rounds += 1
+            elif held_back:
+                self.stats.held_back_rounds += 1
+                held_back_seconds = min(held_back_seconds * 2, self._limits.poll_seconds)
             else:
                 self.stats.polled_rounds += 1
 
@@ -430,6 +452,14 @@ class EventFeed:
             if len(page) < self._limits.page_events:
                 return True
         return False
+
+    async def _held_back(self) -> bool:
+        """Whether committed events lie past the tail, out of sight behind an older
+        transaction still running (or committed since the tail's last read)."""
+        assert self._tail is not None
+        self.stats.newest_reads += 1
+        newest = await self._reader.newest_committed()
+        return (newest.transaction_id, newest.position) > self._tail
 
     def _publish(self, page: list[EventRecord]) -> None:
         assert self._tail is not None and key_of(page[0]) > self._tail, "the order went back"

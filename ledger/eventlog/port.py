@@ -145,6 +145,11 @@ class EventLog(Protocol):
         """The last event a reader of the global order may see now; (0, 0) if none."""
         ...
 
+    async def newest_committed(self) -> Position:
+        """The newest committed event, whether readers of the global order may see it yet or
+        not (past head() while an older transaction still runs); (0, 0) if none."""
+        ...
+
     async def read_horizon(self) -> ReadHorizon:
         """How far running transactions hold readers of the global order back."""
         ...

@@ -327,6 +327,10 @@ class PostgresEventLog:
         row = await self._fetch_one("global_head", {}, None)
         return Position() if row is None else Position(int(row[0]), row[1])
 
+    async def newest_committed(self) -> Position:
+        row = await self._fetch_one("newest_committed", {}, None)
+        return Position() if row is None else Position(int(row[0]), row[1])
+
     async def read_horizon(self) -> ReadHorizon:
         return await read_horizon(self._pool)
 

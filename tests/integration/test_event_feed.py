@@ -5,6 +5,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 import pytest
 
 from ledger.application import Ledger
@@ -130,6 +131,40 @@ async def test_a_slow_subscriber_stalls_nobody_and_still_sees_every_event_in_ord
     assert slow_count_when_fast_done < len(expected), "the slow one was really behind"
     assert feed.stats.overflows >= 1, "its queue overflowed"
     assert feed.stats.catch_up_reads >= 1, "and it caught up by reading"
+
+
+async def test_an_event_held_back_by_a_transaction_that_appends_nothing_comes_when_it_ends(
+    database_url: str, clock: FakeClock
+) -> None:
+    # A projection runner's page is such a transaction: an append that commits while it runs
+    # is out of readers' sight until it ends, and its end notifies nobody. The poll is a
+    # minute away here, so only the tail's own look again can deliver the event in time.
+    async with (
+        running_ledger(database_url, clock) as ledger,
+        running_feed(database_url, FeedLimits(poll_seconds=60)) as (feed, _),
+    ):
+        program_id = await new_program(ledger)
+        member_id = await new_member(ledger, program_id)
+        start = await _stored(database_url, program_id)
+        follower = Follower(
+            feed, program_id, Position(start[-1].transaction_id, start[-1].position), 0
+        )
+        try:
+            await wait_until(lambda: feed.live_subscribers == 1, 10, "live")
+            async with await psycopg.AsyncConnection.connect(database_url) as page:
+                await page.execute("SELECT pg_current_xact_id()")  # takes an id, as a page does
+                await _write(ledger, program_id, [member_id], 1)
+                await asyncio.sleep(0.5)
+                assert follower.event_ids == [], "the earn is out of sight while the page runs"
+                await page.rollback()
+            await follower.wait_for(1, 10)
+        finally:
+            await follower.stop()
+    appended = [record.event_id for record in await _stored(database_url, program_id)]
+    assert follower.event_ids == appended[len(start) :]
+    assert len(follower.event_ids) == 1
+    assert feed.stats.held_back_rounds >= 1
+    assert feed.stats.polled_rounds == 0
 
 
 async def test_subscribers_over_the_limit_are_refused_not_queued(database_url: str) -> None:
