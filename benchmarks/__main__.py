@@ -19,6 +19,7 @@ from benchmarks import (
     baseline,
     ceilings,
     checkpoints,
+    feed,
     history,
     peer,
     program_statistics,
@@ -679,6 +680,8 @@ def run(sizes: Sizes) -> list[Figure]:
         figures += [Figure(**figure) for figure in projections.figures(database_url, sizes.repeats)]
         _log("program statistics")
         figures += statistics_figures(service, database_url, accounts, sizes)
+    _log("StreamEvents delivery on a quiet program, with the runners vs without")
+    figures.append(Figure(**feed.feed_figure(server_url, sizes.load_seconds * 4)))
     _log("peer")
     figures.append(bench_peer(server_url, earn["earn_per_second"], sizes))
     _log("signed checkpoints")

@@ -145,7 +145,7 @@ def latency_figure(
     }
 
 
-def _runners(database_url: str) -> subprocess.Popen[bytes]:
+def runners(database_url: str) -> subprocess.Popen[bytes]:
     """`loyalty-ledger projections run` (every projection) in a process of its own, as the
     projections Deployment runs it."""
     return subprocess.Popen(
@@ -222,7 +222,7 @@ def lags_ms(samples: list[Sample], since: datetime, projection: str | None = Non
     return lags
 
 
-async def _caught_up(database_url: str) -> None:
+async def caught_up(database_url: str) -> None:
     deadline = time.monotonic() + CATCH_UP_SECONDS
     while True:
         statuses = await read_statuses(database_url, list(PROJECTIONS))
@@ -239,13 +239,13 @@ def _sample(database_url: str, stop: threading.Event, into: list[Sample]) -> Non
                 into.append(await _sample_once(db))
                 await asyncio.sleep(LAG_SAMPLE_SECONDS)
             # Once the load has stopped and the runners caught up: the last events' time.
-            await _caught_up(database_url)
+            await caught_up(database_url)
             into.append(await _sample_once(db, during_load=False))
 
     asyncio.run(loop())
 
 
-def _p99(values: list[float]) -> float:
+def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
 
@@ -255,9 +255,9 @@ def lag_figure(
 ) -> dict[str, Any]:
     """Lag of every projection's live slot, sampled while the earn load runs, with the
     runners in a process of their own."""
-    runners = _runners(database_url)
+    process = runners(database_url)
     try:
-        asyncio.run(_caught_up(database_url))
+        asyncio.run(caught_up(database_url))
         samples: list[Sample] = []
         started = datetime.now(UTC)
         stop = threading.Event()
@@ -271,23 +271,23 @@ def lag_figure(
             stop.set()
             sampler.join()
     finally:
-        runners.terminate()
-        runners.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
     lags = lags_ms(samples, started)
     third = max(1, len(lags) // 3)
     # The trend by medians: one spike of a shared machine decides a p99 of a third.
     first = statistics.median(lags[:third]) if lags else 0.0
     last = statistics.median(lags[-third:]) if lags else 0.0
-    p99 = _p99(lags)
+    lag_p99 = p99(lags)
     return {
         "name": "Projection lag p99 under the earn load (ms)",
-        "ours": p99,
+        "ours": lag_p99,
         "ceiling": LAG_TARGET_MS,
         "unit": "ms",
         "target": f"<= {LAG_TARGET_MS:,.0f} ms; median of the last third <= {GROWTH_TARGET}x"
         " the first's",
         # A load whose calls failed would make the runners' work look lighter than it is.
-        "passes": p99 <= LAG_TARGET_MS
+        "passes": lag_p99 <= LAG_TARGET_MS
         and last <= max(GROWTH_TARGET * first, NOISE_MS)
         and not load["errors"],
         "detail": f"{len(samples)} samples every {LAG_SAMPLE_SECONDS * 1000:.0f} ms of the"
@@ -300,7 +300,7 @@ def lag_figure(
         f" {max(lags, default=0):.0f} ms; median of the first third {first:.0f} ms, of the"
         f" last {last:.0f} ms; p99 per projection: "
         + ", ".join(
-            f"{name} {_p99(lags_ms(samples, started, name)):.0f} ms" for name in PROJECTIONS
+            f"{name} {p99(lags_ms(samples, started, name)):.0f} ms" for name in PROJECTIONS
         ),
     }
 

@@ -47,6 +47,7 @@ def test_the_benchmark_suite_runs_end_to_end_at_smoke_sizes(server_url: str) -> 
         "Member directory rebuild",
         "GetProgramStatistics p50",
         "Projection lag p99",
+        "StreamEvents delivery p99",
     ):
         assert measured in names
     assert all(figure["ours"] > 0 and figure["ceiling"] > 0 for figure in figures)
