@@ -95,6 +95,12 @@ class ReplicaReadLog(PostgresEventLog):
         """Seconds since the replica was last seen holding everything acknowledged by then."""
         return time.monotonic() - self._caught_up_at
 
+    @property
+    def caught_up_at(self) -> float:
+        """The latest time (time.monotonic) before which the replica is known to hold every
+        acknowledged transaction."""
+        return self._caught_up_at
+
     async def _watch(self) -> None:
         pending: deque[tuple[float, int]] = deque(maxlen=_SAMPLES_KEPT)
         while True:
