@@ -4,12 +4,16 @@ The calls' metrics are service/rpc_telemetry.py's, the pool's ledger/store/telem
 The names, as Prometheus shows them, are listed in the README ("Metrics")."""
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from ledger.application import LedgerStats
+from ledger.feed import EventFeed, FeedStats
 from ledger.projections.runner import RunnerStats
+
+Stats = TypeVar("Stats", LedgerStats, FeedStats)
 
 _LEDGER_COUNTERS: tuple[tuple[str, str, str, Callable[[LedgerStats], int]], ...] = (
     (
@@ -49,7 +53,7 @@ def observe_ledger(meter_provider: metrics.MeterProvider, stats: LedgerStats) ->
 
 
 def _counter(
-    stats: LedgerStats, read: Callable[[LedgerStats], int]
+    stats: Stats, read: Callable[[Stats], int]
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         yield Observation(read(stats))
@@ -86,3 +90,84 @@ def observe_projections(
         unit="s",
         description="Age of the newest applied event behind the newest in the log",
     )
+
+
+_FEED_COUNTERS: tuple[tuple[str, str, str, Callable[[FeedStats], int]], ...] = (
+    (
+        "ledger.feed.events.published",
+        "{event}",
+        "Events the StreamEvents feed read from the log and handed to its live followers",
+        lambda stats: stats.events_published,
+    ),
+    (
+        "ledger.feed.overflows",
+        "{subscriber}",
+        "Live followers dropped from the fan-out for a full queue (each catches up by itself)",
+        lambda stats: stats.overflows,
+    ),
+    (
+        "ledger.feed.errors",
+        "{error}",
+        "Reads of the tail that failed (its live followers ended with the error)",
+        lambda stats: stats.tail_errors,
+    ),
+)
+_FEED_LABELLED: tuple[tuple[str, str, str, str, Callable[[FeedStats], dict[str, int]]], ...] = (
+    (
+        "ledger.feed.reads",
+        "{read}",
+        "Queries of the global order the feed made, by kind",
+        "kind",
+        lambda stats: {
+            "tail": stats.tail_reads,
+            "head": stats.head_reads,
+            "newest": stats.newest_reads,
+            "catch_up": stats.catch_up_reads,
+        },
+    ),
+    (
+        "ledger.feed.rounds",
+        "{round}",
+        "Reads of the tail begun, by what began them: an append's notification, the feed's own"
+        " look again at events held back behind the read horizon, or the poll",
+        "woken_by",
+        lambda stats: {
+            "notification": stats.notified_rounds,
+            "held_back": stats.held_back_rounds,
+            "poll": stats.polled_rounds,
+        },
+    ),
+)
+
+
+def observe_feed(meter_provider: metrics.MeterProvider, feed: EventFeed) -> None:
+    """The shared StreamEvents feed's counters (ledger/feed.py) and its live followers."""
+    meter = meter_provider.get_meter("ledger.feed")
+    for name, unit, description, read in _FEED_COUNTERS:
+        meter.create_observable_counter(
+            name, [_counter(feed.stats, read)], unit=unit, description=description
+        )
+    for name, unit, description, label, read_all in _FEED_LABELLED:
+        meter.create_observable_counter(
+            name, [_labelled(feed.stats, label, read_all)], unit=unit, description=description
+        )
+
+    def subscribers(_options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(feed.live_subscribers)
+
+    meter.create_observable_gauge(
+        "ledger.feed.subscribers",
+        [subscribers],
+        unit="{subscriber}",
+        description="StreamEvents calls following the feed live now (not those catching up)",
+    )
+
+
+def _labelled(
+    stats: FeedStats, label: str, read: Callable[[FeedStats], dict[str, int]]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        for value, count in read(stats).items():
+            yield Observation(count, {label: value})
+
+    return observe

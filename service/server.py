@@ -32,7 +32,7 @@ from service.decoding import SERVICE, add_ledger_service, add_tolerant_service
 from service.directory import AccountDirectory
 from service.horizon import watch_read_horizon
 from service.limits import HEALTH_ROOM, Admission, Limits
-from service.metrics import observe_ledger, observe_projections
+from service.metrics import observe_feed, observe_ledger, observe_projections
 from service.operations import OperationsServicer
 from service.rpc_telemetry import TelemetryInterceptor
 from service.servicer import LedgerServicer
@@ -202,6 +202,8 @@ async def start_server(
                 ),
             )
         )
+        if telemetry.measuring:
+            observe_feed(telemetry.meter_provider, feed)
         simulations = Simulations(ledger, database_url, now)
         resources.push_async_callback(simulations.close)
         add_ledger_service(

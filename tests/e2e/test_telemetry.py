@@ -315,6 +315,12 @@ DOCUMENTED_METRICS = (
     "rpc_server_open_streams",
     "ledger_projection_lag_events",
     "ledger_projection_lag_seconds",
+    "ledger_feed_subscribers",
+    "ledger_feed_events_published_total",
+    "ledger_feed_reads_total",
+    "ledger_feed_rounds_total",
+    "ledger_feed_overflows_total",
+    "ledger_feed_errors_total",
     "process_cpu_seconds_total",
     "target_info",
 )
@@ -349,6 +355,8 @@ async def test_the_prometheus_endpoint_serves_the_documented_metrics(
     assert 'rpc_grpc_status_code="OK"' in scraped
     assert _value(scraped, "ledger_idempotent_replays_total") >= 1
     assert _value(scraped, "rpc_server_open_streams", 'rpc_method="StreamEvents"') == 1
+    # The follower from position 0 read the log behind the feed's window by itself.
+    assert _value(scraped, "ledger_feed_reads_total", 'kind="catch_up"') >= 1
 
 
 def _value(scraped: str, name: str, label: str = "") -> float:
