@@ -5,6 +5,7 @@ See ledger/eventlog/horizon.py for what the horizon is, and the README for what 
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import structlog
 
@@ -13,6 +14,13 @@ from ledger.domain.errors import LedgerError
 from ledger.eventlog.horizon import ReadHorizon
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class LastHorizon:
+    """The last check's report, for the metrics (service/metrics.py): None before the first."""
+
+    report: ReadHorizon | None = None
 
 
 class HorizonWatch:
@@ -38,7 +46,10 @@ class HorizonWatch:
 
 
 async def watch_read_horizon(
-    ledger: Ledger, interval_seconds: float, warn_after_seconds: float
+    ledger: Ledger,
+    interval_seconds: float,
+    warn_after_seconds: float,
+    last: LastHorizon | None = None,
 ) -> None:
     watch = HorizonWatch(warn_after_seconds)
     warned = False
@@ -48,6 +59,8 @@ async def watch_read_horizon(
             report = await ledger.read_horizon()
         except LedgerError:
             continue  # the database is unreachable: the health watch reports that
+        if last is not None:
+            last.report = report
         if watch.held_back(report, time.monotonic()):
             log.warning("read_horizon_held_back", **report.as_dict())
             warned = True

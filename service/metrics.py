@@ -10,8 +10,10 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from ledger.application import LedgerStats
+from ledger.eventlog.horizon import ReadHorizon
 from ledger.feed import EventFeed, FeedStats
 from ledger.projections.runner import RunnerStats
+from service.horizon import LastHorizon
 
 Stats = TypeVar("Stats", LedgerStats, FeedStats)
 
@@ -169,5 +171,46 @@ def _labelled(
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         for value, count in read(stats).items():
             yield Observation(count, {label: value})
+
+    return observe
+
+
+def observe_read_horizon(meter_provider: metrics.MeterProvider, last: LastHorizon) -> None:
+    """The read horizon as of the server's last check (LEDGER_READ_HORIZON_CHECK_SECONDS):
+    none before the first."""
+    meter = meter_provider.get_meter("ledger.read_horizon")
+    gauges: tuple[tuple[str, str, str, Callable[[ReadHorizon], float]], ...] = (
+        (
+            "ledger.read_horizon.held",
+            "s",
+            "How long the oldest transaction holding readers of the log back has been open"
+            " (0 when none, or when this role may not see it)",
+            lambda report: report.held_seconds,
+        ),
+        (
+            "ledger.read_horizon.hidden_events",
+            "{event}",
+            "Committed events readers of the log cannot see yet (counted up to 100,000)",
+            lambda report: report.hidden_events,
+        ),
+        (
+            "ledger.read_horizon.transactions_behind",
+            "{transaction}",
+            "Transaction ids assigned since the oldest one still running",
+            lambda report: report.transactions_behind,
+        ),
+    )
+    for name, unit, description, read in gauges:
+        meter.create_observable_gauge(
+            name, [_last_report(last, read)], unit=unit, description=description
+        )
+
+
+def _last_report(
+    last: LastHorizon, read: Callable[[ReadHorizon], float]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        if last.report is not None:
+            yield Observation(read(last.report))
 
     return observe

@@ -30,9 +30,14 @@ from service.checkpointing import Checkpointer, checkpoint_signer, log_checkpoin
 from service.config import BadSettings, Settings
 from service.decoding import SERVICE, add_ledger_service, add_tolerant_service
 from service.directory import AccountDirectory
-from service.horizon import watch_read_horizon
+from service.horizon import LastHorizon, watch_read_horizon
 from service.limits import HEALTH_ROOM, Admission, Limits
-from service.metrics import observe_feed, observe_ledger, observe_projections
+from service.metrics import (
+    observe_feed,
+    observe_ledger,
+    observe_projections,
+    observe_read_horizon,
+)
 from service.operations import OperationsServicer
 from service.rpc_telemetry import TelemetryInterceptor
 from service.servicer import LedgerServicer
@@ -263,13 +268,19 @@ async def start_server(
         )
     )
     if settings.read_horizon_check_seconds > 0:
+        last_horizon = LastHorizon()
         running.tasks.append(
             asyncio.create_task(
                 watch_read_horizon(
-                    ledger, settings.read_horizon_check_seconds, settings.read_horizon_warn_seconds
+                    ledger,
+                    settings.read_horizon_check_seconds,
+                    settings.read_horizon_warn_seconds,
+                    last_horizon,
                 )
             )
         )
+        if telemetry.measuring:
+            observe_read_horizon(telemetry.meter_provider, last_horizon)
     if settings.sweep_interval_seconds > 0:
         checkpointer = (
             Checkpointer(database_url, signer, settings, now) if signer is not None else None

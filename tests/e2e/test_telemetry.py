@@ -321,6 +321,9 @@ DOCUMENTED_METRICS = (
     "ledger_feed_rounds_total",
     "ledger_feed_overflows_total",
     "ledger_feed_errors_total",
+    "ledger_read_horizon_held_seconds",
+    "ledger_read_horizon_hidden_events",
+    "ledger_read_horizon_transactions_behind",
     "process_cpu_seconds_total",
     "target_info",
 )
@@ -329,7 +332,9 @@ DOCUMENTED_METRICS = (
 async def test_the_prometheus_endpoint_serves_the_documented_metrics(
     database_url: str, clock: FakeClock
 ) -> None:
-    settings = _settings(prometheus_address="127.0.0.1:0", run_projections=True)
+    settings = _settings(
+        prometheus_address="127.0.0.1:0", run_projections=True, read_horizon_check_seconds=0.2
+    )
     running = await start_server(settings, database_url, now=clock)
     try:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
@@ -344,6 +349,7 @@ async def test_the_prometheus_endpoint_serves_the_documented_metrics(
         await follow.read()
         port = running.telemetry.prometheus_port
         assert port is not None
+        await _scrape_until(port, "ledger_read_horizon_hidden_events")
         scraped = await _scrape_until(port, "ledger_projection_lag_seconds")
         follow.cancel()
         await channel.close()
