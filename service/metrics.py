@@ -67,8 +67,20 @@ def observe_projections(
     meter_provider: metrics.MeterProvider, runners: Mapping[str, RunnerStats]
 ) -> None:
     """The lag of each projection this process leads, as of its runner's last report
-    (ledger/projections/runner.py LAG_REPORT_SECONDS): a standby reports none."""
+    (ledger/projections/runner.py LAG_REPORT_SECONDS): a standby reports none. And whether it
+    leads each projection it runs: summed over every process, 1 for each projection."""
     meter = meter_provider.get_meter("ledger.projections")
+
+    def leading(_options: CallbackOptions) -> Iterable[Observation]:
+        for name, stats in list(runners.items()):
+            yield Observation(int(stats.leading), {"projection": name})
+
+    meter.create_observable_gauge(
+        "ledger.projection.leading",
+        [leading],
+        description="1 where this process's runner holds the projection's lock and applies"
+        " its pages, 0 where it stands by",
+    )
 
     def events(_options: CallbackOptions) -> Iterable[Observation]:
         for name, stats in list(runners.items()):

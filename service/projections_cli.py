@@ -13,10 +13,12 @@ from ledger import bootstrap
 from ledger.domain.errors import LedgerError
 from ledger.projections.catalog import PROJECTIONS, Projection
 from ledger.projections.rebuild import REBUILD_PAGE_EVENTS
-from ledger.projections.runner import PAGE_EVENTS
+from ledger.projections.runner import PAGE_EVENTS, RunnerStats
 from ledger.projections.workers import projection_status, rebuild_projection, run_projections
 from service.config import Settings
 from service.logs import configure_logging
+from service.metrics import observe_projections
+from service.telemetry import telemetry_of
 
 
 def add_projection_commands(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -53,10 +55,15 @@ def _chosen(names: Sequence[str]) -> list[Projection]:
 def run_until_signalled(
     projections: Sequence[Projection], runner_id: str | None, *, page_events: int = PAGE_EVENTS
 ) -> int:
-    """Runs the projections' runners until SIGTERM or SIGINT, then stops them cleanly."""
+    """Runs the projections' runners until SIGTERM or SIGINT, then stops them cleanly. Their
+    lag and who leads are metrics as `serve`'s are (LEDGER_PROMETHEUS_ADDRESS, OTEL_*)."""
     configure_logging(os.environ.get("LEDGER_LOG_LEVEL", "INFO").upper())
     settings = Settings.from_env()
     conninfo = bootstrap.service_database_url()
+    stats: dict[str, RunnerStats] = {}
+    telemetry = telemetry_of(settings)
+    if telemetry.measuring:
+        observe_projections(telemetry.meter_provider, stats)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -69,10 +76,14 @@ def run_until_signalled(
             stop,
             role=settings.database_role,
             runner_id=runner_id,
+            stats=stats,
             page_events=page_events,
         )
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        telemetry.shutdown()
     return 0
 
 

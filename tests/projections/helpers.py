@@ -46,7 +46,13 @@ def create_event_counts(database_url: str) -> None:
 class RunnerProcess:
     """`python -m tests.projections.runner_process` (or the real CLI) on the test database."""
 
-    def __init__(self, command: list[str], database_url: str, log_folder: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        database_url: str,
+        log_folder: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = log_folder / f"runner-{uuid.uuid4().hex[:8]}.log"
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own entry points
@@ -59,6 +65,7 @@ class RunnerProcess:
                 # `serve` here is the local development one: no TLS, no callers.
                 "LEDGER_AUTH": "none",
                 "LEDGER_PLAINTEXT": "1",
+                **(env or {}),
             },
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -78,9 +85,15 @@ class RunnerProcess:
         return cls(command, database_url, log_folder)
 
     @classmethod
-    def cli(cls, database_url: str, runner_id: str, log_folder: Path) -> "RunnerProcess":
+    def cli(
+        cls,
+        database_url: str,
+        runner_id: str,
+        log_folder: Path,
+        env: dict[str, str] | None = None,
+    ) -> "RunnerProcess":
         command = [sys.executable, "-m", "service.cli", "projections", "run", "--runner-id"]
-        return cls([*command, runner_id], database_url, log_folder)
+        return cls([*command, runner_id], database_url, log_folder, env)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up at all, as when a pod is OOM-killed."""
