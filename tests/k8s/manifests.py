@@ -79,6 +79,24 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
+def label_selector_selects(selector: Object, labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions, as Kubernetes reads them)."""
+    if not selects(selector.get("matchLabels", {}), labels):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        held = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }
+        if not held[operator]:
+            return False
+    return True
+
+
 def config_map(objects: tuple[Object, ...]) -> Object:
     """The ledger's settings (its generated name ends in a content hash)."""
     [found] = [

@@ -23,9 +23,11 @@ from tests.k8s.manifests import (
     environment,
     named,
     of_kind,
+    pod_labels,
     pod_spec,
     port_of,
     rendered,
+    selects,
     workloads,
 )
 
@@ -146,8 +148,12 @@ def test_the_database_url_is_whole_once_kubernetes_expands_it(overlay: str) -> N
         assert "PGPASSWORD" in values and "$(PGPASSWORD)" not in url, where
 
 
-def _server_settings(objects: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    [container] = pod_spec(named(objects, "Deployment", "loyalty-ledger"))["containers"]
+def _settings_of(
+    objects: tuple[Any, ...], deployment: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The settings the Deployment's one container reads (`serve` and `projections run`
+    alike read Settings.from_env)."""
+    [container] = pod_spec(named(objects, "Deployment", deployment))["containers"]
     values = environment(objects, container)
     for name in list(os.environ):
         if name.startswith(("LEDGER_", "OTEL_")):
@@ -158,22 +164,24 @@ def _server_settings(objects: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch) 
     return Settings.from_env()
 
 
+@pytest.mark.parametrize("name", ["loyalty-ledger", "loyalty-ledger-projections"])
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_metrics_port_the_pods_declare_and_announce_is_the_one_the_server_opens(
-    overlay: str, monkeypatch: pytest.MonkeyPatch
+def test_the_metrics_port_the_pods_declare_and_announce_is_the_one_the_process_opens(
+    overlay: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On or off together: LEDGER_PROMETHEUS_ADDRESS, the container port `metrics`, the
-    scrape annotations and the metrics Service's target."""
+    scrape annotations and (for the servers) the metrics Service's target."""
     objects = rendered(overlay)
-    deployment = named(objects, "Deployment", "loyalty-ledger")
+    deployment = named(objects, "Deployment", name)
     [container] = pod_spec(deployment)["containers"]
-    settings = _server_settings(objects, monkeypatch)
-    declared = [port for port in container["ports"] if port["name"] == "metrics"]
+    settings = _settings_of(objects, name, monkeypatch)
+    declared = [port for port in container.get("ports", []) if port["name"] == "metrics"]
     annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
     services = [
         service
         for service in of_kind(objects, "Service")
         if any(port["targetPort"] == "metrics" for port in service["spec"]["ports"])
+        and selects(service["spec"]["selector"], pod_labels(deployment))
     ]
     if settings.prometheus_address is None:
         assert declared == [] and services == []
@@ -185,6 +193,8 @@ def test_the_metrics_port_the_pods_declare_and_announce_is_the_one_the_server_op
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(port["containerPort"])
     assert annotations["prometheus.io/path"] == "/metrics"
+    if name != "loyalty-ledger":
+        return  # scraped by its pods' annotations (and a PodMonitor), no Service of its own
     [service] = services
     assert service["metadata"]["name"] not in {"loyalty-ledger", "loyalty-ledger-headless"}, (
         "no authentication: never on a Service callers use"

@@ -11,11 +11,11 @@ from tests.k8s.manifests import (
     Object,
     containers,
     environment,
+    label_selector_selects,
     named,
     of_kind,
     pod_labels,
     rendered,
-    selects,
     workloads,
 )
 
@@ -30,7 +30,7 @@ def _policies_of(objects: tuple[Object, ...], labels: dict[str, str]) -> list[Ob
     return [
         policy
         for policy in of_kind(objects, "NetworkPolicy")
-        if selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
+        if label_selector_selects(policy["spec"]["podSelector"], labels)
     ]
 
 
@@ -51,10 +51,13 @@ def test_only_grpc_and_prometheus_come_in_and_only_postgres_dns_and_otlp_go_out(
         egress = [rule for p in policies for rule in p["spec"].get("egress", [])]
         assert any("Ingress" in p["spec"]["policyTypes"] for p in policies), where
         assert any("Egress" in p["spec"]["policyTypes"] for p in policies), where
-        serves = workload["kind"] == "Deployment" and workload["metadata"]["name"] == (
-            "loyalty-ledger"
-        )
-        assert _ports(ingress) == (GRPC_IN | METRICS_IN if serves else set()), where
+        name = workload["metadata"]["name"] if workload["kind"] == "Deployment" else None
+        expected_in = {
+            "loyalty-ledger": GRPC_IN | METRICS_IN,
+            # The runners serve nothing but their metrics.
+            "loyalty-ledger-projections": METRICS_IN,
+        }.get(name or "", set())
+        assert _ports(ingress) == expected_in, where
         for rule in ingress:
             if _ports([rule]) & METRICS_IN:
                 # No authentication on /metrics: only Prometheus' pods, never any source.
