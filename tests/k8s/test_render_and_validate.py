@@ -1,7 +1,7 @@
 """Both overlays render, and every object they hold is one a cluster would accept: checked
 offline against the Kubernetes API's own schemas (kubernetes-validate, strict: an unknown or
-misspelled field fails), and the CloudNativePG Cluster against the vendored subset of its
-CRD's schema (deploy/k8s/schemas)."""
+misspelled field fails), and the CloudNativePG Cluster and the Prometheus Operator's objects
+against the vendored subsets of their CRDs' schemas (deploy/k8s/schemas)."""
 
 import copy
 import json
@@ -16,7 +16,13 @@ from tests.k8s.manifests import K8S, OVERLAYS, Object, named, rendered
 KUBERNETES_VERSIONS = ("1.31", "1.37")
 """The oldest Kubernetes the manifests need (the preStop `sleep` action, the PDB's
 unhealthyPodEvictionPolicy) and the newest kubernetes-validate knows."""
-CRD_SCHEMAS = {("postgresql.cnpg.io/v1", "Cluster"): K8S / "schemas" / "cnpg-cluster-v1.json"}
+CRD_SCHEMAS = {
+    ("postgresql.cnpg.io/v1", "Cluster"): K8S / "schemas" / "cnpg-cluster-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): K8S
+    / "schemas"
+    / "monitoring-prometheusrule-v1.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): K8S / "schemas" / "monitoring-podmonitor-v1.json",
+}
 
 
 def validate(item: Object, version: str) -> None:
@@ -67,3 +73,14 @@ def test_a_misspelled_field_is_refused_by_both_schemas() -> None:
     cluster["spec"]["instance"] = cluster["spec"].pop("instances")
     with pytest.raises(jsonschema.ValidationError):
         validate(cluster, KUBERNETES_VERSIONS[0])
+
+    rules = named(objects, "PrometheusRule", "loyalty-ledger")
+    for field, value in (("expression", "up"), ("for", "5 minutes"), ("record", "ledger:both")):
+        wrong = copy.deepcopy(rules)
+        wrong["spec"]["groups"][0]["rules"][0][field] = value
+        with pytest.raises(jsonschema.ValidationError):
+            validate(wrong, KUBERNETES_VERSIONS[0])
+    monitor = copy.deepcopy(named(objects, "PodMonitor", "loyalty-ledger"))
+    monitor["spec"]["podMetricsEndpoints"][0]["ports"] = "metrics"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(monitor, KUBERNETES_VERSIONS[0])
