@@ -141,9 +141,9 @@ async def list_referrals(
 ) -> pb.ListReferralsResponse:
     found = Violations()
     program_id, member_id = parse_account(request.parent, "parent", found)
-    if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-        found.add("page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE")
-    page_size = request.page_size or DEFAULT_PAGE_SIZE
+    if request.page_size < 0:
+        found.add("page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE")
+    page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)  # AIP-158
     start = _offset(request.page_token, found)
     found.raise_if_any()
     views = await ledger.list_referrals(program_id, member_id, deadline=deadline)

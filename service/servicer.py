@@ -532,9 +532,10 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> pb.ListLedgerEntriesResponse:
         found = Violations()
         program_id, member_id = parse_account(request.parent, "parent", found)
-        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            found.add("page_size", f"must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE")
-        page_size = request.page_size or DEFAULT_PAGE_SIZE
+        if request.page_size < 0:
+            found.add("page_size", "must not be negative", reason="PAGE_SIZE_OUT_OF_RANGE")
+        # A larger page_size is coerced to the most served (AIP-158), as every List does.
+        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after_version = _page_token(request.page_token, found)
         for index, event_type in enumerate(request.event_types):
             if not EVENT_TYPE_PATTERN.fullmatch(event_type):

@@ -503,6 +503,12 @@ async def test_list_ledger_entries_pages_filters_by_type_and_time(
         if not token:
             break
     assert versions == [[1, 2], [3, 4], [5]]
+    # A page larger than served is served as the largest (AIP-158), not refused.
+    whole = await api.stub.ListLedgerEntries(
+        pb.ListLedgerEntriesRequest(parent=account, page_size=2**31 - 1)
+    )
+    assert [entry.version for entry in whole.entries] == [1, 2, 3, 4, 5]
+    assert whole.next_page_token == ""
 
     everything = await entries(api, account)
     assert [entry.event_type for entry in everything] == ["MemberEnrolled"] + ["PointsEarned"] * 4

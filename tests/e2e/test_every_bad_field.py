@@ -289,7 +289,7 @@ CASES = {
         lambda s: s.stub.ListLedgerEntries(
             pb.ListLedgerEntriesRequest(
                 parent=s.account,
-                page_size=1_001,
+                page_size=-1,
                 page_token="garbage",
                 event_types=["PointsEarned", "not a type"],
                 start_time=stamp(0, -1),

@@ -286,6 +286,12 @@ async def test_fifty_friends_at_once_never_take_the_referrer_past_the_cap(
 
     listed = await referrals_of(api, referrer.name)
     assert len(listed) == FRIENDS
+    # One page larger than served is served as the largest (AIP-158): all fifty at once.
+    whole = await api.stub.ListReferrals(
+        pb.ListReferralsRequest(parent=referrer.name, page_size=2**31 - 1)
+    )
+    assert list(whole.referrals) == listed
+    assert whole.next_page_token == ""
     statuses = [(r.status, r.reason) for r in listed]
     assert statuses.count((pb.REFERRAL_STATUS_CREDITED, pb.REFERRAL_REASON_UNSPECIFIED)) == CAP
     assert statuses.count(
