@@ -28,6 +28,7 @@ from service.checkpointing import public_keys_given
 from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer, utc_day
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
+from service.cli_numbers import WORKERS, default_workers
 from service.config import BadSettings, Settings
 from service.logs import configure_logging
 from service.names import account_name, program_name
@@ -458,7 +459,7 @@ def _parser() -> argparse.ArgumentParser:
         " 2 on an unknown program",
     )
     audit.add_argument("--program", help="only this program's streams")
-    audit.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    audit.add_argument("--workers", type=WORKERS, default=default_workers())
     audit.add_argument(
         "--public-key",
         action="append",

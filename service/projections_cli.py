@@ -15,6 +15,7 @@ from ledger.projections.catalog import PROJECTIONS, Projection
 from ledger.projections.rebuild import REBUILD_PAGE_EVENTS
 from ledger.projections.runner import PAGE_EVENTS, RunnerStats
 from ledger.projections.workers import projection_status, rebuild_projection, run_projections
+from service.cli_numbers import int_between
 from service.config import Settings
 from service.logs import configure_logging
 from service.metrics import observe_projections
@@ -38,7 +39,11 @@ def add_projection_commands(commands: "argparse._SubParsersAction[Any]") -> None
         "rebuild", help="build a fresh copy from position 0 beside the live one, then swap it in"
     )
     rebuild.add_argument("name", choices=sorted(PROJECTIONS))
-    rebuild.add_argument("--page-events", type=int, default=REBUILD_PAGE_EVENTS)
+    rebuild.add_argument(
+        "--page-events",
+        type=int_between(1, REBUILD_PAGE_EVENTS * 10),
+        default=REBUILD_PAGE_EVENTS,
+    )
     rebuild.set_defaults(run=_rebuild)
     actions.add_parser("status", help="each projection's checkpoint and lag, as JSON").set_defaults(
         run=_status

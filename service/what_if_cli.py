@@ -4,7 +4,6 @@ revision (ledger/audit/what_if.py), writing nothing (README "What-if replay").""
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from ledger.domain.errors import InvalidArgument, NotFound
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping
 from service.audit_report_cli import as_of_argument
+from service.cli_numbers import WORKERS, default_workers
 
 REDACTED = "<member>"
 LINKS_PER_READ = 1_000
@@ -55,7 +55,7 @@ def add_what_if_command(commands: "argparse._SubParsersAction[Any]") -> None:
         action="store_true",
         help="name members by their ids (looked up in the member links) rather than <member>",
     )
-    command.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    command.add_argument("--workers", type=WORKERS, default=default_workers())
     command.set_defaults(run=run_what_if)
 
 
