@@ -11,7 +11,9 @@ from typing import TextIO
 
 from ledger import bootstrap
 from ledger.domain.errors import NotFound
+from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
 from ledger.projections.progress import TerminalProgress
+from service.cli_exits import cannot_read
 
 FORMATS = ("json", "csv", "html")
 
@@ -74,6 +76,8 @@ def run_report(args: argparse.Namespace) -> int:
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
+    except (StoreUnavailable, StoreTimeout) as error:
+        return cannot_read(error)
     if shown is not None:
         shown.finish(report.events)
     with _Opened(args.output) as output:

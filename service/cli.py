@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 
 from ledger import bootstrap
 from ledger.domain.errors import NotFound
+from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
 from loyalty.v1 import ledger_pb2 as pb
 from loyalty.v1 import ledger_pb2_grpc
 from service.audit_report_cli import add_report_options, run_report
@@ -28,6 +29,7 @@ from service.checkpointing import public_keys_given
 from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer, utc_day
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
+from service.cli_exits import cannot_read
 from service.cli_numbers import WORKERS, default_workers
 from service.config import BadSettings, Settings
 from service.logs import configure_logging
@@ -174,7 +176,8 @@ def _read_horizon(_args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     """Replays the log straight from PostgreSQL; exit status 1 if anything is off, 2 if there
-    is nothing to audit (an unknown program)."""
+    is nothing to audit (an unknown program), 3 if the database could not be read (nothing
+    was audited: never taken for a discrepancy)."""
     from ledger.audit.checkpoints import verify_checkpoints
     from ledger.audit.liability import Liability
     from ledger.audit.replay import replay
@@ -200,6 +203,8 @@ def _audit(args: argparse.Namespace) -> int:
     except NotFound as error:
         print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
         return 2
+    except (StoreUnavailable, StoreTimeout) as error:
+        return cannot_read(error)
     ok = result.ok and not checked.found
     print(
         json.dumps(

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from ledger.store.errors import translated_for_operators
 from ledger.store.sql import query
 
 CURSOR_BATCH = 2_000
@@ -170,7 +171,11 @@ class ExportedSnapshot:
 
 @contextmanager
 def exported_snapshot(conninfo: str) -> Iterator[ExportedSnapshot]:
-    with psycopg.connect(conninfo) as connection, connection.transaction():
+    with (
+        translated_for_operators(),
+        psycopg.connect(conninfo) as connection,
+        connection.transaction(),
+    ):
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = connection.execute("SELECT pg_export_snapshot()").fetchone()
         assert row is not None
@@ -219,6 +224,7 @@ def _range_parameters(program_id: str | None, key_range: KeyRange) -> dict[str, 
 @contextmanager
 def snapshot_reader(conninfo: str, snapshot_id: str) -> Iterator[SnapshotReader]:
     with (
+        translated_for_operators(),
         _snapshot_connection(conninfo, snapshot_id) as events_connection,
         _snapshot_connection(conninfo, snapshot_id) as states_connection,
     ):

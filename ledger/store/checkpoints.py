@@ -11,6 +11,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from ledger.store.audit_reader import CURSOR_BATCH, EventRow
+from ledger.store.errors import translated_for_operators
 from ledger.store.sql import query
 
 _CHECKPOINT_LOCK_KEY = 0x4C45444745520050
@@ -136,6 +137,10 @@ class LogSnapshot:
 
 @contextmanager
 def log_snapshot(conninfo: str) -> Iterator[LogSnapshot]:
-    with psycopg.connect(conninfo) as connection, connection.transaction():
+    with (
+        translated_for_operators(),
+        psycopg.connect(conninfo) as connection,
+        connection.transaction(),
+    ):
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield LogSnapshot(connection)

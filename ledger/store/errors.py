@@ -1,5 +1,8 @@
 """Database errors translated to the event log's errors, by SQLSTATE and constraint name only."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 from psycopg import errors as pg_errors
 
@@ -25,3 +28,17 @@ def translate(error: psycopg.Error) -> Exception:
     if isinstance(error, psycopg.OperationalError) or sqlstate.startswith(("08", "57P", "53")):
         return StoreUnavailable("the database is unavailable")
     return error
+
+
+@contextmanager
+def translated_for_operators() -> Iterator[None]:
+    """psycopg's errors translated as above, keeping PostgreSQL's own words in the message:
+    for the commands an operator or an auditor runs (the audit, its report, the what-if),
+    who needs them to mend the cause, where a caller of the API gets the reason alone."""
+    try:
+        yield
+    except psycopg.Error as error:
+        translated = translate(error)
+        if isinstance(translated, StoreUnavailable | StoreTimeout):
+            raise type(translated)(f"{translated}: {error}") from error
+        raise translated from error
