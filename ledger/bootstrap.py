@@ -18,7 +18,7 @@ from ledger.store import migrate as migrations
 from ledger.store.append_listener import AppendListener
 from ledger.store.directory import MemberDirectory
 from ledger.store.eventstore import PostgresEventLog
-from ledger.store.pool import make_pool
+from ledger.store.pool import make_pool, open_pool
 from ledger.store.stage_reader import PostgresStageReader
 from ledger.store.statistics import ProgramStatisticsStore
 
@@ -83,7 +83,7 @@ async def postgres_ledger(
     providers (None: none) trace its group-commit appends and measure its batches and its
     connection pool."""
     pool = make_pool(url, min_size=pool_min_size, max_size=pool_max_size, role=role)
-    await pool.open(wait=wait)
+    await open_pool(pool, wait=wait)
     health_pool = make_pool(url, min_size=1, max_size=1, role=role)
     await health_pool.open(wait=False)
     async with contextlib.AsyncExitStack() as stack:

@@ -638,6 +638,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _Fatal as error:
             print(f"loyalty-ledger: {error}", file=sys.stderr)
             return 1
+        except (StoreUnavailable, StoreTimeout) as error:
+            # Any command that needs the database and cannot reach it: one line, and the
+            # status the audits use for it (service/cli_exits.py), never a traceback.
+            return cannot_read(error)
         return code
     return 130
 

@@ -100,7 +100,10 @@ class ProjectionRunner:
                 session = await self._open()
             except LedgerError as error:
                 self._journal.warning(
-                    "projection_unreachable", projection=self.projection, error=error.reason
+                    "projection_unreachable",
+                    projection=self.projection,
+                    error=error.reason,
+                    detail=error.message,
                 )
                 await _pause(stop, delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)

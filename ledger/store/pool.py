@@ -4,8 +4,11 @@ import time
 import weakref
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection, sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ledger.eventlog.errors import StoreUnavailable
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 10_000
 """No statement outlives this, whatever the caller; callers' deadlines cut it shorter."""
@@ -76,3 +79,33 @@ def make_pool(
         timeout=CONNECTION_WAIT_SECONDS,
         reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
     )
+
+
+WHY_CONNECT_SECONDS = 5
+"""How long the one connection that asks PostgreSQL why the pool could not open may take."""
+
+
+async def open_pool(
+    pool: AsyncConnectionPool[Any], *, wait: bool, timeout_seconds: float = 30.0
+) -> None:
+    """Opens `pool`. With `wait`, a database that gives no connection within the pool's
+    timeout is StoreUnavailable naming PostgreSQL's own reason (psycopg_pool says only that
+    it timed out, after 30 s): what an operator running a command needs to mend it."""
+    try:
+        await pool.open(wait=wait, timeout=timeout_seconds)
+    except PoolTimeout:
+        await pool.close()
+        raise StoreUnavailable(f"the database is unavailable: {await _why(pool)}") from None
+
+
+async def _why(pool: AsyncConnectionPool[Any]) -> str:
+    if not isinstance(pool.conninfo, str):
+        return "it gave no connection while the pool opened"
+    try:
+        connection = await AsyncConnection.connect(
+            pool.conninfo, connect_timeout=WHY_CONNECT_SECONDS
+        )
+    except psycopg.Error as error:
+        return str(error)
+    await connection.close()
+    return "it gave no connection while the pool opened (it answers now: try again)"

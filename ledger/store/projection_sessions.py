@@ -26,7 +26,7 @@ from ledger.projections.catalog import SLOTS, Projection
 from ledger.projections.ports import Page, SlotStatus
 from ledger.projections.rebuild import RebuildBusy
 from ledger.projections.streams import HOUSEKEEPING_COMMANDS, non_account_prefix
-from ledger.store.errors import translate
+from ledger.store.errors import translate, translated_for_operators
 from ledger.store.sql import query
 from ledger.store.stage_pages import StagePages, wall_clock
 
@@ -68,7 +68,9 @@ def lock_key(projection: str) -> int:
 
 
 async def connect(conninfo: str, role: str | None, purpose: str) -> AsyncConnection[Any]:
-    try:
+    """A connection of the runners, rebuilds and status reads (operators see their errors,
+    with PostgreSQL's words, in logs and on the command line)."""
+    with translated_for_operators():
         connection = await AsyncConnection.connect(
             conninfo,
             autocommit=True,
@@ -80,8 +82,6 @@ async def connect(conninfo: str, role: str | None, purpose: str) -> AsyncConnect
         )
         if role:
             await connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-    except psycopg.Error as error:
-        raise translate(error) from error
     return connection
 
 
