@@ -3,7 +3,10 @@
 Without it, each live StreamEvents call polled the log on its own: a hundred idle
 subscribers made five hundred queries a second. Here one background task (the tail) reads
 what was appended, woken by a notification or, failing one, every `poll_seconds`: the read
-horizon can move with no append at all, when a long transaction elsewhere ends. The tail
+horizon can move with no append at all, when a transaction elsewhere ends. When the tail
+knows committed events wait behind the horizon it looks again sooner, backing off from
+HELD_BACK_FIRST_SECONDS: the usual holder is a projection runner's page, which ends in
+milliseconds and notifies nobody. The tail
 keeps the most recent events in a bounded window and hands each page to every live
 subscriber's bounded queue. So the number of reads follows the appends, not the readers.
 
