@@ -32,6 +32,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from ledger.cancellation import honour_lost_cancellation
 from ledger.domain.errors import LedgerError
 from ledger.eventlog.records import EventRecord, Position
 
@@ -157,17 +158,6 @@ class FeedStats:
     def reads(self) -> int:
         """Every query of the global order the feed made."""
         return self.tail_reads + self.head_reads + self.newest_reads + self.catch_up_reads
-
-
-def _honour_lost_cancellation() -> None:
-    """psycopg_pool waits for a free connection with asyncio.wait_for, which on Python 3.11
-    loses a cancellation that arrives just as the connection is handed over (CPython
-    gh-86296, fixed in 3.12): the cancelled task runs on as if nothing had happened. A
-    StreamEvents call the client cancelled would then stay subscribed, so the cancellation
-    still pending on the task is honoured after each read."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class _Subscriber:
@@ -356,7 +346,7 @@ class EventFeed:
     async def _read(self, after: Key, program_id: str | None) -> list[EventRecord]:
         self.stats.catch_up_reads += 1
         page = await self._reader.read_all(Position(*after), self._limits.page_events, program_id)
-        _honour_lost_cancellation()
+        honour_lost_cancellation()
         assert len(page) <= self._limits.page_events
         assert not page or key_of(page[0]) > after
         return page
@@ -385,7 +375,7 @@ class EventFeed:
         retry_seconds = RETRY_FIRST_SECONDS
         held_back_seconds = HELD_BACK_FIRST_SECONDS
         # Not `while True`: the close is also seen here in case a read lost the task's
-        # cancellation (see _honour_lost_cancellation), so a closing server never waits on it.
+        # cancellation (ledger/cancellation.py), so a closing server never waits on it.
         while not self.closed():
             if self._followers == 0:
                 self._stop_following()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import structlog
 
 from ledger.application import Ledger
+from ledger.cancellation import honour_lost_cancellation
 from ledger.domain.errors import LedgerError
 from ledger.eventlog.horizon import ReadHorizon
 
@@ -58,7 +59,9 @@ async def watch_read_horizon(
         try:
             report = await ledger.read_horizon()
         except LedgerError:
+            honour_lost_cancellation()
             continue  # the database is unreachable: the health watch reports that
+        honour_lost_cancellation()
         if last is not None:
             last.report = report
         if watch.held_back(report, time.monotonic()):

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ledger import bootstrap
 from ledger.application import Ledger
+from ledger.cancellation import honour_lost_cancellation
 from ledger.domain.errors import LedgerError
 from ledger.eventlog.schema import SchemaStatus
 from ledger.feed import EventFeed, FeedLimits
@@ -54,6 +55,8 @@ LIVENESS_CHECK = "liveness"
 probes. Probing "" there would restart every pod while the database is down or behind its
 migrations, which a restart mends in neither case; readiness probes ask "" instead."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+TASKS_STOP_SECONDS = 10.0
+"""How long a stopping server waits for its watchers to end after cancelling them."""
 READ_METHODS = frozenset(
     {
         *(method for method, scope in RPC_SCOPES.items() if scope == "read"),
@@ -105,7 +108,16 @@ class RunningServer:
         await stopping
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.tasks:
+            # Each watcher honours a cancellation its read may have lost (ledger/cancellation.py);
+            # should one still run, the stop goes on without it rather than hang.
+            _, stuck = await asyncio.wait(self.tasks, timeout=TASKS_STOP_SECONDS)
+            if stuck:
+                log.warning(
+                    "tasks_not_stopped",
+                    tasks=sorted(task.get_name() for task in stuck),
+                    after_seconds=TASKS_STOP_SECONDS,
+                )
         if self.projections is not None:
             # The runners finish the page in hand; closing their connections frees their
             # locks for a standby elsewhere at once.
@@ -264,7 +276,8 @@ async def start_server(
     )
     running.tasks.append(
         asyncio.create_task(
-            _watch_database(ledger, health_servicer, settings.health_check_interval_seconds)
+            _watch_database(ledger, health_servicer, settings.health_check_interval_seconds),
+            name="watch-database",
         )
     )
     if settings.read_horizon_check_seconds > 0:
@@ -276,7 +289,8 @@ async def start_server(
                     settings.read_horizon_check_seconds,
                     settings.read_horizon_warn_seconds,
                     last_horizon,
-                )
+                ),
+                name="watch-read-horizon",
             )
         )
         if telemetry.measuring:
@@ -287,7 +301,8 @@ async def start_server(
         )
         running.tasks.append(
             asyncio.create_task(
-                _sweep_forever(ledger, settings.sweep_interval_seconds, checkpointer)
+                _sweep_forever(ledger, settings.sweep_interval_seconds, checkpointer),
+                name="sweep",
             )
         )
     if settings.run_projections:
@@ -374,6 +389,7 @@ async def _watch_database(
             # Not a failure of the database's: a bug. Reported, and the service is honestly
             # not serving; the watcher itself must go on.
             log.exception("health_check_failed")
+        honour_lost_cancellation()
         if schema is not None and schema != reported:
             _report_schema(schema)
             reported = schema
@@ -434,6 +450,7 @@ async def _sweep_forever(
                     answers_expired=answers,
                     stray_links_deleted=strays,
                 )
+        honour_lost_cancellation()
 
 
 SERVING_GC_THRESHOLDS = (10_000, 20, 20)

@@ -1099,7 +1099,7 @@ HAND_PICKED: list[tuple[str, Case, grpc.StatusCode | tuple[grpc.StatusCode, ...]
     ("purchase 1e9 points", _money("RecordPurchase", MAX_POINTS, 0), OK),
     ("purchase 1e9+1 points", _money("RecordPurchase", MAX_POINTS + 1, 0), INVALID),
     ("refund int64 max", _money("RefundPurchase", INT64_MAX, 0), INVALID),
-    ("page_size int32 max", _list(page_size=INT32_MAX), INVALID),
+    ("page_size int32 max", _list(page_size=INT32_MAX), OK),  # served as 1,000 (AIP-158)
     ("page_size int32 min", _list(page_size=INT32_MIN), INVALID),
     ("page token int64 max", _list(page_token=f"v{INT64_MAX}"), EITHER),
     ("page token past int64", _list(page_token=f"v{INT64_MAX + 1}"), EITHER),
