@@ -11,9 +11,8 @@ from typing import TextIO
 
 from ledger import bootstrap
 from ledger.domain.errors import NotFound
-from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
 from ledger.projections.progress import TerminalProgress
-from service.cli_exits import cannot_read
+from service.cli_exits import NOTHING_TO_DO, refused
 
 FORMATS = ("json", "csv", "html")
 
@@ -74,10 +73,7 @@ def run_report(args: argparse.Namespace) -> int:
             progress=None if shown is None else shown.update,
         )
     except NotFound as error:
-        print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
-        return 2
-    except (StoreUnavailable, StoreTimeout) as error:
-        return cannot_read(error)
+        return refused(error, NOTHING_TO_DO)
     if shown is not None:
         shown.finish(report.events)
     with _Opened(args.output) as output:

@@ -29,7 +29,7 @@ from service.checkpointing import public_keys_given
 from service.checkpoints_cli import add_checkpoint_commands, sweep_checkpointer, utc_day
 from service.cli_channel import add_connection_options, error_report, open_channel
 from service.cli_client import add_client_commands
-from service.cli_exits import cannot_read
+from service.cli_exits import CANNOT_READ, NOTHING_TO_DO, refused
 from service.cli_numbers import WORKERS, default_workers
 from service.config import BadSettings, Settings
 from service.logs import configure_logging
@@ -201,10 +201,7 @@ def _audit(args: argparse.Namespace) -> int:
             bootstrap.database_url(), args.program, public_keys, since=args.checkpoints_since
         )
     except NotFound as error:
-        print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
-        return 2
-    except (StoreUnavailable, StoreTimeout) as error:
-        return cannot_read(error)
+        return refused(error, NOTHING_TO_DO)
     ok = result.ok and not checked.found
     print(
         json.dumps(
@@ -639,9 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"loyalty-ledger: {error}", file=sys.stderr)
             return 1
         except (StoreUnavailable, StoreTimeout) as error:
-            # Any command that needs the database and cannot reach it: one line, and the
-            # status the audits use for it (service/cli_exits.py), never a traceback.
-            return cannot_read(error)
+            # Any command that needs the database and cannot reach it (the audits, sweep,
+            # read-horizon, projections status...): one line, never a traceback.
+            return refused(error, CANNOT_READ)
         return code
     return 130
 

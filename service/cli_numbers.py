@@ -19,7 +19,6 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be {low:,} to {high:,}, not {value:,}")
         return value
 
-    parse.__name__ = "whole number"  # how argparse names the type in its error
     return parse
 
 

@@ -15,11 +15,10 @@ from google.protobuf import json_format
 from ledger import bootstrap
 from ledger.audit.what_if import Figures, Proposal, TierLine, WhatIfReport, what_if
 from ledger.domain.errors import InvalidArgument, NotFound
-from ledger.eventlog.errors import StoreTimeout, StoreUnavailable
 from loyalty.v1 import ledger_pb2 as pb
 from service import mapping
 from service.audit_report_cli import as_of_argument
-from service.cli_exits import cannot_read
+from service.cli_exits import NOTHING_TO_DO, refused
 from service.cli_numbers import WORKERS, default_workers
 
 REDACTED = "<member>"
@@ -76,10 +75,7 @@ def run_what_if(args: argparse.Namespace) -> int:
         print(json.dumps(_refusal(error)), file=sys.stderr)
         return 2
     except NotFound as error:
-        print(json.dumps({"reason": error.reason, "message": error.message}), file=sys.stderr)
-        return 2
-    except (StoreUnavailable, StoreTimeout) as error:
-        return cannot_read(error)
+        return refused(error, NOTHING_TO_DO)
     ids = _member_ids(report) if args.member_ids else {}
     if args.json:
         print(json.dumps(as_json(report, ids), indent=2))
