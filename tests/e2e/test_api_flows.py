@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from loyalty.v1 import ledger_pb2 as pb
 from tests.conftest import T0, Api, FakeClock, create_program, earn, enroll, request_id, unique
 from tests.e2e.errors import error_info, failure
+from tests.e2e.streams import settled
 
 ACTOR = (("loyalty-actor", "agent-7"),)
 
@@ -563,16 +564,10 @@ async def _stream(api: Api, **request: Any) -> list[pb.StreamEventsResponse]:
     return [response async for response in call]
 
 
-async def _stream_at_least(api: Api, count: int, **request: Any) -> list[pb.StreamEventsResponse]:
-    """A catch-up once readers can see `count` events: an acknowledged write stays out of
-    sight while a transaction that began before it runs (README, "Read horizon"), such as a
-    projection runner's page woken by the write before it."""
-    for _ in range(200):
-        streamed = await _stream(api, **request)
-        if len(streamed) >= count:
-            return streamed
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"fewer than {count} events visible after 10 s")
+async def _stream_settled(api: Api, **request: Any) -> list[pb.StreamEventsResponse]:
+    """A catch-up once readers can see every committed event (tests/e2e/streams.settled)."""
+    await settled(api.running.ledger)
+    return await _stream(api, **request)
 
 
 async def test_stream_events_catches_up_in_order_and_resumes_after_a_position(api: Api) -> None:
@@ -584,7 +579,7 @@ async def test_stream_events_catches_up_in_order_and_resumes_after_a_position(ap
     await redeem(api, first, 40)
     program = f"programs/{program_id}"
 
-    streamed = await _stream_at_least(api, 6, program=program)
+    streamed = await _stream_settled(api, program=program)
     assert [(r.entry.account, r.entry.event_type) for r in streamed] == [
         (program, "ProgramCreated"),
         (first, "MemberEnrolled"),
@@ -610,7 +605,7 @@ async def test_stream_events_follows_live_after_catching_up(api: Api) -> None:
     program_id = await create_program(api.stub)
     account = await enroll(api.stub, program_id)
     program = f"programs/{program_id}"
-    caught_up = await _stream_at_least(api, 2, program=program)
+    caught_up = await _stream_settled(api, program=program)
     call = api.stub.StreamEvents(
         pb.StreamEventsRequest(program=program, after_position=caught_up[-1].position)
     )

@@ -20,7 +20,7 @@ from loyalty.v1 import ledger_pb2_grpc
 from service.config import Settings
 from service.server import start_server
 from tests.conftest import FakeClock, create_program, earn, enroll
-from tests.e2e.streams import Subscriber, stream_all, wait_until
+from tests.e2e.streams import Subscriber, settled, stream_all, wait_until
 
 HELD_EVENTS = 3
 
@@ -81,12 +81,8 @@ async def test_a_transaction_open_in_another_database_holds_readers_back_until_i
         account = await enroll(stub, program_id)
         # The enrolment may show in the feed a moment after it is acknowledged (a projection
         # page's transaction holds the horizon while it runs): start after it, once visible.
-        entries: list[pb.StreamEventsResponse] = []
-        for _ in range(100):
-            entries = await stream_all(stub, program)
-            if any(entry.entry.account == account for entry in entries):
-                break
-            await asyncio.sleep(0.05)
+        await settled(running.ledger)
+        entries = await stream_all(stub, program)
         assert any(entry.entry.account == account for entry in entries), "enrolment never seen"
         start = entries[-1].position
         follower = Subscriber(stub, pb.StreamEventsRequest(program=program, after_position=start))

@@ -10,7 +10,6 @@ import json
 import logging
 import socket
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from tests.conftest import (
     unique,
     wait_for_health,
 )
+from tests.scrapes import sample, scrape
 
 if TYPE_CHECKING:
     from loyalty.v1.ledger_pb2_grpc import LedgerServiceAsyncStub
@@ -284,18 +284,12 @@ async def test_with_telemetry_off_no_exporter_is_made(
     named.shutdown()
 
 
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        assert response.status == 200
-        return str(response.read().decode())
-
-
 async def _scrape_until(port: int, shown: str) -> str:
     """Scrapes until `shown` is among the metrics (a projection runner reports its lag once
     it leads, a moment after the server starts); fails after SERVING_WITHIN_SECONDS."""
     deadline = time.monotonic() + SERVING_WITHIN_SECONDS
     while True:
-        scraped = await asyncio.to_thread(_scrape, port)
+        scraped = await asyncio.to_thread(scrape, port)
         if shown in scraped or time.monotonic() > deadline:
             return scraped
         await asyncio.sleep(0.05)
@@ -366,10 +360,9 @@ async def test_the_prometheus_endpoint_serves_the_documented_metrics(
 
 
 def _value(scraped: str, name: str, label: str = "") -> float:
-    for line in scraped.splitlines():
-        if line.startswith(name) and label in line:
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} {label} not scraped")
+    value = sample(scraped, name, label)
+    assert value is not None, f"{name} {label} not scraped"
+    return value
 
 
 async def test_a_prometheus_port_in_use_stops_the_start_naming_the_address(

@@ -4,7 +4,6 @@ only here."""
 
 import asyncio
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,7 @@ import pytest
 from ledger.projections.catalog import PROJECTIONS
 from tests.fault.postgres import free_port
 from tests.projections.helpers import STARTUP_SECONDS, RunnerProcess
-
-
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return str(response.read().decode())
-
-
-def _value(scraped: str, name: str, label: str) -> float | None:
-    for line in scraped.splitlines():
-        if line.startswith(name + "{") and label in line:
-            return float(line.rsplit(" ", 1)[1])
-    return None
+from tests.scrapes import sample, scrape
 
 
 @pytest.mark.fault
@@ -42,12 +30,12 @@ async def test_the_runner_process_serves_each_projections_lag_and_who_leads_it(
         while True:
             assert runner.alive(), runner.log_path.read_text()[-2000:]
             try:
-                scraped = await asyncio.to_thread(_scrape, port)
+                scraped = await asyncio.to_thread(scrape, port)
             except OSError:
                 scraped = ""
             labels = [f'projection="{name}"' for name in PROJECTIONS]
             if all(
-                _value(scraped, "ledger_projection_lag_seconds", label) is not None
+                sample(scraped, "ledger_projection_lag_seconds", label) is not None
                 for label in labels
             ):
                 break
@@ -57,6 +45,6 @@ async def test_the_runner_process_serves_each_projections_lag_and_who_leads_it(
         code = runner.terminate()
     assert code == 0
     for label in labels:
-        assert _value(scraped, "ledger_projection_leading", label) == 1
-        assert _value(scraped, "ledger_projection_lag_events", label) is not None
+        assert sample(scraped, "ledger_projection_leading", label) == 1
+        assert sample(scraped, "ledger_projection_lag_events", label) is not None
     assert "process_cpu_seconds_total" in scraped
