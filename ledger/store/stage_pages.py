@@ -156,17 +156,9 @@ class StagePages:
                         "runner": self._runner,
                     },
                 )
+            # The clock first, then the log (the module's docstring says why).
             now = self._now()
-            held_back = bool(
-                await _scalar(
-                    connection,
-                    query("stage_more_events"),
-                    {
-                        "after_transaction": str(last.transaction_id),
-                        "after_position": last.position,
-                    },
-                )
-            )
+            held_back = await _newest_committed(connection) > last
             if len(rows) < limit and not held_back:
                 lapsed = await _row_count(
                     connection,
@@ -387,11 +379,10 @@ def _tier_changes_columns(
     }
 
 
-async def _scalar(connection: AsyncConnection[Any], statement: Any, parameters: Any) -> Any:
-    cursor = await connection.execute(statement, parameters)
+async def _newest_committed(connection: AsyncConnection[Any]) -> Position:
+    cursor = await connection.execute(query("newest_committed"))
     row = await cursor.fetchone()
-    assert row is not None
-    return row[0]
+    return Position() if row is None else Position(int(row[0]), row[1])
 
 
 async def _row_count(connection: AsyncConnection[Any], statement: Any, parameters: Any) -> int:
